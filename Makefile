@@ -1,0 +1,49 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench messages worker clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, migrate, load the demo data and serve http://127.0.0.1:8000 (SQLite, Celery in-process)
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite (SQLite by default, PostgreSQL when DATABASE_URL is set)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/djlint templates --lint
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## messages: refresh the translation catalogues (needs GNU gettext)
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages -l zh_Hant --ignore '.venv/*' --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
+
+## bench: benchmarks (assignment, allocation, sacct import, reports)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+worker: $(STAMP)
+	$(BIN)/celery -A portal worker --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .coverage

@@ -1,0 +1,160 @@
+import uuid
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .enums import COMMITTEE_ROLES, OFFICIAL_ROLES, MembershipRole, OrganisationType, Role
+from .validators import br_number_validator
+
+PICS_VERSION = "2026-01"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("email_verified_at", timezone.now())
+        extra_fields.setdefault("role", Role.SECRETARIAT)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in with an email address. One role from the domain brief."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=200)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.APPLICANT)
+    preferred_language = models.CharField(
+        _("preferred language"),
+        max_length=10,
+        choices=[("en", "English"), ("zh-hant", "繁體中文")],
+        default="en",
+    )
+    email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name
+
+    @property
+    def is_email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def is_official(self) -> bool:
+        return self.role in OFFICIAL_ROLES
+
+    @property
+    def is_committee(self) -> bool:
+        return self.role in COMMITTEE_ROLES
+
+
+class ConsentRecord(models.Model):
+    """Consent to the Personal Information Collection Statement, kept with the version that was shown."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    pics_version = models.CharField(max_length=20)
+    consented_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-consented_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} consented to PICS {self.pics_version}"
+
+
+class Organisation(models.Model):
+    name = models.CharField(_("name (English)"), max_length=200)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+    org_type = models.CharField(_("type"), max_length=20, choices=OrganisationType.choices)
+    br_number = models.CharField(
+        _("Business Registration number"), max_length=8, blank=True, validators=[br_number_validator]
+    )
+    address = models.TextField(_("address"), blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    members = models.ManyToManyField(User, through="Membership", related_name="organisations")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(org_type=OrganisationType.ENTERPRISE) | Q(br_number__regex=r"^\d{8}$"),
+                name="enterprise_has_br_number",
+            ),
+            models.UniqueConstraint(fields=["br_number"], condition=~Q(br_number=""), name="unique_br_number"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organisation}"
+
+
+class Invitation(models.Model):
+    """An invitation by email to join an organisation as a co-applicant."""
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email address"))
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()

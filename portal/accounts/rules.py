@@ -1,0 +1,48 @@
+"""Role predicates (django-rules). Other apps combine these with their own object predicates."""
+
+import rules
+
+from .enums import Role
+
+
+def _has_role(*roles: str):
+    def predicate(user) -> bool:
+        return bool(user and user.is_authenticated and user.is_active and user.role in roles)
+
+    return predicate
+
+
+is_applicant = rules.predicate(_has_role(Role.APPLICANT), name="is_applicant")
+is_reviewer = rules.predicate(_has_role(Role.REVIEWER), name="is_reviewer")
+is_secretariat = rules.predicate(_has_role(Role.SECRETARIAT), name="is_secretariat")
+is_committee_member = rules.predicate(_has_role(Role.COMMITTEE_MEMBER), name="is_committee_member")
+is_chair = rules.predicate(_has_role(Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER), name="is_chair")
+is_committee = rules.predicate(
+    _has_role(Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER), name="is_committee"
+)
+is_auditor = rules.predicate(_has_role(Role.AUDITOR), name="is_auditor")
+is_official = is_secretariat | is_committee | is_auditor
+
+
+@rules.predicate
+def is_email_verified(user) -> bool:
+    return bool(user and user.is_authenticated and user.email_verified_at is not None)
+
+
+@rules.predicate
+def is_org_member(user, organisation) -> bool:
+    if organisation is None or not user.is_authenticated:
+        return False
+    return organisation.memberships.filter(user=user).exists()
+
+
+@rules.predicate
+def is_org_admin(user, organisation) -> bool:
+    if organisation is None or not user.is_authenticated:
+        return False
+    return organisation.memberships.filter(user=user, role="admin").exists()
+
+
+rules.add_perm("accounts.create_organisation", is_applicant & is_email_verified)
+rules.add_perm("accounts.view_organisation", is_org_member | is_official)
+rules.add_perm("accounts.invite_to_organisation", is_applicant & is_org_member)

@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One append-only audit record. Each record's hash covers its content and the previous record's hash,
+    so an edit, a deletion or a reordering breaks the chain (``manage.py verify_audit``)."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_repr = models.CharField(_("actor"), max_length=255, blank=True)
+    action = models.CharField(_("action"), max_length=60, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=60, blank=True, db_index=True)
+    object_id = models.CharField(_("object id"), max_length=60, blank=True)
+    object_repr = models.CharField(_("object"), max_length=300, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_repr}"

@@ -1,0 +1,15 @@
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+
+class HomeView(TemplateView):
+    template_name = "core/home.html"
+
+    def get(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return redirect("proposals:dashboard")
+        return super().get(request, *args, **kwargs)
+
+
+class PrivacyView(TemplateView):
+    template_name = "core/pics.html"

@@ -1,0 +1,43 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class OutboundEmail(models.Model):
+    """An email rendered in the recipient's language and queued for sending.
+
+    ``key`` makes queueing idempotent; ``sent_at`` makes sending idempotent: a redelivered task finds it set
+    and sends nothing."""
+
+    key = models.CharField(max_length=200, unique=True)
+    to = models.EmailField()
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    language = models.CharField(max_length=10, default="en")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.to}: {self.subject}"
+
+
+class Notification(models.Model):
+    """An in-app notification."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.message

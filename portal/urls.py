@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("portal.accounts.urls")),
+    path("proposals/", include("portal.proposals.urls")),
+    path("notifications/", include("portal.notifications.urls")),
+    path("", include("portal.core.urls")),
+]

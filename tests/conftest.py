@@ -1,0 +1,121 @@
+"""Shared fixtures: media in a temporary folder, a real Celery worker, a Playwright browser, and the rule that
+nothing may skip in CI."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-results"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency): set DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a skipped test is a failure: nothing may skip there."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+        if reporter:
+            reporter.write_line(f"FAILED: {skipped} test(s) skipped in CI; nothing may skip there.", red=True)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker consuming from the broker in CELERY_BROKER_URL (Redis in CI)."""
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not broker.startswith("redis://"):
+        pytest.skip("needs a Redis broker for a real Celery worker: set CELERY_BROKER_URL=redis://...")
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    app.conf.update(task_always_eager=False, broker_url=broker, result_backend=None)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        app.conf.update(task_always_eager=True)
+
+
+# ---- Browser tests -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not Path(executable).exists():
+        pytest.skip(f"needs Chromium at {executable} (apt-get install chromium)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", timezone_id="Asia/Hong_Kong")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.screenshots = []
+
+    def shot(name: str) -> None:
+        SCREENSHOT_DIR.mkdir(exist_ok=True)
+        path = SCREENSHOT_DIR / f"{request.node.name}-{len(page.screenshots):02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        page.screenshots.append(path)
+
+    page.shot = shot
+    yield page
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        shot("failure")
+    context.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
