@@ -40,7 +40,7 @@ messages: $(STAMP)
 
 ## bench: benchmarks (assignment, allocation, sacct import, reports)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m tests.benchmarks
 
 worker: $(STAMP)
 	$(BIN)/celery -A portal worker --loglevel=INFO
