@@ -38,7 +38,7 @@ class Proposal(models.Model):
         indexes = [models.Index(fields=["call", "state"])]
 
     def __str__(self) -> str:
-        return self.reference or self.title or _("Untitled proposal")
+        return self.reference or self.title or str(_("Untitled proposal"))
 
     @property
     def display_title(self) -> str:

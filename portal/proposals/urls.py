@@ -1,2 +1,16 @@
+from django.urls import path
+
+from . import views
+
 app_name = "proposals"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("new/", views.ProposalStartView.as_view(), name="start"),
+    path("<int:pk>/", views.ProposalDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.ProposalEditView.as_view(), name="edit"),
+    path("<int:pk>/budget/", views.BudgetPreviewView.as_view(), name="budget"),
+    path("<int:pk>/withdraw/", views.WithdrawView.as_view(), name="withdraw"),
+    path("<int:pk>/versions/<int:number>/receipt/", views.ReceiptView.as_view(), name="receipt"),
+    path("<int:pk>/versions/<int:number>/content.json", views.VersionContentView.as_view(), name="version_content"),
+    path("<int:pk>/attachments/<int:attachment_pk>/", views.AttachmentDownloadView.as_view(), name="attachment"),
+]

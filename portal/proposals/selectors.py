@@ -1,0 +1,75 @@
+"""Reads on proposals: querysets filtered by what the user may see, with their joins already made."""
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from portal.accounts.enums import OFFICIAL_ROLES, Role
+
+from .enums import DECIDED
+from .models import Attachment, Proposal, ProposalEvent, ProposalVersion
+
+
+def proposals_visible_to(user) -> QuerySet[Proposal]:
+    """Applicants see their organisations' proposals; officials see every submitted proposal (and no drafts);
+    anyone else sees none. A guessed id outside this set is a 404."""
+    qs = Proposal.objects.all()
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.role in OFFICIAL_ROLES:
+        return qs.exclude(reference__isnull=True)
+    if user.role == Role.APPLICANT:
+        return qs.filter(organisation__memberships__user=user).distinct()
+    return qs.none()
+
+
+def proposal_list(*, user, state: str | None = None, call_id: int | None = None) -> QuerySet[Proposal]:
+    qs = (
+        proposals_visible_to(user)
+        .select_related("call", "organisation", "current_version")
+        .annotate(version_count=Count("versions", distinct=True))
+        .order_by("-updated_at", "-pk")
+    )
+    if state:
+        qs = qs.filter(state=state)
+    if call_id:
+        qs = qs.filter(call_id=call_id)
+    return qs
+
+
+def proposal_detail(*, user, pk: int) -> QuerySet[Proposal]:
+    return (
+        proposals_visible_to(user)
+        .filter(pk=pk)
+        .select_related("call", "organisation", "created_by", "current_version__submitted_by")
+        .prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.filter(removed_at__isnull=True)),
+            Prefetch(
+                "versions",
+                queryset=ProposalVersion.objects.select_related("submitted_by").order_by("number"),
+            ),
+            "call__pools",
+            "call__quarters",
+        )
+    )
+
+
+def proposal_timeline(*, proposal: Proposal, user) -> QuerySet[ProposalEvent]:
+    qs = proposal.events.select_related("actor").order_by("created_at", "pk")
+    if user.role not in OFFICIAL_ROLES:
+        qs = qs.filter(visible_to_applicant=True)
+    return qs
+
+
+def version_for(*, user, proposal_pk: int, number: int) -> QuerySet[ProposalVersion]:
+    return (
+        ProposalVersion.objects.filter(proposal__in=proposals_visible_to(user), proposal_id=proposal_pk, number=number)
+        .select_related("proposal__call", "proposal__organisation", "submitted_by")
+        .prefetch_related("attachments", "compute_requests__pool", "compute_requests__quarter")
+    )
+
+
+def attachment_for(*, user, proposal_pk: int, pk: int) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(proposal__in=proposals_visible_to(user), proposal_id=proposal_pk, pk=pk)
+
+
+def open_proposals_q() -> Q:
+    return ~Q(state__in=DECIDED)

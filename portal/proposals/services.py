@@ -1,0 +1,411 @@
+"""Writes on proposals. Every state change goes through ``proposal_transition``."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from portal.accounts.enums import OrganisationType
+from portal.accounts.models import Organisation
+from portal.audit.services import audit_record
+from portal.calls.models import Call
+from portal.notifications.services import email_queue, notify
+
+from .enums import EDITABLE, AttachmentKind, ProposalState
+from .models import Attachment, ComputeRequest, Proposal, ProposalEvent, ProposalVersion, ReferenceCounter
+from .schema import CallContext, ProposalSchema, co_field_names
+from .validators import validate_pdf
+from .workflow import TRANSITIONS
+
+
+class TransitionConflict(Exception):
+    """The proposal changed state under us (another tab, another official): nothing was done."""
+
+
+@dataclass
+class SubmissionCheck:
+    schema: ProposalSchema
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.schema.errors
+
+
+class SubmissionRefused(Exception):
+    def __init__(self, check: SubmissionCheck):
+        self.check = check
+        super().__init__("submission refused")
+
+
+class AlreadySubmitted(Exception):
+    def __init__(self, version: ProposalVersion | None):
+        self.version = version
+        super().__init__("already submitted")
+
+
+def _hkt(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "Y-m-d H:i:s") + " HKT"
+
+
+# ---- Drafts -----------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def proposal_create(*, call: Call, organisation: Organisation, user, now: datetime | None = None) -> Proposal:
+    now = now or timezone.now()
+    if not user.has_perm("proposals.create_proposal") or not organisation.memberships.filter(user=user).exists():
+        raise PermissionDenied
+    if now > call.closes_at or now < call.opens_at:
+        raise ValidationError(_("This call is not open for proposals."))
+    proposal = Proposal(call=call, organisation=organisation, created_by=user, draft={}, draft_saved_at=now)
+    proposal.full_clean()
+    proposal.save()
+    ProposalEvent.objects.create(
+        proposal=proposal, actor=user, action="create", from_state="", to_state=ProposalState.DRAFT, created_at=now
+    )
+    audit_record(actor=user, action="proposal.create", obj=proposal, after={"state": proposal.state})
+    return proposal
+
+
+@transaction.atomic
+def proposal_save_draft(*, proposal: Proposal, raw: dict[str, str], user, now: datetime | None = None) -> Proposal:
+    """Keep everything typed, valid or not. Refused only when the proposal is no longer editable."""
+    if not user.has_perm("proposals.change_proposal", proposal):
+        raise PermissionDenied
+    now = now or timezone.now()
+    draft = {**proposal.draft, **raw}
+    updated = Proposal.objects.filter(pk=proposal.pk, state__in=EDITABLE).update(
+        draft=draft, title=(raw.get("title") or proposal.title or "").strip()[:300], draft_saved_at=now
+    )
+    if not updated:
+        raise TransitionConflict
+    proposal.refresh_from_db(fields=["draft", "title", "draft_saved_at", "updated_at"])
+    return proposal
+
+
+@transaction.atomic
+def attachment_add(*, proposal: Proposal, upload: UploadedFile, kind: str, user) -> Attachment:
+    if not user.has_perm("proposals.change_proposal", proposal):
+        raise PermissionDenied
+    if kind not in AttachmentKind.values:
+        raise ValidationError({"attachment_kind": _("Choose what kind of document this is.")})
+    if proposal.attachments.filter(removed_at__isnull=True).count() >= proposal.call.max_attachments:
+        raise ValidationError(
+            {"attachment": _("A proposal may have at most %(n)s attachments.") % {"n": proposal.call.max_attachments}}
+        )
+    try:
+        checked = validate_pdf(upload)
+    except ValidationError as exc:
+        raise ValidationError({"attachment": exc.messages}) from exc
+    attachment = Attachment(
+        proposal=proposal,
+        kind=kind,
+        original_name=(upload.name or "document.pdf")[-255:],
+        size=checked.size,
+        sha256=checked.sha256,
+        pages=checked.pages,
+        uploaded_by=user,
+    )
+    attachment.file.save("upload.pdf", upload, save=False)
+    attachment.save()
+    audit_record(
+        actor=user,
+        action="attachment.add",
+        obj=proposal,
+        after={"attachment": attachment.pk, "name": attachment.original_name, "sha256": attachment.sha256},
+    )
+    return attachment
+
+
+@transaction.atomic
+def attachment_remove(*, attachment: Attachment, user, now: datetime | None = None) -> None:
+    if not user.has_perm("proposals.change_proposal", attachment.proposal):
+        raise PermissionDenied
+    attachment.removed_at = now or timezone.now()
+    attachment.save(update_fields=["removed_at"])
+    audit_record(actor=user, action="attachment.remove", obj=attachment.proposal, before={"attachment": attachment.pk})
+
+
+# ---- Submission -------------------------------------------------------------------------------------------------
+
+
+def proposal_check(*, proposal: Proposal, context: CallContext, user, now: datetime | None = None) -> SubmissionCheck:
+    """Full validation of the stored draft, attachments, eligibility and the deadline (in Hong Kong time)."""
+    now = now or timezone.now()
+    schema = ProposalSchema(data=proposal.draft, context=context)
+    schema.is_valid()
+    problems: dict[str, list[str]] = {}
+
+    def problem(section: str, message: str) -> None:
+        problems.setdefault(section, []).append(message)
+
+    call = proposal.call
+    if now > call.closes_at:
+        problem(
+            "call",
+            _("The call closed at %(time)s. The proposal was not submitted; your draft is kept.")
+            % {"time": _hkt(call.closes_at)},
+        )
+    elif now < call.opens_at:
+        problem("call", _("The call opens at %(time)s.") % {"time": _hkt(call.opens_at)})
+    organisation = proposal.organisation
+    if organisation.org_type not in (call.eligible_org_types or []):
+        problem(
+            "eligibility",
+            _("Organisations of the type “%(type)s” may not apply to this call.")
+            % {"type": organisation.get_org_type_display()},
+        )
+    if organisation.org_type == OrganisationType.ENTERPRISE and len(organisation.br_number) != 8:
+        problem("eligibility", _("An enterprise needs its 8-digit Business Registration number on file."))
+    if not user.is_email_verified:
+        problem("eligibility", _("Verify your email address before submitting."))
+    kinds = {a.kind for a in proposal.attachments.all() if a.removed_at is None}
+    if AttachmentKind.TECHNICAL not in kinds:
+        problem("attachments", _("Attach the technical proposal as a PDF."))
+    return SubmissionCheck(schema=schema, problems=problems)
+
+
+def _canonical_bytes(content: dict) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def version_content_bytes(version: ProposalVersion) -> bytes:
+    """The exact bytes whose SHA-256 is on the receipt."""
+    return _canonical_bytes(version.content)
+
+
+def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attachment]) -> dict:
+    data = schema.cleaned_data
+    budget = schema.budget()
+    organisations = {str(o.pk): o for o in schema.context.organisations}
+    skip = {name for name in data if name.startswith(("hours__", "co"))} - {"compute_justification"}
+    fields = {}
+    for name, value in data.items():
+        if name in skip:
+            continue
+        fields[name] = str(value) if isinstance(value, Decimal) else ("" if value is None else value)
+    co_applicants = []
+    for i in range(1, 6):
+        name, org, email = co_field_names(i)
+        if data.get(name):
+            organisation = organisations.get(data.get(org) or "")
+            co_applicants.append(
+                {
+                    "name": data[name],
+                    "email": data.get(email) or "",
+                    "organisation_id": organisation.pk if organisation else None,
+                    "organisation": organisation.name if organisation else "",
+                }
+            )
+    requests = [
+        {"pool": pool, "quarter": quarter, "gpu_hours": hours}
+        for (pool, quarter), hours in schema.requested_hours().items()
+        if hours
+    ]
+    return {
+        "schema": 1,
+        "call": proposal.call.reference,
+        "organisation": {
+            "id": proposal.organisation.pk,
+            "name": proposal.organisation.name,
+            "type": proposal.organisation.org_type,
+            "br_number": proposal.organisation.br_number,
+        },
+        "fields": fields,
+        "co_applicants": co_applicants,
+        "compute": {"min_share": str(Decimal(data["min_share"]) / 100), "requests": requests},
+        "budget": budget.as_strings(),
+        "attachments": [
+            {"id": a.pk, "kind": a.kind, "name": a.original_name, "size": a.size, "sha256": a.sha256}
+            for a in attachments
+        ],
+    }
+
+
+def _next_reference(year: int) -> str:
+    prefix = settings.PORTAL_REFERENCE_PREFIX
+    counter, _created = ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
+    ReferenceCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
+    counter.refresh_from_db()
+    return f"{prefix}-{year}-{counter.last:04d}"
+
+
+def proposal_submit(
+    *, proposal: Proposal, user, context: CallContext | None = None, now: datetime | None = None
+) -> ProposalVersion:
+    """Freeze the draft as an immutable version with a reference number and a SHA-256 digest.
+
+    Submitting twice (double click, two tabs) makes one submission: the second call raises AlreadySubmitted
+    carrying the version the first one made."""
+    now = now or timezone.now()
+    action = "resubmit" if proposal.state == ProposalState.CLARIFICATION_REQUESTED else "submit"
+    if proposal.state not in EDITABLE:
+        raise AlreadySubmitted(proposal.current_version)
+    if not user.has_perm(TRANSITIONS[action].permission, proposal):
+        raise PermissionDenied
+    context = context or CallContext(proposal.call, organisations=list(Organisation.objects.all()))
+    check = proposal_check(proposal=proposal, context=context, user=user, now=now)
+    if not check.ok:
+        raise SubmissionRefused(check)
+    try:
+        with transaction.atomic():
+            # The state change comes first: it is the write that serialises two concurrent submissions.
+            proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
+            attachments = [a for a in proposal.attachments.all() if a.removed_at is None]
+            content = _content(proposal, check.schema, attachments)
+            budget = check.schema.budget()
+            number = proposal.versions.count() + 1
+            version = ProposalVersion.objects.create(
+                proposal=proposal,
+                number=number,
+                content=content,
+                sha256=hashlib.sha256(_canonical_bytes(content)).hexdigest(),
+                submitted_by=user,
+                submitted_at=now,
+                min_share=Decimal(content["compute"]["min_share"]),
+                total_hours=budget.total_hours,
+                cost=budget.cost,
+                subsidy=budget.subsidy,
+            )
+            version.attachments.set(attachments)
+            version.co_organisations.set(
+                [c["organisation_id"] for c in content["co_applicants"] if c["organisation_id"]]
+            )
+            pools = {p.code: p for p in context.pools}
+            quarters = {q.code: q for q in context.quarters}
+            ComputeRequest.objects.bulk_create(
+                ComputeRequest(
+                    version=version, pool=pools[r["pool"]], quarter=quarters[r["quarter"]], gpu_hours=r["gpu_hours"]
+                )
+                for r in content["compute"]["requests"]
+            )
+            updates = {"current_version": version}
+            if proposal.reference is None:
+                updates["reference"] = _next_reference(timezone.localtime(now).year)
+                updates["submitted_at"] = now
+            Proposal.objects.filter(pk=proposal.pk).update(**updates)
+            for name, value in updates.items():
+                setattr(proposal, name, value)
+            audit_record(
+                actor=user,
+                action="proposal.version",
+                obj=proposal,
+                after={"version": number, "sha256": version.sha256, "reference": proposal.reference},
+            )
+            transaction.on_commit(lambda: _notify_submitted(proposal.pk, version.pk))
+    except TransitionConflict:
+        proposal.refresh_from_db()
+        raise AlreadySubmitted(proposal.current_version) from None
+    return version
+
+
+def _notify_submitted(proposal_id: int, version_id: int) -> None:
+    version = ProposalVersion.objects.select_related("proposal__call", "submitted_by").get(pk=version_id)
+    proposal = version.proposal
+    user = version.submitted_by
+    url = reverse("proposals:receipt", args=[proposal.pk, version.number])
+    with override(user.preferred_language):
+        message = _("%(reference)s was submitted (version %(n)s).") % {
+            "reference": proposal.reference,
+            "n": version.number,
+        }
+    notify(user=user, message=message, url=url)
+    email_queue(
+        key=f"proposal-submitted:{version.pk}",
+        to=user.email,
+        template="emails/proposal_submitted",
+        context={
+            "name": user.full_name,
+            "reference": proposal.reference,
+            "title": proposal.title,
+            "version": version.number,
+            "sha256": version.sha256,
+            "submitted_at": _hkt(version.submitted_at),
+            "call": proposal.call.title,
+            "url": url,
+        },
+        language=user.preferred_language,
+    )
+
+
+# ---- Transitions ------------------------------------------------------------------------------------------------
+
+
+def proposal_transition(
+    *,
+    proposal: Proposal,
+    action: str,
+    actor,
+    reason: str = "",
+    now: datetime | None = None,
+    notify_after: bool = True,
+) -> Proposal:
+    """Move a proposal along one row of the workflow table: check the guard, change the state only if it is
+    still the state the caller saw, record the step on the timeline and in the audit log."""
+    transition = TRANSITIONS[action]
+    now = now or timezone.now()
+    if not actor.has_perm(transition.permission, proposal):
+        raise PermissionDenied
+    from_state = proposal.state
+    if from_state not in transition.sources:
+        raise TransitionConflict
+    if transition.reason_required and not reason.strip():
+        raise ValidationError({"reason": _("Give a reason.")})
+    with transaction.atomic():
+        updated = Proposal.objects.filter(pk=proposal.pk, state=from_state).update(
+            state=transition.target, updated_at=now
+        )
+        if not updated:
+            raise TransitionConflict
+        proposal.state = transition.target
+        ProposalEvent.objects.create(
+            proposal=proposal,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=transition.target,
+            reason=reason,
+            visible_to_applicant=transition.visible_to_applicant,
+            created_at=now,
+        )
+        audit_record(
+            actor=actor,
+            action=f"proposal.{action}",
+            obj=proposal,
+            before={"state": from_state},
+            after={"state": transition.target},
+            reason=reason,
+        )
+        if notify_after:
+            transaction.on_commit(lambda: _notify_state_change(proposal.pk, action))
+    return proposal
+
+
+def _notify_state_change(proposal_id: int, action: str) -> None:
+    proposal = Proposal.objects.select_related("organisation").get(pk=proposal_id)
+    url = reverse("proposals:detail", args=[proposal.pk])
+    for membership in proposal.organisation.memberships.select_related("user"):
+        user = membership.user
+        with override(user.preferred_language):
+            message = _("%(proposal)s is now “%(state)s”.") % {
+                "proposal": proposal.reference or proposal.display_title,
+                "state": proposal.get_state_display(),
+            }
+        notify(user=user, message=message, url=url)
+
+
+def proposal_withdraw(*, proposal: Proposal, user, reason: str, now: datetime | None = None) -> Proposal:
+    return proposal_transition(proposal=proposal, action="withdraw", actor=user, reason=reason, now=now)
