@@ -1,0 +1,417 @@
+"""Demo data for ``manage.py seed_demo``: the scheme, calls, pool, organisations, one account per role and
+proposals in several states. Safe to run again: what exists is kept."""
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from portal.accounts.enums import MembershipRole, OrganisationType, Role
+from portal.accounts.models import PICS_VERSION, ConsentRecord, Membership, Organisation, User
+from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
+from portal.proposals import services as proposal_services
+from portal.proposals.enums import ProposalState
+from portal.proposals.models import Proposal, ProposalEvent
+
+HKT = ZoneInfo("Asia/Hong_Kong")
+DEMO_PASSWORD = "aiss-demo-2026"  # noqa: S105 - printed on purpose: these are demo accounts
+
+RUBRIC = [
+    (
+        1,
+        "Alignment with Hong Kong's innovation-and-technology and AI development needs",
+        "配合香港創新科技及人工智能發展需要",
+        25,
+        None,
+    ),
+    (2, "Reasonableness of the compute request (sized to model, data and schedule)", "算力需求的合理性", 20, 3),
+    (3, "Technical and financial capability of the team", "團隊的技術及財務能力", 20, None),
+    (4, "Implementation plan and schedule for using the compute", "使用算力的實施計劃及時間表", 20, None),
+    (5, "Deliverables, KPIs and wider impact", "成果、關鍵績效指標及更廣泛的影響", 15, None),
+]
+
+ORGANISATIONS = [
+    ("University of Hong Kong", "香港大學", OrganisationType.UNIVERSITY, ""),
+    ("Chinese University of Hong Kong", "香港中文大學", OrganisationType.UNIVERSITY, ""),
+    ("Hong Kong University of Science and Technology", "香港科技大學", OrganisationType.UNIVERSITY, ""),
+    ("Hong Kong Centre for Generative AI R&D", "香港生成式人工智能研發中心", OrganisationType.RND_CENTRE, ""),
+    (
+        "Logistics and Supply Chain MultiTech R&D Centre",
+        "物流及供應鏈多元技術研發中心",
+        OrganisationType.RND_CENTRE,
+        "",
+    ),
+    ("Harbour Vision AI Limited", "海港視覺人工智能有限公司", OrganisationType.ENTERPRISE, "61234567"),
+    ("Lion Rock Robotics Limited", "獅子山機械人有限公司", OrganisationType.ENTERPRISE, "70012345"),
+    ("Digital Policy Office", "數字政策辦公室", OrganisationType.GOVERNMENT, ""),
+]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    name: str
+    role: str
+    organisation: str | None = None
+
+
+ACCOUNTS = [
+    DemoAccount("applicant@demo.aiss.hk", "Dr Chan Tai Man", Role.APPLICANT, "University of Hong Kong"),
+    DemoAccount("applicant2@demo.aiss.hk", "Ms Wong Mei Ling", Role.APPLICANT, "Harbour Vision AI Limited"),
+    DemoAccount("reviewer1@demo.aiss.hk", "Prof Lee Ka Yan", Role.REVIEWER, "Chinese University of Hong Kong"),
+    DemoAccount(
+        "reviewer2@demo.aiss.hk", "Dr Ho Wing Sze", Role.REVIEWER, "Hong Kong University of Science and Technology"
+    ),
+    DemoAccount("reviewer3@demo.aiss.hk", "Prof Cheung Siu Fung", Role.REVIEWER, None),
+    DemoAccount("secretariat@demo.aiss.hk", "Mr Lau Chi Keung", Role.SECRETARIAT),
+    DemoAccount("committee@demo.aiss.hk", "Ms Yip Hoi Yan", Role.COMMITTEE_MEMBER),
+    DemoAccount("chair@demo.aiss.hk", "Prof Tang Kwok Wai", Role.COMMITTEE_CHAIR),
+    DemoAccount("auditor@demo.aiss.hk", "Ms Ng Suk Han", Role.AUDITOR),
+]
+
+
+def _quarter(year: int, q: int) -> Quarter:
+    start = date(year, 3 * (q - 1) + 1, 1)
+    end = (date(year + (q == 4), (3 * q) % 12 + 1, 1)) - timedelta(days=1)
+    quarter, _created = Quarter.objects.get_or_create(code=f"{year}Q{q}", defaults={"starts_on": start, "ends_on": end})
+    return quarter
+
+
+def _next_quarters(today: date, n: int) -> list[tuple[int, int]]:
+    year, q = today.year, (today.month - 1) // 3 + 1
+    out = []
+    for _ in range(n):
+        q += 1
+        if q == 5:
+            year, q = year + 1, 1
+        out.append((year, q))
+    return out
+
+
+def _pdf(title: str) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _hkt(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, tzinfo=HKT)
+
+
+PROJECTS = [
+    # (title, Chinese title, organisation, hours per quarter, min share %, state to reach)
+    (
+        "Cantonese large language model",
+        "粵語大型語言模型",
+        "University of Hong Kong",
+        120_000,
+        50,
+        ProposalState.SUBMITTED,
+    ),
+    (
+        "Medical imaging foundation model",
+        "醫學影像基礎模型",
+        "Chinese University of Hong Kong",
+        200_000,
+        60,
+        ProposalState.SCREENING,
+    ),
+    (
+        "Port logistics forecasting",
+        "港口物流預測",
+        "Logistics and Supply Chain MultiTech R&D Centre",
+        60_000,
+        40,
+        ProposalState.IN_REVIEW,
+    ),
+    ("Traffic video analytics", "交通影像分析", "Harbour Vision AI Limited", 80_000, 50, ProposalState.RECOMMENDED),
+    (
+        "Legal document assistant in Chinese",
+        "中文法律文件助理",
+        "Hong Kong University of Science and Technology",
+        150_000,
+        30,
+        ProposalState.APPROVED,
+    ),
+    (
+        "Warehouse robot control policies",
+        "倉庫機械人控制策略",
+        "Lion Rock Robotics Limited",
+        40_000,
+        70,
+        ProposalState.WITHDRAWN,
+    ),
+]
+
+
+class DemoSeeder:
+    def __init__(self, out):
+        self.out = out
+        self.now = timezone.now()
+
+    @transaction.atomic
+    def run(self) -> None:
+        scheme, _ = Scheme.objects.get_or_create(
+            code="aiss",
+            defaults={
+                "name": "AI Subsidy Scheme",
+                "name_zh": "人工智能資助計劃",
+                "total_budget": Decimal("3000000000.00"),
+            },
+        )
+        pool, _ = ResourcePool.objects.get_or_create(
+            code="h800",
+            defaults={
+                "name": "AISC H800",
+                "gpu_type": "NVIDIA H800",
+                "list_price": Decimal("25.00"),
+                "held_back_share": Decimal("0.100"),
+                "target_utilisation": Decimal("0.900"),
+            },
+        )
+        past_quarters = [_quarter(2026, q) for q in range(1, 5)]
+        future_quarters = [_quarter(y, q) for y, q in _next_quarters(timezone.localtime(self.now).date(), 4)]
+        for quarter in {*past_quarters, *future_quarters}:
+            PoolCapacity.objects.get_or_create(pool=pool, quarter=quarter, defaults={"gpu_hours": 1_300_000})
+
+        today = timezone.localtime(self.now).date()
+        first_call = self._call(
+            scheme,
+            pool,
+            past_quarters,
+            reference="aiss-2026-b1",
+            title="AISS 2026 Batch 1",
+            title_zh="人工智能資助計劃 2026 第一批",
+            opens=_hkt(date(2025, 10, 2), time(9)),
+            closes=_hkt(date(2025, 11, 28), time(17)),
+        )
+        open_call = self._call(
+            scheme,
+            pool,
+            future_quarters,
+            reference=f"aiss-{future_quarters[0].code[:4]}-b1",
+            title=f"AISS {future_quarters[0].code[:4]} Batch 1",
+            title_zh=f"人工智能資助計劃 {future_quarters[0].code[:4]} 第一批",
+            opens=_hkt(today - timedelta(days=14), time(9)),
+            closes=_hkt(today + timedelta(days=60), time(17)),
+        )
+        organisations = {}
+        for name, name_zh, org_type, br in ORGANISATIONS:
+            organisations[name], _ = Organisation.objects.get_or_create(
+                name=name, defaults={"name_zh": name_zh, "org_type": org_type, "br_number": br}
+            )
+        users = {}
+        for account in ACCOUNTS:
+            user, created = User.objects.get_or_create(
+                email=account.email,
+                defaults={"full_name": account.name, "role": account.role, "email_verified_at": self.now},
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = account.role == Role.SECRETARIAT
+                user.save()
+                ConsentRecord.objects.create(user=user, pics_version=PICS_VERSION)
+            if account.organisation:
+                Membership.objects.get_or_create(
+                    user=user,
+                    organisation=organisations[account.organisation],
+                    defaults={
+                        "role": MembershipRole.ADMIN if account.role == Role.APPLICANT else MembershipRole.MEMBER
+                    },
+                )
+            users[account.email] = user
+
+        if Proposal.objects.exists():
+            self.out.write("Demo proposals already exist; kept as they are.")
+            return
+        applicants = self._project_applicants(organisations, users)
+        self._active_projects(first_call, organisations, applicants)
+        for title, title_zh, org_name, hours, min_share, state in PROJECTS:
+            self._proposal(
+                open_call, organisations[org_name], applicants[org_name], title, title_zh, hours, min_share, state
+            )
+        draft = proposal_services.proposal_create(
+            call=open_call, organisation=organisations["University of Hong Kong"], user=users["applicant@demo.aiss.hk"]
+        )
+        proposal_services.proposal_save_draft(
+            proposal=draft,
+            raw={
+                "title": "Typhoon nowcasting with diffusion models",
+                "title_zh": "以擴散模型作颱風臨近預報",
+                "summary": "Half-written draft: the compute request is still missing.",
+            },
+            user=users["applicant@demo.aiss.hk"],
+        )
+
+    def _call(self, scheme, pool, quarters, *, reference, title, title_zh, opens, closes) -> Call:
+        call, created = Call.objects.get_or_create(
+            reference=reference,
+            defaults={
+                "scheme": scheme,
+                "title": title,
+                "title_zh": title_zh,
+                "opens_at": opens,
+                "closes_at": closes,
+                "subsidy_rate": Decimal("0.700"),
+                "budget": Decimal("300000000.00"),
+                "max_subsidy_per_proposal": Decimal("50000000.00"),
+                "description": "Subsidised GPU time at the AI Supercomputing Centre.",
+            },
+        )
+        if created:
+            call.pools.add(pool)
+            call.quarters.add(*quarters)
+            for number, name, name_zh, weight, minimum in RUBRIC:
+                RubricCriterion.objects.create(
+                    call=call, number=number, name=name, name_zh=name_zh, weight=Decimal(weight), min_to_pass=minimum
+                )
+        return call
+
+    def _project_applicants(self, organisations, users) -> dict[str, User]:
+        """One applicant per organisation: the demo applicants for theirs, a made-up member for the others."""
+        applicants = {}
+        for name, org in organisations.items():
+            member = (
+                Membership.objects.filter(organisation=org, user__role=Role.APPLICANT).select_related("user").first()
+            )
+            if member is None:
+                slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
+                user = User.objects.create_user(
+                    email=f"lead.{slug}@demo.aiss.hk",
+                    password=DEMO_PASSWORD,
+                    full_name=f"Project lead, {name}",
+                    role=Role.APPLICANT,
+                    email_verified_at=self.now,
+                )
+                Membership.objects.create(user=user, organisation=org, role=MembershipRole.ADMIN)
+                applicants[name] = user
+            else:
+                applicants[name] = member.user
+        return applicants
+
+    def _draft(self, call, title, title_zh, hours, min_share) -> dict[str, str]:
+        raw = {
+            "title": title,
+            "title_zh": title_zh,
+            "summary": f"{title}: a project that needs GPU time at the AI Supercomputing Centre.",
+            "objectives": "Build and openly evaluate a model that serves Hong Kong users.",
+            "lead_name": "Project lead",
+            "lead_position": "Principal investigator",
+            "lead_email": "lead@example.hk",
+            "model_size": "13 billion parameters",
+            "dataset_size": "400 billion tokens",
+            "workload": "training",
+            "precision": "bf16",
+            "technical_approach": "Pre-training on curated local data, then fine-tuning.",
+            "implementation_plan": "Data preparation in the first quarter, training in the next two, evaluation last.",
+            "deliverables": "Model, evaluation report, open benchmark.",
+            "kpis": "Benchmark accuracy; adoption by partners.",
+            "min_share": str(min_share),
+            "compute_justification": "Estimated with 6·N·D FLOPs at 40% utilisation.",
+            "other_funding": "0",
+            "ethics_statement": "Only licensed and public data are used.",
+            "data_declaration": "on",
+            "accuracy_confirm": "on",
+            "pics_consent": "on",
+        }
+        for pool in call.pools.all():
+            for quarter in call.quarters.all():
+                raw[f"hours__{pool.code}__{quarter.code}"] = str(hours)
+        return raw
+
+    def _proposal(self, call, organisation, user, title, title_zh, hours, min_share, state, *, submitted_at=None):
+        proposal = Proposal.objects.create(call=call, organisation=organisation, created_by=user, draft={})
+        ProposalEvent.objects.create(proposal=proposal, actor=user, action="create", to_state=ProposalState.DRAFT)
+        proposal_services.proposal_save_draft(
+            proposal=proposal, raw=self._draft(call, title, title_zh, hours, min_share), user=user
+        )
+        proposal_services.attachment_add(
+            proposal=proposal,
+            upload=SimpleUploadedFile("technical-proposal.pdf", _pdf(title)),
+            kind="technical",
+            user=user,
+        )
+        proposal_services.proposal_submit(
+            proposal=proposal, user=user, now=submitted_at or min(self.now, call.closes_at)
+        )
+        proposal.refresh_from_db()
+        path = {
+            ProposalState.SUBMITTED: [],
+            ProposalState.SCREENING: [ProposalState.SCREENING],
+            ProposalState.IN_REVIEW: [ProposalState.SCREENING, ProposalState.IN_REVIEW],
+            ProposalState.RECOMMENDED: [
+                ProposalState.SCREENING,
+                ProposalState.IN_REVIEW,
+                ProposalState.REVIEWED,
+                ProposalState.RECOMMENDED,
+            ],
+            ProposalState.APPROVED: [
+                ProposalState.SCREENING,
+                ProposalState.IN_REVIEW,
+                ProposalState.REVIEWED,
+                ProposalState.RECOMMENDED,
+                ProposalState.APPROVED,
+            ],
+            ProposalState.ACTIVE: [
+                ProposalState.SCREENING,
+                ProposalState.IN_REVIEW,
+                ProposalState.REVIEWED,
+                ProposalState.RECOMMENDED,
+                ProposalState.APPROVED,
+                ProposalState.ALLOCATED,
+                ProposalState.ACTIVE,
+            ],
+            ProposalState.WITHDRAWN: [ProposalState.WITHDRAWN],
+        }[state]
+        for step in path:
+            ProposalEvent.objects.create(
+                proposal=proposal,
+                actor=None,
+                action="demo",
+                from_state=proposal.state,
+                to_state=step,
+                reason="Demo data",
+            )
+            proposal.state = step
+        Proposal.objects.filter(pk=proposal.pk).update(state=proposal.state)
+        return proposal
+
+    def _active_projects(self, call, organisations, applicants) -> None:
+        for code, title, title_zh, org_name in [
+            (
+                "aiss-0007",
+                "Multilingual speech recognition for Hong Kong",
+                "香港多語言語音識別",
+                "Hong Kong Centre for Generative AI R&D",
+            ),
+            ("aiss-0012", "Financial document understanding", "金融文件理解", "Harbour Vision AI Limited"),
+        ]:
+            proposal = self._proposal(
+                call,
+                organisations[org_name],
+                applicants[org_name],
+                title,
+                title_zh,
+                90_000,
+                50,
+                ProposalState.ACTIVE,
+                submitted_at=call.closes_at - timedelta(days=3),
+            )
+            Proposal.objects.filter(pk=proposal.pk).update(account_code=code)
+
+
+def print_logins(out) -> None:
+    out.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for account in ACCOUNTS:
+        out.write(f"  {account.role:<18} {account.email}")
+    out.write("Django admin: /admin/ (log in as secretariat@demo.aiss.hk)")
