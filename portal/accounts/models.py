@@ -3,6 +3,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +62,13 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="unique_user_email_ci",
+                violation_error_message=_("An account with this email address already exists."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email
@@ -87,12 +95,14 @@ class User(AbstractUser):
 class ConsentRecord(models.Model):
     """Consent to the Personal Information Collection Statement, kept with the version that was shown."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
-    pics_version = models.CharField(max_length=20)
-    consented_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents", verbose_name=_("user"))
+    pics_version = models.CharField(_("PICS version"), max_length=20)
+    consented_at = models.DateTimeField(_("consented at"), default=timezone.now)
 
     class Meta:
         ordering = ["-consented_at"]
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
 
     def __str__(self) -> str:
         return f"{self.user} consented to PICS {self.pics_version}"
@@ -107,17 +117,29 @@ class Organisation(models.Model):
     )
     address = models.TextField(_("address"), blank=True)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     members = models.ManyToManyField(User, through="Membership", related_name="organisations")
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
         constraints = [
             models.CheckConstraint(
                 condition=~Q(org_type=OrganisationType.ENTERPRISE) | Q(br_number__regex=r"^\d{8}$"),
                 name="enterprise_has_br_number",
+                violation_error_code="br_number_required",
+                violation_error_message=_("An enterprise needs its 8-digit Business Registration number."),
             ),
-            models.UniqueConstraint(fields=["br_number"], condition=~Q(br_number=""), name="unique_br_number"),
+            models.UniqueConstraint(
+                fields=["br_number"],
+                condition=~Q(br_number=""),
+                name="unique_br_number",
+                violation_error_code="br_number_taken",
+                violation_error_message=_(
+                    "An organisation with this Business Registration number is already registered."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,12 +147,18 @@ class Organisation(models.Model):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=MembershipRole.choices, default=MembershipRole.MEMBER)
-    joined_at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("organisation")
+    )
+    role = models.CharField(
+        _("membership role"), max_length=10, choices=MembershipRole.choices, default=MembershipRole.MEMBER
+    )
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="unique_membership")]
 
     def __str__(self) -> str:
@@ -141,16 +169,22 @@ class Invitation(models.Model):
     """An invitation by email to join an organisation as a co-applicant."""
 
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="invitations")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("organisation")
+    )
     email = models.EmailField(_("email address"))
-    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("invited by"))
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("accepted by")
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
 
     def __str__(self) -> str:
         return f"{self.email} → {self.organisation}"

@@ -46,3 +46,4 @@ def is_org_admin(user, organisation) -> bool:
 rules.add_perm("accounts.create_organisation", is_applicant & is_email_verified)
 rules.add_perm("accounts.view_organisation", is_org_member | is_official)
 rules.add_perm("accounts.invite_to_organisation", is_applicant & is_org_member)
+rules.add_perm("accounts.accept_invitation", is_applicant & is_email_verified)

@@ -1,8 +1,25 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import views
+
 app_name = "accounts"
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("signup/", views.SignupView.as_view(), name="signup"),
+    path("signup/done/", views.SignupDoneView.as_view(), name="signup_done"),
+    path("verify/resend/", views.VerificationResendView.as_view(), name="verify_resend"),
+    path("verify/<str:token>/", views.VerifyView.as_view(), name="verify"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/done/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("password/reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("organisation/", views.OrganisationView.as_view(), name="organisation"),
+    path("organisation/new/", views.OrganisationCreateView.as_view(), name="organisation_create"),
+    path("organisations/<int:pk>/", views.OrganisationDetailView.as_view(), name="organisation_detail"),
+    path("organisations/<int:pk>/invite/", views.InvitationSendView.as_view(), name="invite"),
+    path("invitations/<uuid:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
+    path("my-data/", views.MyDataView.as_view(), name="my_data"),
+    path("my-data/download/", views.MyDataDownloadView.as_view(), name="my_data_download"),
 ]

@@ -1,0 +1,128 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.translation import gettext_lazy as _
+
+from portal.audit.services import audit_record
+
+from .models import ConsentRecord, Invitation, Membership, Organisation, User
+from .services import user_role_change
+
+
+class UserAdminCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name", "role")
+
+
+class UserAdminChangeForm(UserChangeForm):
+    role_change_reason = forms.CharField(
+        label=_("Reason for the role change"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when you change the role; it is kept in the audit log."),
+    )
+    acting_user = None  # set by UserAdmin.get_form
+
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if "role" in self.changed_data:
+            if not cleaned.get("role_change_reason", "").strip():
+                self.add_error("role_change_reason", _("Give a reason for the role change."))
+            if self.acting_user is not None and self.acting_user.pk == self.instance.pk:
+                self.add_error("role", _("You cannot change your own role."))
+        return cleaned
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
+    ordering = ("email",)
+    list_display = ("email", "full_name", "role", "email_verified_at", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff", "preferred_language")
+    search_fields = ("email", "full_name")
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Personal details"), {"fields": ("full_name", "preferred_language", "email_verified_at")}),
+        (_("Role"), {"fields": ("role", "role_change_reason")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "role", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change and "role" in form.changed_data:
+            new_role = obj.role
+            obj.role = form.initial["role"]
+            super().save_model(request, obj, form, change)
+            user_role_change(
+                user=obj, role=new_role, actor=request.user, reason=form.cleaned_data["role_change_reason"]
+            )
+            return
+        super().save_model(request, obj, form, change)
+        if not change:
+            audit_record(actor=request.user, action="user.created", obj=obj, after={"role": obj.role})
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "name_zh", "org_type", "br_number", "created_at")
+    list_filter = ("org_type",)
+    search_fields = ("name", "name_zh", "br_number")
+    readonly_fields = ("created_by", "created_at")
+    inlines = [MembershipInline]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "organisation", "invited_by", "created_at", "expires_at", "accepted_at")
+    list_filter = ("accepted_at",)
+    search_fields = ("email", "organisation__name")
+    autocomplete_fields = ["organisation", "invited_by"]
+    readonly_fields = ("token", "accepted_at", "accepted_by")
+    list_select_related = ("organisation", "invited_by")
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    """Consent is evidence: nobody adds, edits or deletes it by hand."""
+
+    list_display = ("user", "pics_version", "consented_at")
+    list_filter = ("pics_version",)
+    search_fields = ("user__email", "user__full_name")
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

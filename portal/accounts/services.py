@@ -1,0 +1,281 @@
+"""Writes for users, organisations and invitations. Plain keyword-only functions; they never see a request."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import password_validation
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.audit.services import audit_record
+from portal.notifications.services import email_queue
+
+from .enums import MembershipRole, OrganisationType, Role
+from .models import PICS_VERSION, ConsentRecord, Invitation, Membership, Organisation, User
+from .selectors import invitations_open, user_get_by_email
+
+VERIFY_SALT = "portal.accounts.verify-email"
+VERIFY_MAX_AGE = timedelta(days=3)
+INVITATION_VALID_FOR = timedelta(days=14)
+
+
+class VerificationLinkError(Exception):
+    """The email verification link is malformed, tampered with, or older than ``VERIFY_MAX_AGE``."""
+
+    def __init__(self, *, expired: bool):
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class Verification:
+    user: User
+    newly_verified: bool
+    next_url: str
+
+
+def _stamp() -> str:
+    return timezone.now().strftime("%Y%m%dT%H%M%S.%f")
+
+
+def verification_token_make(*, user: User, next_url: str = "") -> str:
+    payload = {"u": user.pk, "e": user.email}
+    if next_url:
+        payload["n"] = next_url
+    return signing.dumps(payload, salt=VERIFY_SALT, compress=True)
+
+
+def verification_email_send(*, user: User, next_url: str = "") -> None:
+    """Queue an email with a signed link that verifies ``user``'s address (valid for ``VERIFY_MAX_AGE``)."""
+    token = verification_token_make(user=user, next_url=next_url)
+    email_queue(
+        key=f"verify:{user.pk}:{_stamp()}",
+        to=user.email,
+        template="emails/accounts_verify",
+        context={
+            "full_name": user.full_name,
+            "verify_path": reverse("accounts:verify", kwargs={"token": token}),
+            "valid_days": VERIFY_MAX_AGE.days,
+        },
+        language=user.preferred_language,
+    )
+
+
+@transaction.atomic
+def user_signup(
+    *, email: str, full_name: str, password: str, preferred_language: str = "en", next_url: str = ""
+) -> User:
+    """Create an unverified applicant, record consent to the current PICS and send the verification email."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": _("An account with this email address already exists.")}, code="duplicate_email"
+        )
+    user = User(email=email, full_name=full_name.strip(), preferred_language=preferred_language, role=Role.APPLICANT)
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.error_list}) from exc
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    consent = ConsentRecord(user=user, pics_version=PICS_VERSION, consented_at=timezone.now())
+    consent.full_clean()
+    consent.save()
+    verification_email_send(user=user, next_url=next_url)
+    return user
+
+
+@transaction.atomic
+def user_verify_email(*, token: str) -> Verification:
+    """Mark the address in a verification link as verified. A link that was already used verifies nothing."""
+    try:
+        payload = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise VerificationLinkError(expired=True) from exc
+    except signing.BadSignature as exc:
+        raise VerificationLinkError(expired=False) from exc
+    user = User.objects.select_for_update().filter(pk=payload.get("u"), email=payload.get("e")).first()
+    if user is None or not user.is_active:
+        raise VerificationLinkError(expired=False)
+    newly_verified = user.email_verified_at is None
+    if newly_verified:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return Verification(user=user, newly_verified=newly_verified, next_url=payload.get("n", ""))
+
+
+def user_verification_resend(*, email: str) -> None:
+    """Send a new link if ``email`` belongs to an account waiting for verification; silent otherwise, so the
+    answer never reveals whether an address is registered."""
+    user = user_get_by_email(email=email)
+    if user is None or user.is_email_verified or not user.is_active:
+        return
+    verification_email_send(user=user)
+
+
+@transaction.atomic
+def user_role_change(*, user: User, role: str, actor: User, reason: str) -> User:
+    """Give ``user`` another role, with a reason, in the audit log. Nobody changes their own role."""
+    if role not in Role.values:
+        raise ValidationError({"role": _("Choose a valid role.")}, code="invalid_role")
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give a reason for the role change.")}, code="reason_required")
+    if actor is not None and actor.pk == user.pk:
+        raise ValidationError(_("You cannot change your own role."), code="own_role")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    before = locked.role
+    if before == role:
+        return locked
+    locked.role = role
+    locked.save(update_fields=["role"])
+    user.role = role
+    audit_record(
+        actor=actor,
+        action="user.role_changed",
+        obj=locked,
+        before={"role": before},
+        after={"role": role},
+        reason=reason,
+    )
+    return locked
+
+
+@transaction.atomic
+def organisation_create(
+    *, creator: User, name: str, org_type: str, name_zh: str = "", br_number: str = "", address: str = ""
+) -> Organisation:
+    """Register an organisation; its creator becomes its administrator."""
+    if not (creator.role == Role.APPLICANT and creator.is_email_verified):
+        raise PermissionDenied("Only verified applicants may register an organisation.")
+    organisation = Organisation(
+        name=name.strip(),
+        name_zh=name_zh.strip(),
+        org_type=org_type,
+        br_number=br_number.strip(),
+        address=address.strip(),
+        created_by=creator,
+    )
+    if organisation.org_type == OrganisationType.ENTERPRISE and not organisation.br_number:
+        raise ValidationError(
+            {"br_number": _("An enterprise needs its 8-digit Business Registration number.")},
+            code="br_number_required",
+        )
+    if organisation.br_number and Organisation.objects.filter(br_number=organisation.br_number).exists():
+        raise ValidationError(
+            {"br_number": _("An organisation with this Business Registration number is already registered.")},
+            code="br_number_taken",
+        )
+    organisation.full_clean()
+    organisation.save()
+    membership = Membership(user=creator, organisation=organisation, role=MembershipRole.ADMIN)
+    membership.full_clean()
+    membership.save()
+    audit_record(
+        actor=creator,
+        action="organisation.created",
+        obj=organisation,
+        after={"name": organisation.name, "org_type": organisation.org_type, "br_number": organisation.br_number},
+    )
+    return organisation
+
+
+@transaction.atomic
+def invitation_send(*, organisation: Organisation, email: str, invited_by: User) -> Invitation:
+    """Invite ``email`` to join ``organisation`` as a co-applicant and email them a link."""
+    if not (
+        invited_by.role == Role.APPLICANT
+        and Membership.objects.filter(organisation=organisation, user=invited_by).exists()
+    ):
+        raise PermissionDenied("Only applicants in the organisation may invite co-applicants.")
+    email = email.strip().lower()
+    if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
+        raise ValidationError(
+            {"email": _("This person is already a member of the organisation.")}, code="already_member"
+        )
+    if invitations_open().filter(organisation=organisation, email__iexact=email).exists():
+        raise ValidationError({"email": _("An invitation to this address is still open.")}, code="already_invited")
+    now = timezone.now()
+    invitation = Invitation(
+        organisation=organisation,
+        email=email,
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + INVITATION_VALID_FOR,
+    )
+    invitation.full_clean()
+    invitation.save()
+    invitee = user_get_by_email(email=email)
+    email_queue(
+        key=f"invitation:{invitation.pk}",
+        to=email,
+        template="emails/accounts_invitation",
+        context={
+            "organisation_name": organisation.name,
+            "inviter_name": invited_by.full_name,
+            "accept_path": reverse("accounts:invitation_accept", kwargs={"token": invitation.token}),
+            "expires_at": invitation.expires_at,
+        },
+        language=invitee.preferred_language if invitee else invited_by.preferred_language,
+    )
+    return invitation
+
+
+INVITATION_USED = _("This invitation has already been used.")
+INVITATION_EXPIRED = _("This invitation has expired. Ask the organisation for a new one.")
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Make ``user`` a member of the invitation's organisation if the invitation is open and addressed to them."""
+    invitation = Invitation.objects.select_for_update().select_related("organisation").get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ValidationError(INVITATION_USED, code="used")
+    if invitation.expires_at <= timezone.now():
+        raise ValidationError(INVITATION_EXPIRED, code="expired")
+    if invitation.email.lower() != user.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to a different email address. Log in with the invited address to accept it."),
+            code="wrong_email",
+        )
+    if user.role != Role.APPLICANT or not user.is_email_verified:
+        raise ValidationError(_("Only verified applicants can join an organisation."), code="not_applicant")
+    if Membership.objects.filter(organisation=invitation.organisation, user=user).exists():
+        raise ValidationError(_("You are already a member of this organisation."), code="already_member")
+    membership = Membership(user=user, organisation=invitation.organisation, role=MembershipRole.MEMBER)
+    membership.full_clean()
+    membership.save()
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        actor=user,
+        action="invitation.accepted",
+        obj=invitation,
+        after={"organisation": invitation.organisation_id, "user": user.pk},
+    )
+    return membership
+
+
+def password_reset_email_send(*, user: User, uidb64: str, token: str) -> None:
+    """Queue the password reset link through the notifications outbox (sent by Celery)."""
+    email_queue(
+        key=f"password-reset:{user.pk}:{_stamp()}",
+        to=user.email,
+        template="emails/accounts_password_reset",
+        context={
+            "full_name": user.full_name,
+            "reset_path": reverse("accounts:password_reset_confirm", kwargs={"uidb64": uidb64, "token": token}),
+        },
+        language=user.preferred_language,
+    )
+
+
+def staff_login_record(*, user: User) -> None:
+    """Officials and staff leave a trace in the audit log each time they log in."""
+    if user.is_staff or user.is_official:
+        audit_record(actor=user, action="user.logged_in", obj=user)

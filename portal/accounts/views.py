@@ -1,0 +1,324 @@
+"""Thin views: bind the form, call a service, redirect with a message."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import DetailView, FormView, TemplateView
+from rules.contrib.views import PermissionRequiredMixin
+
+from .forms import (
+    InvitationForm,
+    LoginForm,
+    OrganisationForm,
+    QueuedPasswordResetForm,
+    SignupForm,
+    VerificationResendForm,
+)
+from .models import Membership
+from .selectors import (
+    invitation_get_by_token,
+    invitations_open_for_email,
+    organisations_for_user,
+    organisations_visible_to,
+    user_personal_data,
+)
+from .services import (
+    VerificationLinkError,
+    invitation_accept,
+    invitation_send,
+    organisation_create,
+    user_signup,
+    user_verification_resend,
+    user_verify_email,
+)
+
+
+def _safe_next(request, url: str) -> str:
+    """``url`` if it is a link within this site, else ``""``."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return ""
+
+
+def _add_errors(form, error: ValidationError, rename: dict[str, str] | None = None) -> None:
+    """Attach a service's ``ValidationError`` to the form, each message on its field where the form has one."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            field = (rename or {}).get(field, field)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# ---- Sign up and email verification -----------------------------------------------------------------------
+
+
+class SignupView(FormView):
+    template_name = "accounts/signup.html"
+    form_class = SignupForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return redirect("core:home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_next(self) -> str:
+        return _safe_next(self.request, self.request.POST.get("next") or self.request.GET.get("next", ""))
+
+    def get_initial(self):
+        language = getattr(self.request, "LANGUAGE_CODE", "en")
+        return {"preferred_language": language if language in ("en", "zh-hant") else "en"}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(next=self.get_next(), **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            user = user_signup(
+                email=data["email"],
+                full_name=data["full_name"],
+                password=data["password1"],
+                preferred_language=data["preferred_language"],
+                next_url=self.get_next(),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, rename={"password": "password1"})
+            return self.form_invalid(form)
+        self.request.session["signup_email"] = user.email
+        return redirect("accounts:signup_done")
+
+
+class SignupDoneView(TemplateView):
+    template_name = "accounts/signup_done.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(email=self.request.session.get("signup_email", ""), **kwargs)
+
+
+class VerifyView(View):
+    def get(self, request, token: str):
+        try:
+            verification = user_verify_email(token=token)
+        except VerificationLinkError as exc:
+            return render(
+                request,
+                "accounts/verify_failed.html",
+                {"expired": exc.expired, "form": VerificationResendForm()},
+            )
+        user = verification.user
+        if not verification.newly_verified:
+            if request.user.is_authenticated and request.user.pk == user.pk:
+                return redirect("core:home")
+            messages.info(request, _("Your email address is already verified. Please log in."))
+            return redirect("accounts:login")
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Thank you: your email address is verified."))
+        next_url = _safe_next(request, verification.next_url)
+        if next_url:
+            return redirect(next_url)
+        if not Membership.objects.filter(user=user).exists():
+            return redirect("accounts:organisation")
+        return redirect("core:home")
+
+
+class VerificationResendView(FormView):
+    template_name = "accounts/verify_resend.html"
+    form_class = VerificationResendForm
+
+    def form_valid(self, form):
+        user_verification_resend(email=form.cleaned_data["email"])
+        messages.info(
+            self.request,
+            _("If an account with that address is waiting for verification, we have sent it a new link."),
+        )
+        return redirect("accounts:login")
+
+
+# ---- Log in, log out, password reset --------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    form_class = QueuedPasswordResetForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+# ---- Organisations and invitations ----------------------------------------------------------------------------
+
+
+class OrganisationView(LoginRequiredMixin, TemplateView):
+    """The user's organisations with members and open invitations; with none, the two ways to get one."""
+
+    template_name = "accounts/organisation.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            organisations=organisations_for_user(user=user),
+            invitations_for_me=invitations_open_for_email(email=user.email),
+            can_create=user.has_perm("accounts.create_organisation"),
+            invitation_form=InvitationForm(),
+            **kwargs,
+        )
+
+
+class OrganisationDetailView(LoginRequiredMixin, DetailView):
+    template_name = "accounts/organisation_detail.html"
+    context_object_name = "organisation"
+
+    def get_queryset(self):
+        return organisations_visible_to(user=self.request.user)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(invitation_form=InvitationForm(), **kwargs)
+
+
+class OrganisationCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+    template_name = "accounts/organisation_create.html"
+    form_class = OrganisationForm
+    permission_required = "accounts.create_organisation"
+    raise_exception = True
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            organisation = organisation_create(
+                creator=self.request.user,
+                name=data["name"],
+                name_zh=data["name_zh"],
+                org_type=data["org_type"],
+                br_number=data["br_number"],
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("%(name)s is registered. You are its administrator.") % {"name": organisation})
+        return redirect("accounts:organisation")
+
+
+class InvitationSendView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+    template_name = "accounts/invite.html"
+    form_class = InvitationForm
+    permission_required = "accounts.invite_to_organisation"
+    raise_exception = True
+
+    def get_permission_object(self):
+        if not hasattr(self, "organisation"):
+            self.organisation = get_object_or_404(organisations_for_user(user=self.request.user), pk=self.kwargs["pk"])
+        return self.organisation
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(organisation=self.get_permission_object(), **kwargs)
+
+    def form_valid(self, form):
+        try:
+            invitation = invitation_send(
+                organisation=self.get_permission_object(),
+                email=form.cleaned_data["email"],
+                invited_by=self.request.user,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("We have emailed an invitation to %(email)s.") % {"email": invitation.email})
+        return redirect("accounts:organisation")
+
+
+class InvitationAcceptView(View):
+    """Anyone with the link sees what it is for; accepting needs the invited person to be logged in."""
+
+    template_name = "accounts/invitation_accept.html"
+
+    def get_invitation(self):
+        invitation = invitation_get_by_token(token=self.kwargs["token"])
+        if invitation is None:
+            raise Http404
+        return invitation
+
+    def get(self, request, token):
+        invitation = self.get_invitation()
+        return render(request, self.template_name, self.context(invitation))
+
+    def post(self, request, token):
+        invitation = self.get_invitation()
+        if not request.user.is_authenticated:
+            return auth_views.redirect_to_login(request.path)
+        try:
+            membership = invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            return render(request, self.template_name, self.context(invitation, errors=exc.messages), status=400)
+        messages.success(request, _("You have joined %(name)s.") % {"name": membership.organisation})
+        return redirect("accounts:organisation")
+
+    def context(self, invitation, errors=None) -> dict:
+        user = self.request.user
+        problem = ""
+        if invitation.accepted_at is not None:
+            problem = _("This invitation has already been used.")
+        elif invitation.expires_at <= timezone.now():
+            problem = _("This invitation has expired. Ask the organisation for a new one.")
+        elif user.is_authenticated and user.email.lower() != invitation.email.lower():
+            problem = _(
+                "This invitation was sent to a different email address. Log in with the invited address to accept it."
+            )
+        return {
+            "invitation": invitation,
+            "problem": problem,
+            "errors": errors or [],
+            "next": self.request.path,
+        }
+
+
+# ---- My data (PDPO access) ----------------------------------------------------------------------------------
+
+
+class MyDataView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/my_data.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(data=user_personal_data(user=self.request.user), **kwargs)
+
+
+class MyDataDownloadView(LoginRequiredMixin, View):
+    def get(self, request):
+        data = user_personal_data(user=request.user)
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+        return response
