@@ -187,9 +187,7 @@ class ProposalEditView(View):
             bound = ProposalForm(data=self.proposal.draft, context=self.context)
             bound.is_valid()
             return self.render(bound, attachment_form, check=exc.check, status=422)
-        messages.success(
-            self.request, _("Your proposal is submitted. Its reference is %(ref)s.") % {"ref": self.proposal.reference}
-        )
+        # The receipt page itself says that the proposal is submitted, with its reference.
         return redirect("proposals:receipt", pk=self.proposal.pk, number=version.number)
 
     def _check(self):
