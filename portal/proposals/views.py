@@ -302,7 +302,7 @@ class AttachmentDownloadView(LoginRequiredMixin, View):
     def get(self, request, pk, attachment_pk):
         attachment = get_object_or_404(selectors.attachment_for(user=request.user, proposal_pk=pk, pk=attachment_pk))
         try:
-            handle = attachment.file.open("rb")
+            handle = attachment.file.storage.open(attachment.file.name, "rb")
         except FileNotFoundError as exc:
             raise Http404 from exc
         return FileResponse(

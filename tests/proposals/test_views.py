@@ -18,9 +18,16 @@ def _post_form(client, proposal, data, follow=False, **extra):
     return client.post(reverse("proposals:edit", args=[proposal.pk]), data={**data, **extra}, follow=follow)
 
 
+def _close_file(response) -> None:
+    # The test client closes a streamed response (and its file) once its content has been read to the end;
+    # response.close() itself would also close the database connection the test's transaction runs on.
+    if response.streaming:
+        b"".join(response.streaming_content)
+
+
 def _status(client, url) -> int:
     response = client.get(url)
-    response.close()
+    _close_file(response)
     return response.status_code
 
 
@@ -82,7 +89,6 @@ def test_attachment_is_downloaded_as_attachment(client, submitted, applicant):
     assert response["Content-Disposition"] == 'attachment; filename="technical.pdf"'
     assert response["Content-Type"] == "application/pdf"
     assert b"".join(response.streaming_content).startswith(b"%PDF-")
-    response.close()
 
 
 # ---- The form ---------------------------------------------------------------------------------------------------
