@@ -1,0 +1,19 @@
+from pathlib import Path
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError
+
+from .usage import usage_import
+
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=10, retry_backoff_max=300, max_retries=5)
+def usage_import_file(self, path: str, actor_id: int | None) -> int:
+    """Import the sacct export at ``path`` (on storage the worker can read; it is streamed, never sent through the
+    broker) and return the import's id. Safe to run twice: jobs are upserted by JobID. A bad file raises
+    ``SacctError`` after its rejection is recorded, and is not retried."""
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
+    with open(path, "rb") as stream:
+        return usage_import(stream=stream, filename=Path(path).name, actor=actor).pk

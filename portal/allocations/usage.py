@@ -1,0 +1,290 @@
+"""Usage: importing Slurm ``sacct`` exports (services) and reading usage back (selectors). Domain brief §8.
+
+Decisions:
+
+- **All or nothing.** The file is parsed to the end first, keeping only one small record per JobID in memory
+  (the last allocation line for a JobID wins); only then is anything written, in one transaction, in batches of
+  :data:`BATCH_SIZE`. A bad line refuses the whole file: the attempt is recorded as a rejected
+  :class:`UsageImport` with the reason, and no job or quarter row changes.
+- **Upsert by JobID.** Importing the same file twice, or a later export that includes a job seen before, updates
+  the job and replaces its quarter rows, so totals never double.
+- **Unknown accounts are kept.** A job whose account no proposal has is stored with ``proposal=None`` and counted
+  in totals by account; its account is listed in ``UsageImport.unknown_accounts`` (with the number of jobs and
+  the first line) and returned. :func:`usage_jobs_link` attaches such jobs once a proposal receives the code.
+- **Pending jobs are not stored**: they have used nothing yet; the import counts them (``jobs_pending``). A
+  later export in which the job has started creates it.
+- **Exact totals.** Totals are summed from whole GPU-seconds; hours are derived at the end.
+"""
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import IO, Any
+
+from django.db import transaction
+from django.db.models import F, QuerySet, Sum
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.proposals.models import Proposal
+
+from .models import UsageImport, UsageImportStatus, UsageJob, UsageQuarter
+from .sacct import SacctError, SacctJob, gpu_hours, sacct_jobs
+
+BATCH_SIZE = 2000
+FIELD_MAX_LENGTH = 64  # UsageJob's text columns
+JOB_UPDATE_FIELDS = [
+    "account",
+    "user",
+    "partition",
+    "gpus",
+    "elapsed_seconds",
+    "start",
+    "end",
+    "state",
+    "gpu_seconds",
+    "gpu_hours",
+    "proposal",
+    "imported_in",
+    "updated_at",
+]
+
+
+class _Reader:
+    """Lines of a text or binary stream, as text; counts them and hashes the bytes on the way through."""
+
+    def __init__(self, stream: Iterable[str] | Iterable[bytes]) -> None:
+        self.stream = stream
+        self.digest = hashlib.sha256()
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.stream:
+            self.lines += 1
+            if isinstance(raw, bytes):
+                self.digest.update(raw)
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise SacctError(self.lines, "not valid UTF-8 text") from None
+            else:
+                self.digest.update(raw.encode("utf-8"))
+                yield raw
+
+    def drain(self) -> None:
+        """Read the rest of the stream, so that the hash and line count cover the whole file."""
+        for raw in self.stream:
+            self.lines += 1
+            self.digest.update(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
+
+
+def _check_lengths(job: SacctJob) -> None:
+    for name, value in (
+        ("JobID", job.job_id),
+        ("Account", job.account),
+        ("User", job.user),
+        ("Partition", job.partition),
+        ("State", job.state),
+    ):
+        if len(value) > FIELD_MAX_LENGTH:
+            raise SacctError(job.line_number, f"{name} is longer than {FIELD_MAX_LENGTH} characters")
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
+
+
+@transaction.atomic
+def usage_import_reject(*, filename: str, sha256: str, lines_read: int, error: SacctError, actor) -> UsageImport:
+    """Record a refused file and why; nothing else is written."""
+    record = UsageImport(
+        actor=actor if getattr(actor, "pk", None) else None,
+        filename=filename[:255],
+        sha256=sha256,
+        status=UsageImportStatus.REJECTED,
+        error=str(error),
+        lines_read=lines_read,
+    )
+    record.full_clean()
+    record.save()
+    audit_record(actor=actor, action="usage.import_rejected", obj=record, reason=str(error))
+    return record
+
+
+def usage_import(*, stream: IO[str] | IO[bytes] | Iterable[str], filename: str, actor) -> UsageImport:
+    """Import one ``sacct --parsable2`` export and return its :class:`UsageImport` record.
+
+    ``stream`` is read once, line by line (a file opened in text or binary mode; binary gives the exact SHA-256
+    of the file). Raises :class:`~portal.allocations.sacct.SacctError` (line number and reason) for a bad file,
+    after recording the rejection; nothing from the file is imported then.
+
+    Parsing runs outside any transaction, so a long file does not hold one open; the writes then happen in one
+    transaction (:func:`_usage_write`).
+    """
+    reader = _Reader(stream)
+    jobs: dict[str, SacctJob] = {}
+    pending: set[str] = set()
+    try:
+        for job in sacct_jobs(reader):
+            _check_lengths(job)
+            if job.is_pending:
+                pending.add(job.job_id)
+                jobs.pop(job.job_id, None)
+            else:
+                pending.discard(job.job_id)
+                jobs[job.job_id] = job
+    except SacctError as error:
+        reader.drain()
+        usage_import_reject(
+            filename=filename, sha256=reader.digest.hexdigest(), lines_read=reader.lines, error=error, actor=actor
+        )
+        raise
+    return _usage_write(
+        jobs=jobs,
+        jobs_pending=len(pending),
+        filename=filename,
+        sha256=reader.digest.hexdigest(),
+        lines_read=reader.lines,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def _usage_write(
+    *, jobs: dict[str, SacctJob], jobs_pending: int, filename: str, sha256: str, lines_read: int, actor
+) -> UsageImport:
+    record = UsageImport(
+        actor=actor if getattr(actor, "pk", None) else None,
+        filename=filename[:255],
+        sha256=sha256,
+        status=UsageImportStatus.COMPLETED,
+        lines_read=lines_read,
+        jobs_pending=jobs_pending,
+    )
+    record.full_clean()
+    record.save()
+
+    accounts = {job.account for job in jobs.values()}
+    proposal_ids = dict(Proposal.objects.filter(account_code__in=accounts).values_list("account_code", "pk").order_by())
+    unknown: dict[str, dict[str, Any]] = {}
+    created = updated = 0
+    now = timezone.now()
+    for batch in _chunks(list(jobs.values()), BATCH_SIZE):
+        job_ids = [job.job_id for job in batch]
+        existing = set(UsageJob.objects.filter(job_id__in=job_ids).values_list("job_id", flat=True).order_by())
+        rows = []
+        for job in batch:
+            proposal_id = proposal_ids.get(job.account)
+            if proposal_id is None:
+                entry = unknown.setdefault(
+                    job.account, {"account": job.account, "jobs": 0, "first_line": job.line_number}
+                )
+                entry["jobs"] += 1
+                entry["first_line"] = min(entry["first_line"], job.line_number)
+            rows.append(
+                UsageJob(
+                    job_id=job.job_id,
+                    account=job.account,
+                    user=job.user,
+                    partition=job.partition,
+                    gpus=job.gpus,
+                    elapsed_seconds=job.elapsed_seconds,
+                    start=job.start,
+                    end=job.end,
+                    state=job.state,
+                    gpu_seconds=job.gpu_seconds,
+                    gpu_hours=job.gpu_hours,
+                    proposal_id=proposal_id,
+                    imported_in=record,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        UsageJob.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["job_id"], update_fields=JOB_UPDATE_FIELDS
+        )
+        created += len(batch) - len(existing)
+        updated += len(existing)
+
+        pks = dict(UsageJob.objects.filter(job_id__in=job_ids).values_list("job_id", "pk").order_by())
+        if existing:
+            UsageQuarter.objects.filter(job_id__in=[pks[job_id] for job_id in existing]).delete()
+        UsageQuarter.objects.bulk_create(
+            UsageQuarter(
+                job_id=pks[job.job_id],
+                quarter=quarter,
+                gpu_seconds=job.gpus * seconds,
+                gpu_hours=gpu_hours(job.gpus * seconds),
+            )
+            for job in batch
+            if job.gpus
+            for quarter, seconds in job.quarters
+            if seconds
+        )
+
+    record.jobs_created = created
+    record.jobs_updated = updated
+    record.unknown_accounts = sorted(unknown.values(), key=lambda entry: entry["account"])
+    record.save(update_fields=["jobs_created", "jobs_updated", "unknown_accounts"])
+    audit_record(
+        actor=actor,
+        action="usage.import",
+        obj=record,
+        after={
+            "filename": record.filename,
+            "sha256": record.sha256,
+            "lines_read": record.lines_read,
+            "jobs_created": created,
+            "jobs_updated": updated,
+            "jobs_pending": jobs_pending,
+            "unknown_accounts": [entry["account"] for entry in record.unknown_accounts],
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def usage_jobs_link(*, actor=None) -> int:
+    """Attach unlinked jobs to the proposal that now has their account code; return how many were linked."""
+    linked = 0
+    codes = UsageJob.objects.filter(proposal__isnull=True).values_list("account", flat=True).distinct().order_by()
+    for code, proposal_id in Proposal.objects.filter(account_code__in=list(codes)).values_list("account_code", "pk"):
+        linked += UsageJob.objects.filter(proposal__isnull=True, account=code).update(proposal_id=proposal_id)
+    if linked:
+        audit_record(actor=actor, action="usage.link", after={"jobs_linked": linked})
+    return linked
+
+
+# ---- Selectors ---------------------------------------------------------------------------------------------------
+
+
+def usage_by_account_quarter() -> QuerySet:
+    """Rows ``{"account", "quarter", "gpu_seconds"}``: usage summed per account and quarter, sorted by account then
+    quarter. Only quarters with GPU usage have rows."""
+    return (
+        UsageQuarter.objects.values("quarter", account=F("job__account"))
+        .annotate(gpu_seconds=Sum("gpu_seconds"))
+        .order_by("account", "quarter")
+    )
+
+
+def usage_by_proposal_quarter() -> QuerySet:
+    """Rows ``{"proposal", "quarter", "gpu_seconds"}`` for jobs linked to a proposal (for awards and claw-back),
+    sorted by proposal then quarter."""
+    return (
+        UsageQuarter.objects.filter(job__proposal__isnull=False)
+        .values("quarter", proposal=F("job__proposal"))
+        .annotate(gpu_seconds=Sum("gpu_seconds"))
+        .order_by("proposal", "quarter")
+    )
+
+
+def usage_hours_display(gpu_seconds: int) -> str:
+    """GPU-seconds as GPU-hours with one decimal place, rounded half up from the exact value: ``640.0``."""
+    return str((Decimal(gpu_seconds) / 3600).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def usage_imports() -> QuerySet:
+    """Import records, newest first, with who ran them."""
+    return UsageImport.objects.select_related("actor").order_by("-created_at", "-pk")
