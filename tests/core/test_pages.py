@@ -1,0 +1,75 @@
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from portal.core.templatetags.portal import format_hkd, hours, percent
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1234567"), "HK$1,234,567.00"),
+        (Decimal("0.005"), "HK$0.01"),
+        (Decimal("-12.5"), "-HK$12.50"),
+        ("not money", ""),
+        (None, ""),
+    ],
+)
+def test_format_hkd(value, expected):
+    assert format_hkd(value) == expected
+
+
+@pytest.mark.unit
+def test_percent_and_hours():
+    assert percent(Decimal("0.7")) == "70%"
+    assert hours(Decimal("1200000")) == "1,200,000"
+    assert hours(Decimal("17.5")) == "17.50"
+
+
+@pytest.mark.django_db
+def test_home_page_in_traditional_chinese(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+    html = client.get(reverse("core:home")).content.decode()
+    assert '<html lang="zh-Hant-HK">' in html
+    assert "人工智能資助計劃平台" in html
+    assert "跳至主要內容" in html
+
+
+@pytest.mark.django_db
+def test_language_switch_sets_the_cookie(client):
+    response = client.post(reverse("set_language"), {"language": "zh-hant", "next": "/"})
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hant"
+
+
+@pytest.mark.django_db
+def test_pages_need_no_cdn(client):
+    html = client.get(reverse("accounts:signup")).content.decode()
+    assert "cdn" not in html.lower()
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in html
+
+
+@pytest.mark.django_db
+def test_privacy_statement_page(client):
+    assert "Purpose of collection" in client.get(reverse("core:pics")).content.decode()
+
+
+def test_production_settings_refuse_to_start_without_secret_key_and_hosts():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings.production"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR
+    )
+    assert result.returncode == 1
+    assert "DJANGO_SECRET_KEY must be set in production." in result.stderr
+    env["DJANGO_SECRET_KEY"] = "x" * 50
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR
+    )
+    assert "DJANGO_ALLOWED_HOSTS must be set in production." in result.stderr
