@@ -7,5 +7,10 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("proposals/", include("portal.proposals.urls")),
     path("notifications/", include("portal.notifications.urls")),
+    path("reviews/", include("portal.reviews.urls")),
+    path("decisions/", include("portal.decisions.urls")),
+    path("allocations/", include("portal.allocations.urls")),
+    path("reports/", include("portal.reports.urls")),
+    path("audit/", include("portal.audit.urls")),
     path("", include("portal.core.urls")),
 ]
