@@ -1,4 +1,27 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "reviews"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.MyAssignmentsView.as_view(), name="my_assignments"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("assignments/<int:pk>/", views.AssignmentView.as_view(), name="assignment"),
+    path("assignments/<int:pk>/review/", views.ReviewView.as_view(), name="review"),
+    path(
+        "assignments/<int:pk>/attachments/<int:attachment_pk>/",
+        views.AssignmentAttachmentView.as_view(),
+        name="attachment",
+    ),
+    path("calls/", views.CallListView.as_view(), name="calls"),
+    path("calls/<int:call_pk>/assignments/", views.CallAssignmentsView.as_view(), name="call_assignments"),
+    path("calls/<int:call_pk>/assignments/auto/", views.AutoAssignView.as_view(), name="auto_assign"),
+    path("calls/<int:call_pk>/assignments/manual/", views.ManualAssignView.as_view(), name="assign"),
+    path("calls/<int:call_pk>/conflicts/", views.ConflictRecordView.as_view(), name="record_conflict"),
+    path("calls/<int:call_pk>/ranking/", views.RankingView.as_view(), name="ranking"),
+    path("calls/<int:call_pk>/ranking.csv", views.RankingCsvView.as_view(), name="ranking_csv"),
+    path("reviews/<int:pk>/reopen/", views.ReopenView.as_view(), name="reopen"),
+    path("proposals/<int:pk>/", views.CommitteeProposalView.as_view(), name="committee_proposal"),
+    path("feedback/", views.FeedbackListView.as_view(), name="feedback_list"),
+    path("feedback/<int:pk>/", views.FeedbackView.as_view(), name="feedback"),
+]

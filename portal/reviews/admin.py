@@ -1,0 +1,79 @@
+"""The secretariat keeps the expertise list, reviewer profiles, collaborations, per-call review settings, the
+proposals' expertise tags and the applicants' suggested reviewers here. Reviews and scores are read-only."""
+
+from django.contrib import admin
+
+from .models import (
+    Assignment,
+    CallReviewSettings,
+    Collaboration,
+    Declaration,
+    ExpertiseTag,
+    ProposalExpertise,
+    ReviewerProfile,
+    SuggestedReviewer,
+)
+
+
+@admin.register(ExpertiseTag)
+class ExpertiseTagAdmin(admin.ModelAdmin):
+    list_display = ["name", "name_zh"]
+    search_fields = ["name", "name_zh"]
+
+
+@admin.register(ReviewerProfile)
+class ReviewerProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "organisation", "max_per_call", "available"]
+    list_filter = ["available"]
+    filter_horizontal = ["expertise"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["user", "organisation"]
+
+
+@admin.register(Collaboration)
+class CollaborationAdmin(admin.ModelAdmin):
+    list_display = ["user", "organisation", "last_year"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["user", "organisation"]
+
+
+@admin.register(CallReviewSettings)
+class CallReviewSettingsAdmin(admin.ModelAdmin):
+    list_display = ["call", "review_deadline", "disagreement_threshold", "consensus_margin", "response_days"]
+    list_select_related = ["call"]
+
+
+@admin.register(ProposalExpertise)
+class ProposalExpertiseAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "tag"]
+    list_select_related = ["proposal", "tag"]
+
+
+@admin.register(SuggestedReviewer)
+class SuggestedReviewerAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "reviewer"]
+    list_select_related = ["proposal", "reviewer"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["proposal", "reviewer", "status", "source", "assigned_at"]
+    list_filter = ["status", "source"]
+    list_select_related = ["proposal", "reviewer"]
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(ReadOnlyAdmin):
+    list_display = ["proposal", "user", "conflicted", "source", "created_at"]
+    list_select_related = ["proposal", "user"]

@@ -1,0 +1,423 @@
+"""Automatic reviewer assignment for a whole call, solved as an optimisation problem.
+
+Pure Python with numpy/scipy (HiGHS through :func:`scipy.optimize.milp`); no Django. The reviews app turns a call
+into an :class:`AssignmentProblem` (ids as strings), calls :func:`assign`, checks the answer with
+:func:`check_assignment` and saves the pairs.
+
+The model: a binary ``x[p, r]`` for every allowed (proposal, reviewer) pair, i.e. a pair that is not a conflict,
+whose proposal still needs reviewers and whose reviewer has capacity left (suggested reviewers of a proposal that
+already has one of them assigned are not allowed either). Constraints::
+
+    Σ_r x[p, r] ≤ need[p]                    every proposal
+    Σ_p x[p, r] ≤ capacity[r]                every reviewer
+    Σ_{r ∈ suggested[p]} x[p, r] ≤ 1         every proposal with two or more allowed suggested reviewers
+
+The objective is lexicographic, solved in three stages, each adding the previous optimum as a constraint:
+
+1. maximise the number of assigned slots Σ x (so every proposal that can be fully assigned is);
+2. maximise the total expertise affinity Σ a[p, r] · x[p, r] at that number of slots;
+3. make the reviewers' loads as even as possible at that affinity (to within a relative 1e-6, the solver's
+   tolerance): minimise Σ_r load[r]², where load[r] counts the reviewer's current assignments too. The square is
+   modelled with a unit variable per possible extra review of each reviewer whose cost is the square's increment
+   (2·load + 1); since the costs increase, the cheapest units are used first.
+
+Stages 1 and 2 are network-flow problems (source → proposal → [suggested group →] reviewer → sink): their
+constraint matrix is totally unimodular, so HiGHS finds the integral optimum at the root. Stage 3 adds one side
+constraint (the affinity) and may branch; it is usually solved at the root too. Each stage gets what is left of
+``time_limit``. When a stage runs out of time, the best solution found so far is kept, the gaps are filled where a
+reviewer without a conflict still has capacity, and the result's status is ``"time_limit"``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
+
+__all__ = ["AssignmentProblem", "AssignmentResult", "assign", "assign_greedy", "check_assignment"]
+
+# Relative tolerance on the affinity optimum when evenness is improved (stage 3) and when results are compared.
+AFFINITY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class AssignmentProblem:
+    proposals: dict[str, int]  # proposal id -> reviewers needed (the call's reviewers_per_proposal minus those already assigned)
+    reviewers: dict[str, int]  # reviewer id -> remaining capacity (max per call minus current load); unavailable reviewers are left out
+    conflicts: frozenset[tuple[str, str]]  # (proposal, reviewer) pairs that must never be assigned (includes already-assigned pairs)
+    suggested: dict[str, frozenset[str]]  # proposal -> reviewers the applicant suggested; at most ONE of them may be assigned (counting already-assigned ones: suggested_already)
+    affinity: dict[tuple[str, str], float]  # expertise match in [0, 1] (missing = 0)
+    suggested_already: dict[str, int] = field(default_factory=dict)  # proposal -> suggested reviewers already assigned
+    load_already: dict[str, int] = field(default_factory=dict)  # reviewer -> current load, for evenness
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    pairs: frozenset[tuple[str, str]]  # new (proposal, reviewer) assignments
+    unassigned: dict[str, tuple[int, str]]  # proposal -> (reviewers still missing, human-readable reason in English)
+    objective: float  # total affinity of the new pairs
+    status: str  # "optimal", "time_limit", "greedy"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared reading of the problem
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _need(problem: AssignmentProblem, proposal: str) -> int:
+    return max(0, int(problem.proposals[proposal]))
+
+
+def _capacity(problem: AssignmentProblem, reviewer: str) -> int:
+    return max(0, int(problem.reviewers[reviewer]))
+
+
+def _suggested_limit(problem: AssignmentProblem, proposal: str) -> int:
+    """How many more of the applicant's suggested reviewers may still be assigned to ``proposal`` (0 or 1)."""
+    return max(0, 1 - int(problem.suggested_already.get(proposal, 0)))
+
+
+def _affinity(problem: AssignmentProblem, proposal: str, reviewer: str) -> float:
+    return float(problem.affinity.get((proposal, reviewer), 0.0))
+
+
+def _validate(problem: AssignmentProblem) -> None:
+    for pair, value in problem.affinity.items():
+        if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise ValueError(f"affinity of {pair!r} must be a number in [0, 1], not {value!r}")
+
+
+def _allowed_pairs(problem: AssignmentProblem) -> list[tuple[str, str]]:
+    """The pairs the solver may choose, proposals and reviewers in the problem's order."""
+    pairs = []
+    for proposal in problem.proposals:
+        if _need(problem, proposal) == 0:
+            continue
+        suggested = problem.suggested.get(proposal, frozenset())
+        no_suggested = _suggested_limit(problem, proposal) == 0
+        for reviewer in problem.reviewers:
+            if _capacity(problem, reviewer) == 0 or (proposal, reviewer) in problem.conflicts:
+                continue
+            if no_suggested and reviewer in suggested:
+                continue
+            pairs.append((proposal, reviewer))
+    return pairs
+
+
+def _unassigned(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str]]:
+    """The proposals still short of reviewers after ``pairs``, each with the reason in English."""
+    assigned: dict[str, int] = defaultdict(int)
+    for proposal, _reviewer in pairs:
+        assigned[proposal] += 1
+    unassigned = {}
+    for proposal in problem.proposals:
+        need = _need(problem, proposal)
+        missing = need - assigned[proposal]
+        if missing <= 0:
+            continue
+        suggested = problem.suggested.get(proposal, frozenset())
+        free = [r for r in problem.reviewers if (proposal, r) not in problem.conflicts]
+        free_suggested = sum(1 for r in free if r in suggested)
+        limit = _suggested_limit(problem, proposal)
+        usable = len(free) - free_suggested + min(free_suggested, limit)
+        reasons = []
+        if len(free) < need:
+            reasons.append(f"only {len(free)} available reviewer{'s' if len(free) != 1 else ''} without a conflict")
+        elif usable < need:
+            reasons.append(
+                f"suggested-reviewer limit: {free_suggested} of the {len(free)} reviewers without a conflict are on "
+                f"the applicant's suggested list and {'only one' if limit else 'no more'} of them may be assigned"
+            )
+        if missing > max(0, need - usable):
+            reasons.append("reviewers' capacity exhausted")
+        unassigned[proposal] = (missing, "; ".join(reasons))
+    return unassigned
+
+
+def _result(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]], status: str) -> AssignmentResult:
+    pairs = frozenset(pairs)
+    objective = math.fsum(_affinity(problem, p, r) for p, r in pairs)
+    return AssignmentResult(pairs=pairs, unassigned=_unassigned(problem, pairs), objective=objective, status=status)
+
+
+def _fill(problem: AssignmentProblem, chosen: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Add pairs greedily to ``chosen`` while some proposal is short and a reviewer it may have has capacity left.
+
+    The proposals in the problem's order, each taking the best-affinity reviewers, the least loaded first on ties.
+    This is the greedy baseline when ``chosen`` is empty, and the repair of a solution cut short by the time limit.
+    """
+    chosen = set(chosen)
+    load = defaultdict(int)
+    count = defaultdict(int)
+    suggested_count = defaultdict(int)
+    for proposal, reviewer in chosen:
+        load[reviewer] += 1
+        count[proposal] += 1
+        if reviewer in problem.suggested.get(proposal, frozenset()):
+            suggested_count[proposal] += 1
+    allowed = defaultdict(list)
+    for proposal, reviewer in _allowed_pairs(problem):
+        allowed[proposal].append(reviewer)
+    for proposal in problem.proposals:
+        suggested = problem.suggested.get(proposal, frozenset())
+        candidates = sorted(
+            allowed[proposal],
+            key=lambda r: (-_affinity(problem, proposal, r), problem.load_already.get(r, 0) + load[r]),
+        )
+        for reviewer in candidates:
+            if count[proposal] >= _need(problem, proposal):
+                break
+            if (proposal, reviewer) in chosen or load[reviewer] >= _capacity(problem, reviewer):
+                continue
+            if reviewer in suggested:
+                if suggested_count[proposal] >= _suggested_limit(problem, proposal):
+                    continue
+                suggested_count[proposal] += 1
+            chosen.add((proposal, reviewer))
+            load[reviewer] += 1
+            count[proposal] += 1
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The baseline and the optimiser
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def assign_greedy(problem: AssignmentProblem) -> AssignmentResult:
+    """The obvious baseline: proposals in order, each taking the best-affinity reviewers still available."""
+    _validate(problem)
+    return _result(problem, _fill(problem, ()), "greedy")
+
+
+class _Model:
+    """The stage-independent part of the MILP: the pair variables and the flow rows."""
+
+    def __init__(self, problem: AssignmentProblem, pairs: list[tuple[str, str]]):
+        self.problem = problem
+        self.pairs = pairs
+        n = len(pairs)
+        self.affinity = np.array([_affinity(problem, p, r) for p, r in pairs])
+        proposal_index = {p: i for i, p in enumerate(dict.fromkeys(p for p, _ in pairs))}
+        reviewer_index = {r: i for i, r in enumerate(dict.fromkeys(r for _, r in pairs))}
+        self.reviewers = list(reviewer_index)
+        self.pair_reviewer = np.array([reviewer_index[r] for _, r in pairs], dtype=np.int64)
+        rows: list[int] = []
+        upper: list[float] = []
+        cols: list[int] = []
+        # proposal rows, then reviewer rows, then the suggested-reviewer rows
+        for j, (p, _r) in enumerate(pairs):
+            rows.append(proposal_index[p])
+            cols.append(j)
+        upper.extend(_need(problem, p) for p in proposal_index)
+        offset = len(proposal_index)
+        rows.extend(offset + self.pair_reviewer)
+        cols.extend(range(n))
+        upper.extend(_capacity(problem, r) for r in reviewer_index)
+        offset += len(reviewer_index)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for j, (p, r) in enumerate(pairs):
+            if r in problem.suggested.get(p, frozenset()):
+                groups[p].append(j)
+        for p, members in groups.items():
+            limit = _suggested_limit(problem, p)
+            if len(members) > limit:
+                rows.extend([offset] * len(members))
+                cols.extend(members)
+                upper.append(limit)
+                offset += 1
+        self.flow = coo_array((np.ones(len(rows)), (rows, cols)), shape=(offset, n)).tocsr()
+        self.flow_upper = np.array(upper, dtype=float)
+
+    def solve(
+        self, *, objective: np.ndarray, extra: list[LinearConstraint], units: np.ndarray | None, time_limit: float
+    ) -> tuple[str, set[tuple[str, str]] | None]:
+        """Minimise ``objective`` over x (and the load units, when given); the status and the chosen pairs."""
+        n = len(self.pairs)
+        m = 0 if units is None else len(units)
+        constraints = [LinearConstraint(_widen(self.flow, m), -np.inf, self.flow_upper)]
+        constraints.extend(extra)
+        integrality = np.concatenate([np.ones(n), np.zeros(m)])
+        result = milp(
+            c=objective,
+            integrality=integrality,
+            bounds=Bounds(np.zeros(n + m), np.ones(n + m)),
+            constraints=constraints,
+            options={"time_limit": max(time_limit, 0.0), "presolve": True, "disp": False, "mip_rel_gap": 1e-9},
+        )
+        if result.x is None:
+            return "time_limit", None
+        chosen = {pair for pair, value in zip(self.pairs, result.x[:n], strict=True) if value > 0.5}
+        return ("optimal" if result.status == 0 else "time_limit"), chosen
+
+    def evenness_units(self) -> tuple[np.ndarray, np.ndarray]:
+        """One unit variable per possible extra review of each reviewer: its reviewer and its cost (2·load + 1)."""
+        reviewer_of = []
+        costs = []
+        pairs_per_reviewer = np.bincount(self.pair_reviewer, minlength=len(self.reviewers))
+        for index, reviewer in enumerate(self.reviewers):
+            current = int(self.problem.load_already.get(reviewer, 0))
+            for k in range(min(_capacity(self.problem, reviewer), int(pairs_per_reviewer[index]))):
+                reviewer_of.append(index)
+                costs.append(2 * (current + k) + 1)
+        return np.array(reviewer_of, dtype=np.int64), np.array(costs, dtype=float)
+
+
+def _widen(matrix, extra_columns: int):
+    """``matrix`` with ``extra_columns`` zero columns on the right."""
+    if extra_columns == 0:
+        return matrix
+    coo = matrix.tocoo()
+    return coo_array((coo.data, (coo.row, coo.col)), shape=(matrix.shape[0], matrix.shape[1] + extra_columns)).tocsr()
+
+
+def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> AssignmentResult:
+    """The optimal assignment: most slots, then most affinity, then the most even load (see the module docstring)."""
+    _validate(problem)
+    deadline = time.monotonic() + time_limit
+    pairs = _allowed_pairs(problem)
+    if not pairs:
+        return _result(problem, (), "optimal")
+    model = _Model(problem, pairs)
+    n = len(pairs)
+
+    # Stage 1: the number of slots.
+    status, chosen = model.solve(
+        objective=-np.ones(n), extra=[], units=None, time_limit=deadline - time.monotonic()
+    )
+    if chosen is None:
+        return _result(problem, _fill(problem, ()), "time_limit")
+    if status != "optimal":
+        return _result(problem, _fill(problem, chosen), status)
+    slots = len(chosen)
+    at_slots = LinearConstraint(np.ones((1, n)), slots, np.inf)
+
+    # Stage 2: the affinity at that number of slots.
+    if model.affinity.any():
+        status, better = model.solve(
+            objective=-model.affinity, extra=[at_slots], units=None, time_limit=deadline - time.monotonic()
+        )
+        if better is not None and len(better) == slots and _total(problem, better) >= _total(problem, chosen):
+            chosen = better
+        if status != "optimal":
+            return _result(problem, _fill(problem, chosen), status)
+    best = _total(problem, chosen)
+
+    # Stage 3: the evenness of the load at that affinity.
+    unit_reviewer, unit_cost = model.evenness_units()
+    m = len(unit_cost)
+    # Σ_p x[p, r] - Σ_k u[r, k] = 0 for every reviewer
+    linking = coo_array(
+        (
+            np.concatenate([np.ones(n), -np.ones(m)]),
+            (np.concatenate([model.pair_reviewer, unit_reviewer]), np.arange(n + m)),
+        ),
+        shape=(len(model.reviewers), n + m),
+    ).tocsr()
+    slack = AFFINITY_TOLERANCE * max(1.0, best)
+    extra = [
+        LinearConstraint(linking, 0, 0),
+        LinearConstraint(np.concatenate([np.ones(n), np.zeros(m)])[None, :], slots, np.inf),
+        LinearConstraint(np.concatenate([model.affinity, np.zeros(m)])[None, :], best - slack / 2, np.inf),
+    ]
+    status, even = model.solve(
+        objective=np.concatenate([np.zeros(n), unit_cost]),
+        extra=extra,
+        units=unit_cost,
+        time_limit=deadline - time.monotonic(),
+    )
+    if (
+        even is not None
+        and len(even) == slots
+        and _total(problem, even) >= best - slack
+        and _spread(problem, even) <= _spread(problem, chosen)
+    ):
+        chosen = even
+    return _result(problem, chosen, status)
+
+
+def _total(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> float:
+    return math.fsum(_affinity(problem, p, r) for p, r in pairs)
+
+
+def _spread(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> int:
+    """Σ load² over the reviewers, current assignments included: smaller is more even."""
+    load = {r: int(problem.load_already.get(r, 0)) for r in problem.reviewers}
+    for _p, r in pairs:
+        load[r] += 1
+    return sum(value * value for value in load.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The independent check
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def check_assignment(problem: AssignmentProblem, result: AssignmentResult) -> list[str]:
+    """Every rule ``result`` breaks, in English; an empty list when it is valid.
+
+    Written from the rules alone, not from the solver: known ids, no conflict, no proposal over its need, no
+    reviewer over capacity, at most one suggested reviewer per proposal (counting those already assigned), the
+    ``unassigned`` counts and ``objective`` consistent with the pairs, and no proposal left short while a reviewer it
+    may have (no conflict, suggested limit respected) still has capacity.
+    """
+    violations = []
+    per_proposal: dict[str, list[str]] = defaultdict(list)
+    per_reviewer: dict[str, int] = defaultdict(int)
+    for proposal, reviewer in sorted(result.pairs):
+        if proposal not in problem.proposals:
+            violations.append(f"unknown proposal {proposal} (reviewer {reviewer})")
+            continue
+        if reviewer not in problem.reviewers:
+            violations.append(f"unknown or unavailable reviewer {reviewer} (proposal {proposal})")
+            continue
+        if (proposal, reviewer) in problem.conflicts:
+            violations.append(f"conflict: reviewer {reviewer} assigned to proposal {proposal}")
+        per_proposal[proposal].append(reviewer)
+        per_reviewer[reviewer] += 1
+    for reviewer, load in sorted(per_reviewer.items()):
+        capacity = max(0, problem.reviewers[reviewer])
+        if load > capacity:
+            violations.append(f"reviewer {reviewer} over capacity: {load} new reviews, capacity {capacity}")
+    for proposal, reviewers in sorted(per_proposal.items()):
+        need = max(0, problem.proposals[proposal])
+        if len(reviewers) > need:
+            violations.append(f"proposal {proposal} over-assigned: {len(reviewers)} new reviewers, needs {need}")
+        suggested = problem.suggested.get(proposal, frozenset())
+        total_suggested = problem.suggested_already.get(proposal, 0) + sum(1 for r in reviewers if r in suggested)
+        if sum(1 for r in reviewers if r in suggested) and total_suggested > 1:
+            violations.append(f"proposal {proposal} has {total_suggested} reviewers from the applicant's suggested list")
+    for proposal in problem.proposals:
+        missing = max(0, problem.proposals[proposal]) - len(per_proposal.get(proposal, ()))
+        reported = result.unassigned.get(proposal, (0, ""))[0]
+        if max(0, missing) != reported:
+            violations.append(f"proposal {proposal}: {max(0, missing)} reviewers missing, {reported} reported")
+        if missing > 0:
+            suggested = problem.suggested.get(proposal, frozenset())
+            suggested_used = problem.suggested_already.get(proposal, 0) + sum(
+                1 for r in per_proposal.get(proposal, ()) if r in suggested
+            )
+            for reviewer, capacity in problem.reviewers.items():
+                if (
+                    (proposal, reviewer) not in problem.conflicts
+                    and reviewer not in per_proposal.get(proposal, ())
+                    and per_reviewer.get(reviewer, 0) < capacity
+                    and not (reviewer in suggested and suggested_used >= 1)
+                ):
+                    violations.append(
+                        f"proposal {proposal} is short of reviewers although reviewer {reviewer} could still take it"
+                    )
+                    break
+    for proposal in result.unassigned:
+        if proposal not in problem.proposals:
+            violations.append(f"unknown proposal {proposal} reported as unassigned")
+    objective = math.fsum(float(problem.affinity.get(pair, 0.0)) for pair in result.pairs)
+    if not math.isclose(objective, result.objective, rel_tol=1e-9, abs_tol=1e-9):
+        violations.append(f"objective {result.objective} is not the pairs' total affinity {objective}")
+    return violations

@@ -1,0 +1,365 @@
+"""Reads on reviews: querysets with their joins made, and the ranking figures worked out in a fixed number of
+queries whatever the number of proposals."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from portal.calls.models import Call
+from portal.proposals.enums import DECIDED, ProposalState
+from portal.proposals.models import Proposal
+
+from . import scoring
+from .conflicts import conflict_reason, conflicted_proposal_ids
+from .enums import ACTIVE_ASSIGNMENT, ReviewState
+from .models import Assignment, CallReviewSettings, Review, Score
+
+
+def review_settings(*, call: Call) -> CallReviewSettings:
+    """The call's review settings, or the defaults (unsaved) when none were set."""
+    return CallReviewSettings.objects.filter(call=call).first() or CallReviewSettings(call=call)
+
+
+def reviewable_proposals(*, call: Call) -> QuerySet[Proposal]:
+    """Submitted proposals of the call that are not decided and not withdrawn."""
+    return (
+        Proposal.objects.filter(call=call, current_version__isnull=False)
+        .exclude(state=ProposalState.DRAFT)
+        .exclude(state__in=DECIDED)
+    )
+
+
+def submitted_proposals(*, call: Call) -> QuerySet[Proposal]:
+    """Every proposal of the call that has been submitted (whatever happened to it since)."""
+    return Proposal.objects.filter(call=call, current_version__isnull=False)
+
+
+def is_conflicted(*, user, proposal: Proposal) -> bool:
+    return conflict_reason(user=user, proposal=proposal) is not None
+
+
+def _current_review_prefetch() -> Prefetch:
+    return Prefetch(
+        "reviews",
+        queryset=Review.objects.filter(is_current=True).prefetch_related("scores"),
+        to_attr="current_reviews",
+    )
+
+
+# ---- Reviewers ----------------------------------------------------------------------------------------------
+
+
+def assignments_for_reviewer(*, user) -> QuerySet[Assignment]:
+    return (
+        Assignment.objects.filter(reviewer=user, status__in=ACTIVE_ASSIGNMENT)
+        .select_related("proposal__call", "proposal__organisation", "proposal__current_version")
+        .prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.filter(is_current=True), to_attr="current_reviews")
+        )
+        .order_by("proposal__call__closes_at", "proposal__reference", "pk")
+    )
+
+
+def assignment_for(*, user, pk: int) -> QuerySet[Assignment]:
+    """The reviewer's own active assignment; anything else is a 404."""
+    return (
+        Assignment.objects.filter(reviewer=user, status__in=ACTIVE_ASSIGNMENT, pk=pk)
+        .select_related("proposal__call", "proposal__organisation", "proposal__current_version")
+        .prefetch_related(
+            "proposal__current_version__co_organisations",
+            "proposal__current_version__attachments",
+            "proposal__current_version__compute_requests__pool",
+            "proposal__current_version__compute_requests__quarter",
+        )
+    )
+
+
+def current_review(*, assignment: Assignment) -> Review | None:
+    return (
+        Review.objects.filter(assignment=assignment, is_current=True)
+        .prefetch_related(Prefetch("scores", queryset=Score.objects.select_related("criterion")))
+        .first()
+    )
+
+
+def has_submitted(*, assignment: Assignment) -> bool:
+    return Review.objects.filter(assignment=assignment, state=ReviewState.SUBMITTED).exists()
+
+
+def other_reviews(*, assignment: Assignment) -> list[Review]:
+    """The other reviewers' submitted reviews of the proposal, for a reviewer who has submitted their own.
+    Before that: nothing."""
+    if not has_submitted(assignment=assignment):
+        return []
+    return list(
+        Review.objects.filter(
+            assignment__proposal_id=assignment.proposal_id,
+            assignment__status__in=ACTIVE_ASSIGNMENT,
+            is_current=True,
+            state=ReviewState.SUBMITTED,
+        )
+        .exclude(assignment=assignment)
+        .prefetch_related(Prefetch("scores", queryset=Score.objects.select_related("criterion")))
+        .order_by("submitted_at", "pk")
+    )
+
+
+# ---- Secretariat --------------------------------------------------------------------------------------------
+
+
+def call_assignment_overview(*, call: Call) -> QuerySet[Proposal]:
+    return (
+        submitted_proposals(call=call)
+        .select_related("organisation")
+        .prefetch_related(
+            Prefetch(
+                "review_assignments",
+                queryset=Assignment.objects.select_related("reviewer").prefetch_related(
+                    Prefetch("reviews", queryset=Review.objects.order_by("revision"), to_attr="all_reviews")
+                ),
+            )
+        )
+        .order_by("reference")
+    )
+
+
+def reviewer_loads(*, call: Call) -> QuerySet:
+    """Reviewers with their number of active assignments in the call."""
+    from portal.accounts.models import User
+
+    return (
+        User.objects.filter(role="reviewer", is_active=True)
+        .select_related("reviewer_profile")
+        .annotate(
+            load=Count(
+                "review_assignments",
+                filter=Q(
+                    review_assignments__proposal__call=call, review_assignments__status__in=list(ACTIVE_ASSIGNMENT)
+                ),
+            )
+        )
+        .order_by("full_name", "pk")
+    )
+
+
+# ---- Scores and ranking -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewFigures:
+    review: Review
+    reviewer_id: int
+    weighted: Decimal
+    calibrated: Decimal
+
+
+@dataclass
+class RankingRow:
+    proposal: Proposal
+    conflicted: bool = False
+    review_count: int | None = None
+    reviews: list[ReviewFigures] = field(default_factory=list)
+    raw_mean: Decimal | None = None
+    calibrated_mean: Decimal | None = None
+    spread: Decimal | None = None
+    disagreement: bool = False
+    passes: bool | None = None
+    consensus: Decimal | None = None
+    has_response: bool = False
+    rank: int | None = None
+
+    @property
+    def score(self) -> Decimal | None:
+        """What the committee ranks on: the consensus if recorded, else the calibrated mean."""
+        return self.consensus if self.consensus is not None else self.calibrated_mean
+
+
+def _submitted_reviews(proposal_ids) -> QuerySet[Review]:
+    return (
+        Review.objects.filter(
+            assignment__proposal_id__in=proposal_ids,
+            assignment__status__in=ACTIVE_ASSIGNMENT,
+            is_current=True,
+            state=ReviewState.SUBMITTED,
+        )
+        .select_related("assignment__reviewer")
+        .prefetch_related("scores")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def call_figures(*, call: Call, proposals: QuerySet[Proposal] | None = None) -> dict[int, RankingRow]:
+    """Every submitted proposal of the call with its figures. Calibration always uses every submitted review of
+    the call (a reviewer's mean and spread are over all their reviews), whatever subset is asked for."""
+    settings = review_settings(call=call)
+    criteria = list(call.criteria.all())
+    weights = {c.pk: c.weight for c in criteria}
+    minimums = {c.pk: c.min_to_pass for c in criteria if c.min_to_pass is not None}
+    all_ids = submitted_proposals(call=call).values("pk")
+    reviews = list(_submitted_reviews(all_ids))
+    weighted: dict[int, Decimal] = {}
+    by_proposal: dict[int, list[Review]] = defaultdict(list)
+    per_criterion: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    for review in reviews:
+        values = {s.criterion_id: s.score for s in review.scores.all()}
+        value = scoring.weighted_score(values, weights)
+        if value is None:  # an incomplete submitted review (rubric changed after submission)
+            continue
+        weighted[review.pk] = value
+        by_proposal[review.assignment.proposal_id].append(review)
+        for criterion_id, score in values.items():
+            if score is not None:
+                per_criterion[review.assignment.proposal_id][criterion_id].append(Decimal(score))
+    calibrated = scoring.calibrate(
+        (r.assignment.reviewer_id, r.pk, weighted[r.pk]) for rs in by_proposal.values() for r in rs
+    )
+    qs = proposals if proposals is not None else submitted_proposals(call=call)
+    qs = qs.select_related("organisation", "review_consensus", "review_response")
+    rows: dict[int, RankingRow] = {}
+    for proposal in qs:
+        proposal_reviews = by_proposal.get(proposal.pk, [])
+        figures = [
+            ReviewFigures(
+                review=r,
+                reviewer_id=r.assignment.reviewer_id,
+                weighted=weighted[r.pk],
+                calibrated=calibrated[(r.assignment.reviewer_id, r.pk)],
+            )
+            for r in proposal_reviews
+        ]
+        means = {c: scoring.mean(v) for c, v in per_criterion[proposal.pk].items()}
+        summary = scoring.proposal_scores(
+            weighted=[f.weighted for f in figures],
+            calibrated=[f.calibrated for f in figures],
+            criterion_means=means,
+            minimums=minimums,
+            pass_mean=call.pass_mean,
+            threshold=settings.disagreement_threshold,
+        )
+        consensus = getattr(proposal, "review_consensus", None)
+        rows[proposal.pk] = RankingRow(
+            proposal=proposal,
+            review_count=len(figures),
+            reviews=figures,
+            raw_mean=summary.raw_mean,
+            calibrated_mean=summary.calibrated_mean,
+            spread=summary.spread,
+            disagreement=summary.disagreement,
+            passes=summary.passes,
+            consensus=consensus.score if consensus is not None else None,
+            has_response=getattr(proposal, "review_response", None) is not None,
+        )
+    return rows
+
+
+def call_scores(*, call: Call) -> dict[int, Decimal | None]:
+    """For each submitted proposal of the call: the committee's consensus score if recorded, else the calibrated
+    mean (rounded to 0.01), else None when no review is submitted."""
+    return {pk: scoring.q2(row.score) for pk, row in call_figures(call=call).items()}
+
+
+SORT_KEYS = {
+    "score": lambda r: r.score,
+    "calibrated": lambda r: r.calibrated_mean,
+    "raw": lambda r: r.raw_mean,
+    "spread": lambda r: r.spread,
+}
+
+
+def _hidden(row: RankingRow) -> RankingRow:
+    return RankingRow(proposal=row.proposal, conflicted=True)
+
+
+def call_ranking(
+    *,
+    call: Call,
+    user,
+    proposals: QuerySet[Proposal] | None = None,
+    sort: str = "score",
+    passes: bool | None = None,
+    flagged: bool | None = None,
+) -> list[RankingRow]:
+    """Rows for the ranking page, best first. A proposal the user is conflicted on comes last, with no score,
+    count, average or rank, and is never filtered or ordered by a score (its place would tell)."""
+    rows = call_figures(call=call, proposals=proposals)
+    hidden = conflicted_proposal_ids(user=user, proposal_ids=rows.keys())
+    visible = [row for pk, row in rows.items() if pk not in hidden]
+    key = SORT_KEYS.get(sort, SORT_KEYS["score"])
+    visible.sort(key=lambda r: (key(r) is None, -(key(r) or 0), r.proposal.reference or ""))
+    for i, row in enumerate(visible, start=1):
+        row.rank = i
+    if passes is not None:
+        visible = [r for r in visible if r.passes is passes]
+    if flagged is not None:
+        visible = [r for r in visible if r.disagreement is flagged]
+    conflicted = sorted(
+        (_hidden(row) for pk, row in rows.items() if pk in hidden), key=lambda r: r.proposal.reference or ""
+    )
+    return visible + conflicted
+
+
+def proposal_figures(*, call: Call, proposal: Proposal) -> RankingRow:
+    return call_figures(call=call, proposals=Proposal.objects.filter(pk=proposal.pk))[proposal.pk]
+
+
+def committee_proposal(*, pk: int) -> QuerySet[Proposal]:
+    return (
+        Proposal.objects.filter(pk=pk, current_version__isnull=False)
+        .select_related("call", "organisation", "current_version", "review_consensus", "review_response")
+        .prefetch_related("current_version__co_organisations")
+    )
+
+
+# ---- Applicants ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewsStatus:
+    all_in: bool
+    completed_at: datetime | None
+    response_closes_at: datetime | None
+
+
+def reviews_status(*, proposal: Proposal) -> ReviewsStatus:
+    """All reviews are in when at least the call's minimum number of reviewers are assigned and every active
+    assignment has a submitted review. The response window runs from then for the call's number of days."""
+    assignments = list(
+        Assignment.objects.filter(proposal=proposal, status__in=ACTIVE_ASSIGNMENT).prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.filter(is_current=True), to_attr="current_reviews")
+        )
+    )
+    current = [a.current_reviews[0] if a.current_reviews else None for a in assignments]
+    all_in = len(assignments) >= max(proposal.call.min_reviewers, 1) and all(
+        r is not None and r.state == ReviewState.SUBMITTED for r in current
+    )
+    if not all_in:
+        return ReviewsStatus(False, None, None)
+    completed = max(r.submitted_at for r in current)
+    days = review_settings(call=proposal.call).response_days
+    return ReviewsStatus(True, completed, completed + timedelta(days=days))
+
+
+def applicant_feedback(*, proposal: Proposal) -> list[Review]:
+    """The reviews' comments to the applicant, once all reviews are in (the template shows them anonymised)."""
+    if not reviews_status(proposal=proposal).all_in:
+        return []
+    return list(
+        Review.objects.filter(
+            assignment__proposal=proposal,
+            assignment__status__in=ACTIVE_ASSIGNMENT,
+            is_current=True,
+            state=ReviewState.SUBMITTED,
+        ).order_by("submitted_at", "pk")
+    )
+
+
+def proposals_with_feedback(*, user) -> QuerySet[Proposal]:
+    return (
+        Proposal.objects.filter(organisation__memberships__user=user, current_version__isnull=False)
+        .select_related("call")
+        .order_by("-submitted_at", "-pk")
+        .distinct()
+    )

@@ -1,0 +1,572 @@
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import ListView, TemplateView
+from rules.contrib.views import PermissionRequiredMixin
+
+from portal.accounts.enums import COMMITTEE_ROLES, Role
+from portal.calls.models import Call
+from portal.proposals.models import Proposal
+
+from . import selectors, services
+from .enums import AssignmentStatus, ReviewState
+from .filters import RankingFilter
+from .forms import (
+    ConflictRecordForm,
+    ConsensusForm,
+    DeclarationForm,
+    ManualAssignForm,
+    ProfileForm,
+    ReopenForm,
+    ResponseForm,
+    ReviewForm,
+)
+from .models import Declaration, Review, ReviewerProfile
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for name, errors in error.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+# ---- Reviewers ----------------------------------------------------------------------------------------------
+
+
+class MyAssignmentsView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    template_name = "reviews/my_assignments.html"
+    context_object_name = "assignments"
+    permission_required = "reviews.view_own_assignments"
+
+    def get_queryset(self):
+        return selectors.assignments_for_reviewer(user=self.request.user)
+
+
+class AssignmentView(LoginRequiredMixin, View):
+    """Before the declaration: title, organisations and summary only. After "no conflict": the submitted
+    version in full, with its attachments."""
+
+    template_name = "reviews/assignment.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=kwargs["pk"]))
+        if not request.user.has_perm("reviews.view_assignment", self.assignment):
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        return self.render(DeclarationForm())
+
+    def post(self, request, pk):
+        form = DeclarationForm(data=request.POST)
+        if self.assignment.status != AssignmentStatus.PENDING:
+            return redirect("reviews:assignment", pk=pk)
+        if form.is_valid():
+            try:
+                services.assignment_declare(
+                    assignment=self.assignment,
+                    user=request.user,
+                    conflicted=form.conflicted,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                if form.conflicted:
+                    messages.info(request, _("Thank you. The assignment is removed and the secretariat is told."))
+                    return redirect("reviews:my_assignments")
+                messages.success(request, _("You declared no conflict of interest. You can now read and score."))
+                return redirect("reviews:assignment", pk=pk)
+        return self.render(form, status=422)
+
+    def render(self, form, status=200):
+        assignment = self.assignment
+        version = assignment.proposal.current_version
+        accepted = assignment.status == AssignmentStatus.ACCEPTED
+        review = selectors.current_review(assignment=assignment) if accepted else None
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "assignment": assignment,
+                "proposal": assignment.proposal,
+                "version": version,
+                "fields": version.content.get("fields", {}),
+                "co_applicants": version.content.get("co_applicants", []),
+                "accepted": accepted,
+                "form": form,
+                "review": review,
+                "requests": list(version.compute_requests.all()) if accepted else [],
+                "attachments": list(version.attachments.all()) if accepted else [],
+            },
+            status=status,
+        )
+
+
+class AssignmentAttachmentView(LoginRequiredMixin, View):
+    def get(self, request, pk, attachment_pk):
+        assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=pk))
+        if not request.user.has_perm("reviews.review_proposal", assignment):
+            raise Http404
+        attachment = get_object_or_404(assignment.proposal.current_version.attachments.all(), pk=attachment_pk)
+        try:
+            handle = attachment.file.storage.open(attachment.file.name, "rb")
+        except FileNotFoundError as exc:
+            raise Http404 from exc
+        return FileResponse(
+            handle, as_attachment=True, filename=attachment.original_name, content_type="application/pdf"
+        )
+
+
+class ReviewView(LoginRequiredMixin, View):
+    template_name = "reviews/review.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=kwargs["pk"]))
+        if not request.user.has_perm("reviews.review_proposal", self.assignment):
+            if self.assignment.status == AssignmentStatus.PENDING:
+                messages.info(request, _("Declare your interests before you read and score the proposal."))
+                return redirect("reviews:assignment", pk=self.assignment.pk)
+            raise Http404
+        self.criteria = list(self.assignment.proposal.call.criteria.all())
+        self.review = selectors.current_review(assignment=self.assignment)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        form = ReviewForm(initial=ReviewForm.initial_from(self.review), criteria=self.criteria)
+        return self.render(form)
+
+    def post(self, request, pk):
+        if self.review is not None and self.review.state == ReviewState.SUBMITTED:
+            messages.error(request, _("This review has been submitted. Only the secretariat can reopen it."))
+            return redirect("reviews:review", pk=pk)
+        form = ReviewForm(data=request.POST, criteria=self.criteria)
+        if not form.is_valid():
+            messages.error(request, _("Your review was not saved: please correct the problems below."))
+            return self.render(form, status=422)
+        data = form.review_input()
+        submit = request.POST.get("action") == "submit"
+        try:
+            if submit:
+                services.review_submit(assignment=self.assignment, user=request.user, data=data)
+            else:
+                services.review_save(assignment=self.assignment, user=request.user, data=data)
+        except ValidationError as exc:
+            if submit:
+                # Keep what was typed: the draft is saved, then the missing parts are shown.
+                services.review_save(assignment=self.assignment, user=request.user, data=data)
+            _add_errors(form, exc)
+            messages.error(
+                request, _("The review was not submitted: please complete the parts marked below. Your draft is saved.")
+            )
+            return self.render(form, status=422)
+        if submit:
+            messages.success(request, _("Your review is submitted. Thank you."))
+        else:
+            messages.success(
+                request,
+                _("Draft saved at %(time)s.") % {"time": timezone.localtime().strftime("%H:%M")},
+            )
+        return redirect("reviews:review", pk=pk)
+
+    def render(self, form, status=200):
+        submitted = self.review is not None and self.review.state == ReviewState.SUBMITTED
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "assignment": self.assignment,
+                "proposal": self.assignment.proposal,
+                "form": form,
+                "review": self.review,
+                "submitted": submitted,
+                "others": selectors.other_reviews(assignment=self.assignment) if submitted else [],
+            },
+            status=status,
+        )
+
+
+class ProfileView(LoginRequiredMixin, View):
+    template_name = "reviews/profile.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.user.role != Role.REVIEWER:
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        profile = ReviewerProfile.objects.filter(user=request.user).first() or ReviewerProfile(user=request.user)
+        return TemplateResponse(request, self.template_name, {"form": ProfileForm(instance=profile)})
+
+    def post(self, request):
+        profile = ReviewerProfile.objects.filter(user=request.user).first() or ReviewerProfile(user=request.user)
+        form = ProfileForm(data=request.POST, instance=profile)
+        if form.is_valid():
+            form.save()
+            messages.success(request, _("Your reviewer profile is saved."))
+            return redirect("reviews:profile")
+        return TemplateResponse(request, self.template_name, {"form": form}, status=422)
+
+
+# ---- Secretariat --------------------------------------------------------------------------------------------
+
+
+class CallListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    template_name = "reviews/calls.html"
+    context_object_name = "calls"
+    permission_required = "reviews.view_ranking"
+
+    def get_queryset(self):
+        return Call.objects.order_by("-opens_at")
+
+
+class CallMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "reviews.assign_reviewers"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CallAssignmentsView(CallMixin, TemplateView):
+    template_name = "reviews/call_assignments.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        proposals = selectors.reviewable_proposals(call=self.call)
+        context.update(
+            call=self.call,
+            proposals=selectors.call_assignment_overview(call=self.call),
+            reviewers=selectors.reviewer_loads(call=self.call),
+            assign_form=kwargs.get("assign_form") or ManualAssignForm(proposals=proposals),
+            conflict_form=kwargs.get("conflict_form") or ConflictRecordForm(proposals=proposals),
+            outcome=self.request.session.pop(f"auto-assign:{self.call.pk}", None),
+        )
+        return context
+
+
+class AutoAssignView(CallMixin, View):
+    def post(self, request, call_pk):
+        try:
+            outcome = services.assignment_auto(call=self.call, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("reviews:call_assignments", call_pk=call_pk)
+        references = dict(Proposal.objects.filter(call=self.call).values_list("pk", "reference"))
+        request.session[f"auto-assign:{call_pk}"] = {
+            "created": len(outcome.created),
+            "status": outcome.result.status,
+            "objective": round(outcome.result.objective, 3),
+            "unassigned": [
+                {"reference": references.get(int(p), p), "missing": missing, "reason": reason}
+                for p, (missing, reason) in sorted(outcome.result.unassigned.items(), key=lambda i: int(i[0]))
+            ],
+        }
+        messages.success(request, _("%(n)s reviewers were assigned.") % {"n": len(outcome.created)})
+        return redirect("reviews:call_assignments", call_pk=call_pk)
+
+
+class ManualAssignView(CallMixin, View):
+    def post(self, request, call_pk):
+        form = ManualAssignForm(data=request.POST, proposals=selectors.reviewable_proposals(call=self.call))
+        if form.is_valid():
+            try:
+                services.assignment_create(
+                    proposal=form.cleaned_data["proposal"], reviewer=form.cleaned_data["reviewer"], actor=request.user
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("The reviewer is assigned."))
+                return redirect("reviews:call_assignments", call_pk=call_pk)
+        view = CallAssignmentsView(request=request, kwargs={"call_pk": call_pk})
+        view.call = self.call
+        return TemplateResponse(
+            request, CallAssignmentsView.template_name, view.get_context_data(assign_form=form), status=422
+        )
+
+
+class ConflictRecordView(CallMixin, View):
+    permission_required = "reviews.record_conflict"
+
+    def post(self, request, call_pk):
+        form = ConflictRecordForm(data=request.POST, proposals=selectors.reviewable_proposals(call=self.call))
+        if form.is_valid():
+            try:
+                services.conflict_record(
+                    proposal=form.cleaned_data["proposal"],
+                    user=form.cleaned_data["person"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("The conflict of interest is recorded."))
+                return redirect("reviews:call_assignments", call_pk=call_pk)
+        messages.error(request, _("The conflict was not recorded: %(errors)s") % {"errors": form.errors.as_text()})
+        return redirect("reviews:call_assignments", call_pk=call_pk)
+
+
+class ReopenView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    permission_required = "reviews.reopen_review"
+
+    def post(self, request, pk):
+        review = get_object_or_404(Review.objects.select_related("assignment__proposal"), pk=pk)
+        form = ReopenForm(data=request.POST)
+        if form.is_valid():
+            try:
+                services.review_reopen(review=review, actor=request.user, reason=form.cleaned_data["reason"])
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("The review is reopened; the submitted version is kept."))
+        else:
+            messages.error(request, _("Give a reason for reopening the review."))
+        return redirect("reviews:call_assignments", call_pk=review.assignment.proposal.call_id)
+
+
+# ---- Committee ----------------------------------------------------------------------------------------------
+
+
+class RankingMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "reviews.view_ranking"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def ranking(self):
+        self.filter = RankingFilter(
+            data=self.request.GET or None, queryset=selectors.submitted_proposals(call=self.call)
+        )
+        return selectors.call_ranking(
+            call=self.call, user=self.request.user, proposals=self.filter.qs, **self.filter.row_options()
+        )
+
+
+class RankingView(RankingMixin, TemplateView):
+    template_name = "reviews/ranking.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = self.ranking()
+        context.update(
+            call=self.call,
+            filter=self.filter,
+            rows=[r for r in rows if not r.conflicted],
+            conflicted_rows=[r for r in rows if r.conflicted],
+            settings=selectors.review_settings(call=self.call),
+            query=self.request.GET.urlencode(),
+        )
+        return context
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+class RankingCsvView(RankingMixin, View):
+    def get(self, request, call_pk):
+        rows = self.ranking()
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="ranking-{self.call.reference}.csv"'
+        response.write("\ufeff")
+        writer = csv.writer(response)
+        writer.writerow(
+            [
+                "rank",
+                "reference",
+                "title",
+                "organisation",
+                "reviews",
+                "weighted_scores",
+                "raw_mean",
+                "calibrated_mean",
+                "spread",
+                "disagreement",
+                "passes",
+                "consensus",
+                "ranking_score",
+                "applicant_response",
+                "note",
+            ]
+        )
+        for row in rows:
+            p = row.proposal
+            if row.conflicted:
+                writer.writerow(["", p.reference, p.title, p.organisation.name, *[""] * 10, "conflict of interest"])
+                continue
+            writer.writerow(
+                [
+                    row.rank,
+                    p.reference,
+                    p.title,
+                    p.organisation.name,
+                    row.review_count,
+                    " ".join(_fmt(f.weighted) for f in row.reviews),
+                    _fmt(row.raw_mean),
+                    _fmt(row.calibrated_mean),
+                    _fmt(row.spread),
+                    "yes" if row.disagreement else "no",
+                    "" if row.passes is None else ("yes" if row.passes else "no"),
+                    _fmt(row.consensus),
+                    _fmt(row.score),
+                    "yes" if row.has_response else "no",
+                    "",
+                ]
+            )
+        return response
+
+
+class CommitteeProposalView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    """The reviews of one proposal for the committee. A committee member first declares their interests; a
+    conflicted one sees nothing of the reviews."""
+
+    permission_required = "reviews.view_ranking"
+    template_name = "reviews/committee_proposal.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = get_object_or_404(selectors.committee_proposal(pk=kwargs["pk"]))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        return self.render()
+
+    def post(self, request, pk):
+        action = request.POST.get("action")
+        if action == "declare":
+            form = DeclarationForm(data=request.POST)
+            if form.is_valid():
+                try:
+                    services.committee_declare(
+                        proposal=self.proposal,
+                        user=request.user,
+                        conflicted=form.conflicted,
+                        reason=form.cleaned_data["reason"],
+                    )
+                except ValidationError as exc:
+                    _add_errors(form, exc)
+                else:
+                    return redirect("reviews:committee_proposal", pk=pk)
+            return self.render(declaration_form=form, status=422)
+        if action == "consensus":
+            form = ConsensusForm(data=request.POST)
+            if form.is_valid():
+                try:
+                    services.consensus_record(
+                        proposal=self.proposal,
+                        user=request.user,
+                        score=form.cleaned_data["score"],
+                        rationale=form.cleaned_data["rationale"],
+                        feedback=form.cleaned_data["feedback"],
+                    )
+                except ValidationError as exc:
+                    _add_errors(form, exc)
+                else:
+                    messages.success(request, _("The committee's consensus is recorded."))
+                    return redirect("reviews:committee_proposal", pk=pk)
+            return self.render(consensus_form=form, status=422)
+        raise Http404
+
+    def render(self, *, declaration_form=None, consensus_form=None, status=200):
+        user = self.request.user
+        proposal = self.proposal
+        context = {"proposal": proposal, "version": proposal.current_version, "call": proposal.call}
+        conflicted = selectors.is_conflicted(user=user, proposal=proposal)
+        declared = Declaration.objects.filter(proposal=proposal, user=user).exists()
+        if conflicted:
+            context["conflicted"] = True
+        elif user.role in COMMITTEE_ROLES | {Role.APPROVING_OFFICER} and not declared:
+            context["declaration_form"] = declaration_form or DeclarationForm()
+        else:
+            consensus = getattr(proposal, "review_consensus", None)
+            initial = (
+                {"score": consensus.score, "rationale": consensus.rationale, "feedback": consensus.feedback}
+                if consensus
+                else {}
+            )
+            context.update(
+                row=selectors.proposal_figures(call=proposal.call, proposal=proposal),
+                criteria=list(proposal.call.criteria.all()),
+                consensus=consensus,
+                response=getattr(proposal, "review_response", None),
+                can_record=user.has_perm("reviews.record_consensus"),
+                consensus_form=consensus_form or ConsensusForm(initial=initial),
+                margin=selectors.review_settings(call=proposal.call).consensus_margin,
+            )
+        return TemplateResponse(self.request, self.template_name, context, status=status)
+
+
+# ---- Applicants ---------------------------------------------------------------------------------------------
+
+
+class FeedbackListView(LoginRequiredMixin, ListView):
+    template_name = "reviews/feedback_list.html"
+    context_object_name = "proposals"
+
+    def get_queryset(self):
+        return selectors.proposals_with_feedback(user=self.request.user)
+
+
+class FeedbackView(LoginRequiredMixin, View):
+    """The reviewers' comments to the applicant, anonymised, once all reviews are in; and the one response."""
+
+    template_name = "reviews/feedback.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = get_object_or_404(
+            selectors.proposals_with_feedback(user=request.user).select_related("review_response"), pk=kwargs["pk"]
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        return self.render(ResponseForm())
+
+    def post(self, request, pk):
+        form = ResponseForm(data=request.POST)
+        if form.is_valid():
+            try:
+                services.response_submit(proposal=self.proposal, user=request.user, text=form.cleaned_data["text"])
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Your response is sent to the committee."))
+                return redirect("reviews:feedback", pk=pk)
+        return self.render(form, status=422)
+
+    def render(self, form, status=200):
+        status_ = selectors.reviews_status(proposal=self.proposal)
+        response = getattr(self.proposal, "review_response", None)
+        now = timezone.now()
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "proposal": self.proposal,
+                "status": status_,
+                "reviews": selectors.applicant_feedback(proposal=self.proposal),
+                "response": response,
+                "can_respond": status_.all_in and response is None and now <= status_.response_closes_at,
+                "form": form,
+            },
+            status=status,
+        )
