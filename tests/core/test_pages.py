@@ -73,3 +73,14 @@ def test_production_settings_refuse_to_start_without_secret_key_and_hosts():
         [sys.executable, "manage.py", "check"], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR
     )
     assert "DJANGO_ALLOWED_HOSTS must be set in production." in result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "target"), [("applicant", "proposals:dashboard"), ("reviewer", "reviews:my_assignments")]
+)
+def test_home_sends_each_role_to_its_work(client, role, target):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role=role))
+    assert client.get(reverse("core:home")).url == reverse(target)
