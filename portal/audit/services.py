@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from .models import AuditEvent
+from .models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 
@@ -53,8 +53,12 @@ def audit_record(
     after: dict[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
-    """Append one record to the chain. The last record is locked so two writers cannot fork the chain."""
-    last = AuditEvent.objects.select_for_update().order_by("-seq").only("seq", "hash").first()
+    """Append one record to the chain. The head row is locked so two writers cannot fork the chain."""
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
     event = AuditEvent(
         seq=(last.seq + 1) if last else 1,
         created_at=timezone.now(),
@@ -71,6 +75,7 @@ def audit_record(
     )
     event.hash = event_hash(event)
     event.save(force_insert=True)
+    AuditHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash, updated_at=event.created_at)
     return event
 
 
@@ -93,4 +98,16 @@ def audit_verify() -> ChainBreak | None:
             return ChainBreak(event.seq, f"record #{event.seq} was altered after it was written")
         prev_hash = event.hash
         expected_seq += 1
+    head = AuditHead.objects.filter(pk=1).first()
+    last_seq = expected_seq - 1
+    if head is None:
+        if last_seq:
+            return ChainBreak(last_seq, f"the chain head is missing (the newest record is #{last_seq})")
+        return None
+    if head.seq > last_seq:
+        return ChainBreak(last_seq + 1, f"record #{last_seq + 1} is missing (the chain ends at #{head.seq})")
+    if head.seq < last_seq:
+        return ChainBreak(head.seq + 1, f"record #{head.seq + 1} was appended outside the audit service")
+    if head.hash != prev_hash:
+        return ChainBreak(last_seq, f"record #{last_seq} does not match the chain head")
     return None

@@ -30,6 +30,8 @@ class Notification(models.Model):
     """An in-app notification."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # The event this notification tells of (e.g. "proposal-approve:12:34"); one notification per user and key.
+    key = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=500)
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -38,6 +40,11 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key"], condition=~models.Q(key=""), name="one_notification_per_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.message

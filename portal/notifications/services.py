@@ -1,4 +1,10 @@
-"""One messenger, two channels: email (sent by Celery after commit) and in-app notifications."""
+"""One messenger, two channels: email (sent by Celery after commit) and in-app notifications.
+
+``user_notify`` is the messenger: one call per event and recipient renders the event's templates in the
+recipient's language, adds an in-app notification (whose text is the email's subject line) and queues the email.
+Both channels are idempotent by ``key``: telling the same person of the same event twice tells them once."""
+
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -8,6 +14,14 @@ from django.utils import translation
 from .models import Notification, OutboundEmail
 
 
+def _render(template: str, context: dict, language: str) -> tuple[str, str]:
+    context = {"base_url": settings.PORTAL_BASE_URL, **context}
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        body = render_to_string(f"{template}_body.txt", context)
+    return subject, body
+
+
 def email_queue(*, key: str, to: str, template: str, context: dict, language: str = "en") -> OutboundEmail:
     """Render ``template``'s subject and body in ``language`` and queue the email once per ``key``.
 
@@ -15,13 +29,10 @@ def email_queue(*, key: str, to: str, template: str, context: dict, language: st
     existing = OutboundEmail.objects.filter(key=key).first()
     if existing is not None:
         return existing
-    context = {"base_url": settings.PORTAL_BASE_URL, **context}
-    with translation.override(language):
-        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-        body = render_to_string(f"{template}_body.txt", context)
+    subject, body = _render(template, context, language)
     try:
         with transaction.atomic():
-            email = OutboundEmail.objects.create(key=key, to=to, subject=subject, body=body, language=language)
+            email = OutboundEmail.objects.create(key=key, to=to, subject=subject[:255], body=body, language=language)
     except IntegrityError:
         return OutboundEmail.objects.get(key=key)
 
@@ -31,5 +42,38 @@ def email_queue(*, key: str, to: str, template: str, context: dict, language: st
     return email
 
 
-def notify(*, user, message: str, url: str = "") -> Notification:
+def notify(*, user, message: str, url: str = "", key: str = "") -> Notification:
+    """An in-app notification; with a ``key``, at most one per user and key."""
+    if key:
+        existing = Notification.objects.filter(user=user, key=key).first()
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                return Notification.objects.create(user=user, key=key, message=message[:500], url=url)
+        except IntegrityError:
+            return Notification.objects.get(user=user, key=key)
     return Notification.objects.create(user=user, message=message[:500], url=url)
+
+
+def user_notify(*, user, key: str, template: str, context: dict, url: str = "", email: bool = True) -> Notification:
+    """Tell ``user`` of one event on both channels, in their language.
+
+    ``template`` names ``<template>_subject.txt`` (also the in-app text) and ``<template>_body.txt``; the context
+    gets ``name`` (the recipient's name) and ``url``. Inactive users are told nothing by email."""
+    language = user.preferred_language or settings.LANGUAGE_CODE
+    context = {"name": user.full_name, "url": url, **context}
+    subject, _body = _render(template, context, language)
+    note = notify(user=user, message=subject, url=url, key=key)
+    if email and user.is_active and user.email:
+        email_queue(key=f"{key}:{user.pk}", to=user.email, template=template, context=context, language=language)
+    return note
+
+
+def users_notify(*, users: Iterable, key: str, template: str, context: dict, url: str = "") -> int:
+    """``user_notify`` for each of ``users`` (each in their own language); returns how many were told."""
+    count = 0
+    for user in users:
+        user_notify(user=user, key=key, template=template, context=context, url=url)
+        count += 1
+    return count

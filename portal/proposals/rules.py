@@ -1,8 +1,9 @@
-"""Who may do what with a proposal (django-rules)."""
+"""Who may do what with a proposal (django-rules). The workflow table (``workflow.py``) names these
+permissions; each carries its row's guard: who may act, and what must be true of the proposal."""
 
 import rules
 
-from portal.accounts.rules import is_applicant, is_email_verified, is_official, is_secretariat
+from portal.accounts.rules import is_applicant, is_chair, is_committee, is_email_verified, is_official, is_secretariat
 
 from .enums import EDITABLE, WITHDRAWABLE
 
@@ -24,6 +25,24 @@ def is_withdrawable(user, proposal) -> bool:
     return proposal is not None and proposal.state in WITHDRAWABLE
 
 
+@rules.predicate
+def is_submitted(user, proposal) -> bool:
+    return proposal is not None and proposal.current_version_id is not None
+
+
+@rules.predicate
+def is_current_recommender(user, proposal) -> bool:
+    """The four-eyes rule: whoever made the current recommendation may not decide on it."""
+    if proposal is None or not user.is_authenticated:
+        return False
+    return proposal.recommendations.filter(is_current=True, recommended_by=user).exists()
+
+
+@rules.predicate
+def has_current_recommendation(user, proposal) -> bool:
+    return proposal is not None and proposal.recommendations.filter(is_current=True).exists()
+
+
 can_view_proposal = is_proposal_member | is_official
 rules.add_perm("proposals.view_proposal", can_view_proposal)
 rules.add_perm("proposals.create_proposal", is_applicant & is_email_verified)
@@ -31,4 +50,10 @@ rules.add_perm("proposals.change_proposal", is_applicant & is_proposal_member & 
 rules.add_perm("proposals.submit_proposal", is_applicant & is_email_verified & is_proposal_member & is_editable)
 rules.add_perm("proposals.withdraw_proposal", is_applicant & is_proposal_member & is_withdrawable)
 rules.add_perm("proposals.download_attachment", can_view_proposal)
-rules.add_perm("proposals.screen_proposal", is_secretariat)
+rules.add_perm("proposals.screen_proposal", is_secretariat & is_submitted)
+rules.add_perm("proposals.close_review", is_secretariat & is_submitted)
+rules.add_perm("proposals.recommend_proposal", is_committee & is_submitted)
+rules.add_perm(
+    "proposals.decide_proposal", is_chair & is_submitted & has_current_recommendation & ~is_current_recommender
+)
+rules.add_perm("proposals.complete_proposal", is_secretariat & is_submitted)

@@ -17,11 +17,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from portal.accounts.enums import OrganisationType
-from portal.accounts.models import Organisation
+from portal.accounts.enums import OrganisationType, Role
+from portal.accounts.models import Organisation, User
 from portal.audit.services import audit_record
 from portal.calls.models import Call
-from portal.notifications.services import email_queue, notify
+from portal.notifications.services import email_queue, notify, users_notify
 
 from .enums import EDITABLE, AttachmentKind, ProposalState
 from .models import Attachment, ComputeRequest, Proposal, ProposalEvent, ProposalVersion, ReferenceCounter
@@ -305,6 +305,8 @@ def proposal_submit(
                 obj=proposal,
                 after={"version": number, "sha256": version.sha256, "reference": proposal.reference},
             )
+            # A resubmission answers the open clarification request.
+            proposal.clarifications.filter(answered_at__isnull=True).update(answered_version=version, answered_at=now)
             transaction.on_commit(lambda: _notify_submitted(proposal.pk, version.pk))
     except TransitionConflict:
         proposal.refresh_from_db()
@@ -371,7 +373,7 @@ def proposal_transition(
         if not updated:
             raise TransitionConflict
         proposal.state = transition.target
-        ProposalEvent.objects.create(
+        event = ProposalEvent.objects.create(
             proposal=proposal,
             actor=actor,
             action=action,
@@ -389,22 +391,62 @@ def proposal_transition(
             after={"state": transition.target},
             reason=reason,
         )
-        if notify_after:
-            transaction.on_commit(lambda: _notify_state_change(proposal.pk, action))
+        transaction.on_commit(lambda: _notify_state_change(proposal.pk, event.pk, applicants=notify_after))
     return proposal
 
 
-def _notify_state_change(proposal_id: int, action: str) -> None:
-    proposal = Proposal.objects.select_related("organisation").get(pk=proposal_id)
+# Officials told of work waiting for them when a proposal reaches a state: state -> (roles, task).
+WORK_WAITING = {
+    ProposalState.SUBMITTED: ({Role.SECRETARIAT}, "screen"),
+    ProposalState.SCREENING: ({Role.SECRETARIAT}, "screen"),
+    ProposalState.IN_REVIEW: ({Role.SECRETARIAT}, "assign"),
+    ProposalState.REVIEWED: ({Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}, "recommend"),
+    ProposalState.RESPONSE: ({Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}, "recommend"),
+    ProposalState.RECOMMENDED: ({Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}, "decide"),
+    ProposalState.NOT_RECOMMENDED: ({Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}, "decide"),
+    ProposalState.APPROVED: ({Role.SECRETARIAT}, "allocate"),
+}
+
+
+def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = True) -> None:
+    """Tell the applicant's organisation of a step they may see, and the officials whose work it makes."""
+    event = ProposalEvent.objects.select_related("proposal__organisation", "proposal__call", "actor").get(pk=event_id)
+    proposal = event.proposal
     url = reverse("proposals:detail", args=[proposal.pk])
-    for membership in proposal.organisation.memberships.select_related("user"):
-        user = membership.user
-        with override(user.preferred_language):
-            message = _("%(proposal)s is now “%(state)s”.") % {
-                "proposal": proposal.reference or proposal.display_title,
-                "state": proposal.get_state_display(),
-            }
-        notify(user=user, message=message, url=url)
+    context = {
+        "reference": proposal.reference or "",
+        "title": proposal.title,
+        "call": proposal.call.title,
+        "state": ProposalState(event.to_state).label,
+        "action": event.action,
+        "reason": event.reason,
+        "time": _hkt(event.created_at),
+    }
+    if event.action == "request_clarification":
+        request = proposal.clarifications.order_by("-requested_at", "-pk").first()
+        context["due_at"] = _hkt(request.due_at) if request else ""
+    if applicants and event.visible_to_applicant:
+        users_notify(
+            users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),
+            key=f"proposal-event:{event.pk}",
+            template="emails/decisions_proposal_state",
+            context=context,
+            url=url,
+        )
+    roles, task = WORK_WAITING.get(event.to_state, (set(), ""))
+    if roles:
+        officials = User.objects.filter(role__in=roles, is_active=True)
+        if event.actor_id:
+            officials = officials.exclude(pk=event.actor_id)
+        if event.to_state in (ProposalState.RECOMMENDED, ProposalState.NOT_RECOMMENDED):
+            officials = officials.exclude(pk__in=proposal.recommendations.values("recommended_by"))
+        users_notify(
+            users=officials.order_by("pk"),
+            key=f"work-waiting:{event.pk}",
+            template="emails/decisions_work_waiting",
+            context={**context, "task": task},
+            url=url,
+        )
 
 
 def proposal_withdraw(*, proposal: Proposal, user, reason: str, now: datetime | None = None) -> Proposal:

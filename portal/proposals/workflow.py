@@ -1,7 +1,9 @@
 """The proposal workflow as data: one table of allowed transitions, read by ``proposal_transition``.
 
 Each row says from which states an action may be taken, the state it leads to, the permission (a django-rules
-permission checked against the proposal) and whether a reason is required. Pages and buttons derive from it."""
+permission checked against the proposal, which also carries the row's guard: who, and what must be complete),
+whether a reason is required, whether the applicant sees the step on the timeline, and the page on which the
+step is taken (a URL name taking the proposal's pk). Pages and buttons derive from it."""
 
 from dataclasses import dataclass
 
@@ -21,18 +23,143 @@ class Transition:
     label: Promise
     reason_required: bool = False
     visible_to_applicant: bool = True
+    url_name: str = ""
+    style: str = "primary"
 
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
-        Transition("submit", frozenset({S.DRAFT}), S.SUBMITTED, "proposals.submit_proposal", _("Submit")),
+        Transition(
+            "submit",
+            frozenset({S.DRAFT}),
+            S.SUBMITTED,
+            "proposals.submit_proposal",
+            _("Submit"),
+            url_name="proposals:edit",
+        ),
+        Transition(
+            "start_screening",
+            frozenset({S.SUBMITTED}),
+            S.SCREENING,
+            "proposals.screen_proposal",
+            _("Start screening"),
+            url_name="decisions:transition",
+        ),
+        Transition(
+            "request_clarification",
+            frozenset({S.SCREENING}),
+            S.CLARIFICATION_REQUESTED,
+            "proposals.screen_proposal",
+            _("Request clarification"),
+            reason_required=True,
+            url_name="decisions:clarify",
+            style="outline-primary",
+        ),
         Transition(
             "resubmit",
             frozenset({S.CLARIFICATION_REQUESTED}),
             S.SCREENING,
             "proposals.submit_proposal",
             _("Submit the revised proposal"),
+            url_name="proposals:edit",
+        ),
+        Transition(
+            "pass_screening",
+            frozenset({S.SCREENING}),
+            S.IN_REVIEW,
+            "proposals.screen_proposal",
+            _("Screen eligibility"),
+            url_name="decisions:screen",
+        ),
+        Transition(
+            "mark_ineligible",
+            frozenset({S.SCREENING}),
+            S.INELIGIBLE,
+            "proposals.screen_proposal",
+            _("Mark ineligible"),
+            reason_required=True,
+            url_name="decisions:screen",
+            style="outline-danger",
+        ),
+        Transition(
+            "close_review",
+            frozenset({S.IN_REVIEW}),
+            S.REVIEWED,
+            "proposals.close_review",
+            _("Close the review"),
+            url_name="decisions:transition",
+        ),
+        Transition(
+            "open_response",
+            frozenset({S.REVIEWED}),
+            S.RESPONSE,
+            "proposals.close_review",
+            _("Invite the applicant's response"),
+            url_name="decisions:transition",
+            style="outline-primary",
+        ),
+        Transition(
+            "recommend",
+            frozenset({S.REVIEWED, S.RESPONSE}),
+            S.RECOMMENDED,
+            "proposals.recommend_proposal",
+            _("Recommend"),
+            visible_to_applicant=False,
+            url_name="decisions:recommend",
+        ),
+        Transition(
+            "not_recommend",
+            frozenset({S.REVIEWED, S.RESPONSE}),
+            S.NOT_RECOMMENDED,
+            "proposals.recommend_proposal",
+            _("Do not recommend"),
+            reason_required=True,
+            visible_to_applicant=False,
+            url_name="decisions:recommend",
+            style="outline-danger",
+        ),
+        Transition(
+            "approve",
+            frozenset({S.RECOMMENDED}),
+            S.APPROVED,
+            "proposals.decide_proposal",
+            _("Approve"),
+            url_name="decisions:decide",
+            style="success",
+        ),
+        Transition(
+            "reject",
+            frozenset({S.RECOMMENDED, S.NOT_RECOMMENDED}),
+            S.REJECTED,
+            "proposals.decide_proposal",
+            _("Reject"),
+            reason_required=True,
+            url_name="decisions:decide",
+            style="outline-danger",
+        ),
+        Transition(
+            "allocate",
+            frozenset({S.APPROVED}),
+            S.ALLOCATED,
+            "allocations.lock_allocation",
+            _("Allocate"),
+        ),
+        Transition(
+            "activate",
+            frozenset({S.ALLOCATED}),
+            S.ACTIVE,
+            "allocations.lock_allocation",
+            _("Activate"),
+        ),
+        Transition(
+            "complete",
+            frozenset({S.ACTIVE}),
+            S.COMPLETED,
+            "proposals.complete_proposal",
+            _("Mark completed"),
+            reason_required=True,
+            url_name="decisions:transition",
         ),
         Transition(
             "withdraw",
@@ -41,9 +168,14 @@ TRANSITIONS: dict[str, Transition] = {
             "proposals.withdraw_proposal",
             _("Withdraw"),
             reason_required=True,
+            url_name="proposals:withdraw",
+            style="outline-danger",
         ),
     )
 }
+
+# Rows taken on their own page with more than a reason (a checklist, questions, hours, a decision).
+GENERIC_ACTIONS = frozenset({"start_screening", "close_review", "open_response", "complete"})
 
 
 def transitions_from(state: str) -> list[Transition]:

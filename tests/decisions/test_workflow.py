@@ -1,0 +1,128 @@
+"""Every row of the workflow table, by every role: who may, and from which states."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from portal.accounts.enums import Role
+from portal.audit.models import AuditEvent
+from portal.proposals.enums import ProposalState as S
+from portal.proposals.models import Proposal, ProposalEvent
+from portal.proposals.services import TransitionConflict, proposal_transition
+from portal.proposals.workflow import TRANSITIONS, transitions_from
+from tests.factories.decisions import RecommendationFactory
+
+from .conftest import ROLES
+
+SECRETARIAT = {Role.SECRETARIAT}
+COMMITTEE = {Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}
+DECIDERS = {Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER}
+
+ALLOWED = {
+    "submit": {"member"},
+    "resubmit": {"member"},
+    "withdraw": {"member"},
+    "start_screening": SECRETARIAT,
+    "request_clarification": SECRETARIAT,
+    "pass_screening": SECRETARIAT,
+    "mark_ineligible": SECRETARIAT,
+    "close_review": SECRETARIAT,
+    "open_response": SECRETARIAT,
+    "recommend": COMMITTEE,
+    "not_recommend": COMMITTEE,
+    # The committee member made the recommendation: four-eyes leaves the chair and the approving officer.
+    "approve": DECIDERS,
+    "reject": DECIDERS,
+    "allocate": SECRETARIAT | DECIDERS,
+    "activate": SECRETARIAT | DECIDERS,
+    "complete": SECRETARIAT,
+}
+
+
+def _put(proposal, state, users):
+    Proposal.objects.filter(pk=proposal.pk).update(state=state)
+    proposal.refresh_from_db()
+    if state in (S.RECOMMENDED, S.NOT_RECOMMENDED) and not proposal.recommendations.filter(is_current=True).exists():
+        RecommendationFactory(
+            proposal=proposal, recommended=state == S.RECOMMENDED, recommended_by=users[Role.COMMITTEE_MEMBER]
+        )
+    return proposal
+
+
+def test_workflow_table_covers_every_state_of_the_life():
+    targets = {t.target for t in TRANSITIONS.values()}
+    assert targets == set(S) - {S.DRAFT}
+    assert transitions_from(S.COMPLETED) == []
+    assert [t.action for t in transitions_from(S.RECOMMENDED)] == ["approve", "reject", "withdraw"]
+    assert set(ALLOWED) == set(TRANSITIONS)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("action", sorted(TRANSITIONS))
+def test_transition_allowed_only_for_its_roles(action, submitted, users):
+    transition = TRANSITIONS[action]
+    source = sorted(transition.sources)[0]
+    allowed = set()
+    for role in ROLES:
+        proposal = _put(submitted, source, users)
+        events = ProposalEvent.objects.count()
+        try:
+            proposal_transition(proposal=proposal, action=action, actor=users[role], reason="Because.")
+        except PermissionDenied:
+            proposal.refresh_from_db()
+            assert proposal.state == source
+            assert ProposalEvent.objects.count() == events
+            continue
+        allowed.add(role)
+        proposal.refresh_from_db()
+        assert proposal.state == transition.target
+        event = ProposalEvent.objects.latest("pk")
+        assert (event.action, event.from_state, event.to_state, event.actor) == (
+            action,
+            source,
+            transition.target,
+            users[role],
+        )
+        audit = AuditEvent.objects.latest("seq")
+        assert (audit.action, audit.before, audit.after) == (
+            f"proposal.{action}",
+            {"state": source},
+            {"state": transition.target},
+        )
+    assert allowed == ALLOWED[action]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("action", sorted(TRANSITIONS))
+def test_transition_refused_from_every_other_state(action, submitted, users):
+    transition = TRANSITIONS[action]
+    actor = users[sorted(ALLOWED[action])[0]]
+    for state in sorted(set(S) - transition.sources):
+        proposal = _put(submitted, state, users)
+        with pytest.raises((TransitionConflict, PermissionDenied)):
+            proposal_transition(proposal=proposal, action=action, actor=actor, reason="Because.")
+        proposal.refresh_from_db()
+        assert proposal.state == state
+
+
+@pytest.mark.integration
+def test_transition_changes_nothing_when_the_state_changed_under_it(submitted, users):
+    proposal = _put(submitted, S.SCREENING, users)
+    stale = Proposal.objects.get(pk=proposal.pk)
+    proposal_transition(proposal=proposal, action="pass_screening", actor=users[Role.SECRETARIAT])
+    with pytest.raises(TransitionConflict):
+        proposal_transition(
+            proposal=stale, action="mark_ineligible", actor=users[Role.SECRETARIAT], reason="Not eligible."
+        )
+    stale.refresh_from_db()
+    assert stale.state == S.IN_REVIEW
+
+
+@pytest.mark.integration
+def test_transition_with_reason_required_refuses_an_empty_reason(submitted, users):
+    from django.core.exceptions import ValidationError
+
+    proposal = _put(submitted, S.SCREENING, users)
+    with pytest.raises(ValidationError):
+        proposal_transition(proposal=proposal, action="mark_ineligible", actor=users[Role.SECRETARIAT], reason=" ")
+    proposal.refresh_from_db()
+    assert proposal.state == S.SCREENING
