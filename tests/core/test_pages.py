@@ -84,3 +84,15 @@ def test_home_sends_each_role_to_its_work(client, role, target):
 
     client.force_login(UserFactory(role=role))
     assert client.get(reverse("core:home")).url == reverse(target)
+
+
+@pytest.mark.django_db
+def test_pagination_keeps_the_filters(client):
+    from portal.notifications.models import Notification
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    Notification.objects.bulk_create(Notification(user=user, message=f"n{i}") for i in range(60))
+    client.force_login(user)
+    html = client.get(reverse("notifications:list"), {"q": "x"}).content.decode()
+    assert 'href="?q=x&amp;page=2"' in html
