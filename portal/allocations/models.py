@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -98,3 +100,251 @@ class UsageQuarter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.job_id} {self.quarter}: {self.gpu_hours}"
+
+
+# ---- Allocation runs, awards, tranches and claw-back (services in services.py, reads in selectors.py) ------------
+
+
+class AllocationPolicy(models.TextChoices):
+    RANK = "rank", _("Rank order")
+    TIERS = "tiers", _("Tiers")
+    OPTIMAL = "optimal", _("Optimal")
+
+
+class RunKind(models.TextChoices):
+    ALLOCATION = "allocation", _("Allocation")
+    REALLOCATION = "reallocation", _("Reallocation of reclaimed hours")
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Finished")
+    FAILED = "failed", _("Failed")
+
+
+class CallAllocationSettings(models.Model):
+    """Per-call allocation settings that the calls app does not carry: tier thresholds and the tranche split."""
+
+    call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="allocation_settings")
+    tiers = models.JSONField(_("tier thresholds (score, highest first)"), default=list, blank=True)
+    first_tranche_share = models.DecimalField(
+        _("share released at the start"), max_digits=4, decimal_places=3, default=Decimal("0.500")
+    )
+    solver_time_limit = models.PositiveIntegerField(_("solver time limit (seconds)"), default=60)
+
+    class Meta:
+        verbose_name_plural = _("call allocation settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_tranche_share__gt=0) & Q(first_tranche_share__lte=1), name="settings_tranche_share"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call}"
+
+
+class AllocationRun(models.Model):
+    """One run of the optimiser for a call: its exact input (the problem dict), its policy and its result.
+
+    ``inputs`` is never changed after creation, so any run can be repeated and compared."""
+
+    call = models.ForeignKey("calls.Call", on_delete=models.PROTECT, related_name="allocation_runs")
+    kind = models.CharField(_("kind"), max_length=20, choices=RunKind.choices, default=RunKind.ALLOCATION)
+    policy = models.CharField(_("policy"), max_length=10, choices=AllocationPolicy.choices)
+    status = models.CharField(_("status"), max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    stage = models.CharField(_("stage"), max_length=200, blank=True)
+    time_limit = models.FloatField(_("solver time limit (seconds)"), default=60.0)
+    inputs = models.JSONField(_("problem"))
+    result = models.JSONField(_("result"), null=True, blank=True)
+    solver_status = models.CharField(_("solver status"), max_length=20, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    repeat_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("repeat of")
+    )
+    checkpoint = models.ForeignKey(
+        "ClawbackCheckpoint", on_delete=models.PROTECT, null=True, blank=True, related_name="reallocation_runs"
+    )
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="run_progress_range"),
+            models.UniqueConstraint(
+                fields=["call"],
+                condition=Q(locked_at__isnull=False, kind="allocation"),
+                name="one_locked_allocation_per_call",
+            ),
+            models.CheckConstraint(
+                condition=Q(locked_at__isnull=True) | Q(status="succeeded"), name="run_locked_only_if_succeeded"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_policy_display()} ({self.call})"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+class Award(models.Model):
+    """What one run gives one proposal: a share of its request, the hours (``AwardHours``) and the subsidy.
+
+    Every project of the run has one, funded or not, so the reason for each outcome is kept."""
+
+    run = models.ForeignKey(AllocationRun, on_delete=models.CASCADE, related_name="awards")
+    proposal = models.ForeignKey("proposals.Proposal", on_delete=models.PROTECT, related_name="awards")
+    score = models.DecimalField(_("score"), max_digits=12, decimal_places=6)
+    min_share = models.DecimalField(_("minimum viable share"), max_digits=7, decimal_places=6)
+    share = models.DecimalField(_("share"), max_digits=7, decimal_places=6)
+    subsidy_rate = models.DecimalField(_("subsidy rate"), max_digits=4, decimal_places=3)
+    subsidy = models.DecimalField(_("subsidy (HK$)"), max_digits=16, decimal_places=2)
+    reason = models.CharField(_("reason (code)"), max_length=200, blank=True)
+    adjusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    adjusted_at = models.DateTimeField(_("adjusted at"), null=True, blank=True)
+    adjust_reason = models.TextField(_("reason for the adjustment"), blank=True)
+
+    class Meta:
+        ordering = ["run", "-score", "proposal__reference"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "proposal"], name="unique_award_per_run"),
+            models.CheckConstraint(condition=Q(share__gte=0) & Q(share__lte=1), name="award_share_range"),
+            models.CheckConstraint(condition=Q(subsidy__gte=0), name="award_subsidy_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.proposal} in run #{self.run_id}: {self.share}"
+
+    @property
+    def is_funded(self) -> bool:
+        return self.share > 0
+
+
+class AwardHours(models.Model):
+    """GPU-hours awarded in one pool and quarter, beside what was requested there. The database refuses negative
+    hours and hours above the request."""
+
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="hours")
+    pool = models.ForeignKey("calls.ResourcePool", on_delete=models.PROTECT, related_name="+")
+    quarter = models.ForeignKey("calls.Quarter", on_delete=models.PROTECT, related_name="+")
+    requested = models.DecimalField(_("requested GPU-hours"), max_digits=18, decimal_places=6)
+    gpu_hours = models.DecimalField(_("awarded GPU-hours"), max_digits=18, decimal_places=6)
+    reclaimed = models.DecimalField(_("reclaimed GPU-hours"), max_digits=18, decimal_places=6, default=0)
+
+    class Meta:
+        ordering = ["award", "pool__code", "quarter__starts_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["award", "pool", "quarter"], name="unique_award_cell"),
+            models.CheckConstraint(condition=Q(gpu_hours__gte=0), name="award_hours_not_negative"),
+            models.CheckConstraint(condition=Q(gpu_hours__lte=F("requested")), name="award_hours_within_request"),
+            models.CheckConstraint(condition=Q(reclaimed__gte=0), name="award_reclaimed_not_negative"),
+        ]
+        verbose_name_plural = _("award hours")
+
+    def __str__(self) -> str:
+        return f"{self.pool.code} {self.quarter.code}: {self.gpu_hours}"
+
+
+class TrancheCondition(models.TextChoices):
+    START = "start", _("At the start")
+    PROGRESS_REPORT = "progress_report", _("After the first progress report is accepted")
+
+
+class Tranche(models.Model):
+    """A part of a locked award released at once (ACCESS-style): by default half at the start, half after the
+    first progress report is accepted."""
+
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="tranches")
+    number = models.PositiveSmallIntegerField(_("number"))
+    share = models.DecimalField(_("share of the award"), max_digits=4, decimal_places=3)
+    condition = models.CharField(_("released"), max_length=20, choices=TrancheCondition.choices)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["award", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["award", "number"], name="unique_tranche_number"),
+            models.CheckConstraint(condition=Q(share__gt=0) & Q(share__lte=1), name="tranche_share_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.award} tranche {self.number}"
+
+
+class CheckpointStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    WARNED = "warned", _("Projects warned")
+    APPLIED = "applied", _("Applied")
+
+
+class ClawbackCheckpoint(models.Model):
+    """A claw-back checkpoint of a call: an award with less than ``threshold`` of it used by ``due_on`` loses
+    ``reclaim_share`` of its unused balance (defaults after US ALCC: 10% → 25%, then 25% → 50%)."""
+
+    call = models.ForeignKey("calls.Call", on_delete=models.CASCADE, related_name="clawback_checkpoints")
+    number = models.PositiveSmallIntegerField(_("number"))
+    due_on = models.DateField(_("checkpoint date"))
+    threshold = models.DecimalField(_("used share below which hours are reclaimed"), max_digits=4, decimal_places=3)
+    reclaim_share = models.DecimalField(_("share of the unused balance reclaimed"), max_digits=4, decimal_places=3)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CheckpointStatus.choices, default=CheckpointStatus.SCHEDULED
+    )
+    warned_at = models.DateTimeField(_("warned at"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["call", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "number"], name="unique_checkpoint_number"),
+            models.CheckConstraint(condition=Q(threshold__gt=0) & Q(threshold__lte=1), name="checkpoint_threshold"),
+            models.CheckConstraint(
+                condition=Q(reclaim_share__gt=0) & Q(reclaim_share__lte=1), name="checkpoint_reclaim_share"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call} checkpoint {self.number} ({self.due_on})"
+
+
+class Clawback(models.Model):
+    """Hours taken back from one award at one checkpoint, with the figures the decision was made on."""
+
+    checkpoint = models.ForeignKey(ClawbackCheckpoint, on_delete=models.PROTECT, related_name="clawbacks")
+    award = models.ForeignKey(Award, on_delete=models.PROTECT, related_name="clawbacks")
+    awarded = models.DecimalField(_("awarded GPU-hours"), max_digits=18, decimal_places=6)
+    used = models.DecimalField(_("used GPU-hours"), max_digits=18, decimal_places=6)
+    reclaimed = models.DecimalField(_("reclaimed GPU-hours"), max_digits=18, decimal_places=6)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["checkpoint", "award"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "award"], name="unique_clawback"),
+            models.CheckConstraint(condition=Q(reclaimed__gte=0), name="clawback_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.award}: -{self.reclaimed}"

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
+from .services import allocation_run_execute
 from .usage import usage_import
 
 TRANSIENT = (OperationalError, InterfaceError)
@@ -17,3 +18,9 @@ def usage_import_file(self, path: str, actor_id: int | None) -> int:
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
     with open(path, "rb") as stream:
         return usage_import(stream=stream, filename=Path(path).name, actor=actor).pk
+
+
+@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=120, max_retries=5)
+def allocation_run_task(self, run_id: int) -> str:
+    """Solve one allocation run (ids only through the broker). Safe to run twice: a finished run is left alone."""
+    return allocation_run_execute(run_id=run_id).status

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/budget/", views.BudgetPreviewView.as_view(), name="budget"),
     path("<int:pk>/withdraw/", views.WithdrawView.as_view(), name="withdraw"),
     path("<int:pk>/versions/<int:number>/receipt/", views.ReceiptView.as_view(), name="receipt"),
+    path("<int:pk>/versions/<int:number>/receipt.pdf", views.ReceiptPdfView.as_view(), name="receipt_pdf"),
     path("<int:pk>/versions/<int:number>/content.json", views.VersionContentView.as_view(), name="version_content"),
     path("<int:pk>/attachments/<int:attachment_pk>/", views.AttachmentDownloadView.as_view(), name="attachment"),
 ]

@@ -298,6 +298,20 @@ class VersionContentView(LoginRequiredMixin, View):
         return response
 
 
+class ReceiptPdfView(LoginRequiredMixin, View):
+    """The receipt as a PDF, in the reader's language (short: rendered on request)."""
+
+    def get(self, request, pk, number):
+        from portal.reports.documents import receipt_pdf
+
+        version = get_object_or_404(selectors.version_for(user=request.user, proposal_pk=pk, number=number))
+        pdf = receipt_pdf(version=version, language=request.LANGUAGE_CODE)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        name = f"{version.proposal.reference}-v{version.number}-receipt.pdf"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
 class AttachmentDownloadView(LoginRequiredMixin, View):
     def get(self, request, pk, attachment_pk):
         attachment = get_object_or_404(selectors.attachment_for(user=request.user, proposal_pk=pk, pk=attachment_pk))

@@ -44,6 +44,7 @@ def _urls(proposal):
         reverse("proposals:withdraw", args=[proposal.pk]),
         reverse("proposals:receipt", args=[proposal.pk, version.number]),
         reverse("proposals:version_content", args=[proposal.pk, version.number]),
+        reverse("proposals:receipt_pdf", args=[proposal.pk, version.number]),
         reverse("proposals:attachment", args=[proposal.pk, attachment.pk]),
     ]
 
@@ -59,7 +60,7 @@ def test_every_proposal_url_works_for_the_organisation(client, submitted, applic
     client.force_login(applicant)
     statuses = [_status(client, url) for url in _urls(submitted)]
     # The edit page of a submitted proposal leads to its detail page.
-    assert statuses == [200, 302, 200, 200, 200, 200, 200]
+    assert statuses == [200, 302, 200, 200, 200, 200, 200, 200]
 
 
 def test_reviewer_without_assignment_sees_no_proposal(client, submitted):
@@ -362,3 +363,23 @@ def test_official_dashboard_query_count_is_constant(
 
 
 __all__ = ["MembershipFactory"]
+
+
+@pytest.mark.integration
+def test_receipt_pdf_downloads_with_the_digest(client, submitted, applicant):
+    import subprocess
+
+    client.force_login(applicant)
+    version = submitted.current_version
+    response = client.get(reverse("proposals:receipt_pdf", args=[submitted.pk, version.number]))
+    assert response["Content-Type"] == "application/pdf"
+    text = subprocess.run(["pdftotext", "-", "-"], input=response.content, capture_output=True, check=True).stdout
+    text = text.decode()
+    assert submitted.reference in text
+    assert version.sha256 in text.replace("\n", "").replace(" ", "")
+
+
+def test_receipt_pdf_is_404_for_another_organisation(client, submitted, outsider):
+    client.force_login(outsider)
+    url = reverse("proposals:receipt_pdf", args=[submitted.pk, submitted.current_version.number])
+    assert client.get(url).status_code == 404

@@ -1,0 +1,59 @@
+"""Demo data for allocations (called from ``portal/core/demo.py``): a locked allocation for projects that the
+demo puts straight into the active state, so that their usage pages have an award to compare against."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.calls.models import Call
+
+from .models import AllocationRun, RunKind, Tranche, TrancheCondition
+from .optimiser import allocate
+from .selectors import allocatable_proposals, allocation_problem
+from .services import _awards_create
+
+
+@transaction.atomic
+def demo_allocation_lock(*, call: Call, proposals, actor, score: str = "4.00") -> AllocationRun | None:
+    """Award ``proposals`` (already active) their full request in a locked rank-order run of ``call``, with the
+    first tranche released. Does nothing if the call already has a locked run."""
+    if AllocationRun.objects.filter(call=call, locked_at__isnull=False).exists():
+        return None
+    build = allocation_problem(call=call)
+    wanted = {p.reference for p in proposals}
+    allocatable = set(allocatable_proposals(call=call).values_list("reference", flat=True))
+    problem = {**build.problem, "projects": [p for p in build.problem["projects"] if p["id"] in wanted]}
+    if len(problem["projects"]) < len(wanted):  # active proposals are not allocatable: add them by hand
+        from portal.proposals.models import ComputeRequest
+
+        for proposal in proposals:
+            if proposal.reference in allocatable:
+                continue
+            request: dict[str, dict[str, int]] = {}
+            for row in ComputeRequest.objects.filter(version_id=proposal.current_version_id).select_related(
+                "pool", "quarter"
+            ):
+                request.setdefault(row.pool.code, {})[row.quarter.code] = row.gpu_hours
+            problem["projects"].append(
+                {
+                    "id": proposal.reference,
+                    "org": f"org-{proposal.organisation_id}",
+                    "score": score,
+                    "min_share": str(proposal.current_version.min_share.normalize()),
+                    "request": request,
+                }
+            )
+    now = timezone.now()
+    run = AllocationRun.objects.create(
+        call=call, kind=RunKind.ALLOCATION, policy="rank", inputs=problem, started_by=actor, created_at=now
+    )
+    _awards_create(run, allocate(problem, "rank"))
+    AllocationRun.objects.filter(pk=run.pk).update(locked_at=now, locked_by=actor, started_at=now)
+    for award in run.awards.filter(share__gt=0):
+        Tranche.objects.create(
+            award=award, number=1, share="0.5", condition=TrancheCondition.START, released_at=now, released_by=actor
+        )
+        Tranche.objects.create(award=award, number=2, share="0.5", condition=TrancheCondition.PROGRESS_REPORT)
+    run.refresh_from_db()
+    return run

@@ -1,0 +1,19 @@
+"""Who may do what with allocations, awards and usage (django-rules)."""
+
+import rules
+
+from portal.accounts.rules import is_chair, is_official, is_secretariat
+from portal.proposals.rules import is_proposal_member
+
+is_allocation_officer = is_secretariat | is_chair
+
+rules.add_perm("allocations.view_allocation", is_official)
+rules.add_perm("allocations.run_allocation", is_allocation_officer)
+rules.add_perm("allocations.adjust_award", is_allocation_officer)
+# Also the permission of the workflow's ``allocate`` and ``activate`` rows (checked against the proposal).
+rules.add_perm("allocations.lock_allocation", is_allocation_officer)
+rules.add_perm("allocations.release_tranche", is_secretariat)
+rules.add_perm("allocations.manage_clawback", is_secretariat)
+rules.add_perm("allocations.import_usage", is_secretariat)
+# Applicants see their own projects' awards and usage; officials see all.
+rules.add_perm("allocations.view_project_usage", is_proposal_member | is_official)

@@ -1,0 +1,733 @@
+"""Writes on allocation: start and execute runs, adjust awards, lock, release tranches, claw back.
+
+Every capacity-changing write re-checks capacity inside a transaction holding row locks on the pool capacity
+rows concerned (``select_for_update``, in primary-key order), so two officials acting at the same time can never
+award more hours than a pool has (PostgreSQL; SQLite serialises writers anyway)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from portal.audit.services import audit_record
+from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
+from portal.notifications.services import email_queue, notify
+from portal.proposals.enums import ProposalState
+from portal.proposals.models import Proposal
+from portal.proposals.services import proposal_transition
+
+from .clawback import clawback_hours, split_reclaim
+from .models import (
+    AllocationPolicy,
+    AllocationRun,
+    Award,
+    AwardHours,
+    CheckpointStatus,
+    Clawback,
+    ClawbackCheckpoint,
+    RunKind,
+    RunStatus,
+    Tranche,
+    TrancheCondition,
+)
+from .optimiser import ProblemError, allocate
+from .selectors import (
+    allocation_problem,
+    awardable,
+    call_pools_quarters,
+    call_settings,
+    locked_hours,
+    locked_run,
+    reallocation_problem,
+    used_hours_by_proposal,
+)
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+SHARE_QUANTUM = Decimal("0.000001")
+FAILED_STATUSES = {
+    "no_solution": "The solver stopped before finding any allocation (time limit %(limit)s s).",
+    "solver_error": "The solver failed.",
+    "infeasible": "The result failed the independent feasibility check and was withheld.",
+}
+DEFAULT_CHECKPOINTS = ((Decimal("0.100"), Decimal("0.250")), (Decimal("0.250"), Decimal("0.500")))
+
+
+def _require(actor, permission: str, obj=None) -> None:
+    if not actor.has_perm(permission, obj):
+        raise PermissionDenied
+
+
+# ---- Runs -------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def allocation_run_start(
+    *, call: Call, policy: str, actor, time_limit: float | None = None, now: datetime | None = None
+) -> AllocationRun:
+    """Store the call's problem as it stands and queue the optimiser on it (a Celery task, after commit)."""
+    _require(actor, "allocations.run_allocation")
+    if policy not in AllocationPolicy.values:
+        raise ValidationError({"policy": _("Choose a policy.")})
+    if locked_run(call=call) is not None:
+        raise ValidationError(
+            _("The allocation of this call is locked; reclaimed hours are reallocated from a checkpoint.")
+        )
+    build = allocation_problem(call=call)
+    if policy == AllocationPolicy.TIERS and not build.problem["tiers"]:
+        raise ValidationError({"policy": _("The tiers policy needs tier thresholds in the call's settings.")})
+    if not build.problem["projects"]:
+        raise ValidationError(_("No recommended or approved proposal with GPU-hours to allocate."))
+    return _run_create(
+        call=call,
+        kind=RunKind.ALLOCATION,
+        policy=policy,
+        inputs=build.problem,
+        actor=actor,
+        time_limit=time_limit or call_settings(call=call).solver_time_limit,
+        now=now,
+    )
+
+
+def _run_create(*, call, kind, policy, inputs, actor, time_limit, now=None, repeat_of=None, checkpoint=None):
+    run = AllocationRun(
+        call=call,
+        kind=kind,
+        policy=policy,
+        inputs=inputs,
+        time_limit=time_limit,
+        started_by=actor,
+        created_at=now or timezone.now(),
+        repeat_of=repeat_of,
+        checkpoint=checkpoint,
+        stage="queued",
+    )
+    run.full_clean()
+    run.save()
+    audit_record(
+        actor=actor,
+        action="allocation.run_start",
+        obj=run,
+        after={
+            "policy": policy,
+            "kind": kind,
+            "projects": len(inputs.get("projects", [])),
+            "repeat_of": repeat_of and repeat_of.pk,
+        },
+    )
+    from .tasks import allocation_run_task  # tasks sit above services
+
+    transaction.on_commit(lambda: allocation_run_task.delay(run.pk))
+    return run
+
+
+@transaction.atomic
+def allocation_run_repeat(*, run: AllocationRun, actor, policy: str | None = None) -> AllocationRun:
+    """Run the optimiser again on exactly the stored inputs of ``run`` (optionally under another policy)."""
+    _require(actor, "allocations.run_allocation")
+    policy = policy or run.policy
+    if policy not in AllocationPolicy.values:
+        raise ValidationError({"policy": _("Choose a policy.")})
+    return _run_create(
+        call=run.call,
+        kind=run.kind,
+        policy=policy,
+        inputs=run.inputs,
+        actor=actor,
+        time_limit=run.time_limit,
+        repeat_of=run,
+        checkpoint=run.checkpoint,
+    )
+
+
+def _progress(run_id: int, progress: int, stage: str, **fields) -> None:
+    AllocationRun.objects.filter(pk=run_id).update(progress=progress, stage=stage, **fields)
+
+
+def allocation_run_execute(*, run_id: int) -> AllocationRun:
+    """Solve a queued run and store its result and awards. Safe to run twice: a finished run is left alone.
+
+    Progress is written in its own small transactions so the page can show it. A failed solve (no solution in
+    the time limit, a solver error, a withheld result) marks the run failed; the call's last good run stays."""
+    run = AllocationRun.objects.get(pk=run_id)
+    if run.is_finished:
+        return run
+    now = timezone.now()
+    _progress(run.pk, 10, "solving", status=RunStatus.RUNNING, started_at=now)
+    try:
+        result = allocate(run.inputs, run.policy, time_limit=run.time_limit)
+    except (ProblemError, ValueError) as exc:
+        return _run_fail(run, f"The problem was refused: {exc}")
+    if result["status"] in FAILED_STATUSES:
+        return _run_fail(run, FAILED_STATUSES[result["status"]] % {"limit": f"{run.time_limit:g}"}, result)
+    _progress(run.pk, 80, "saving")
+    _awards_create(run, result)
+    run.refresh_from_db()
+    return run
+
+
+def _run_fail(run: AllocationRun, message: str, result: dict | None = None) -> AllocationRun:
+    AllocationRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.FAILED,
+        progress=100,
+        stage="failed",
+        error=message,
+        result=result,
+        solver_status=(result or {}).get("status", ""),
+        finished_at=timezone.now(),
+    )
+    audit_record(actor=None, action="allocation.run_failed", obj=run, reason=message)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def _awards_create(run: AllocationRun, result: dict) -> None:
+    run = AllocationRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_finished:
+        return
+    projects = run.inputs["projects"]
+    proposals = dict(
+        Proposal.objects.filter(call=run.call, reference__in=[p["id"] for p in projects]).values_list("reference", "pk")
+    )
+    pools = {p.code: p for p in ResourcePool.objects.filter(code__in=run.inputs["pools"])}
+    quarter_codes = {q for entry in run.inputs["pools"].values() for q in entry["capacity"]}
+    quarters = {q.code: q for q in Quarter.objects.filter(code__in=quarter_codes)}
+    call_rate = Decimal(run.inputs["subsidy_rate"])
+    awards = []
+    for project in projects:
+        outcome = result["awards"][project["id"]]
+        awards.append(
+            Award(
+                run=run,
+                proposal_id=proposals[project["id"]],
+                score=Decimal(str(project["score"])),
+                min_share=Decimal(str(project["min_share"])),
+                share=Decimal(repr(outcome["share"])).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR),
+                subsidy_rate=Decimal(project.get("subsidy_rate", call_rate)),
+                subsidy=Decimal(outcome["subsidy"]),
+                reason=outcome["reason"],
+            )
+        )
+    Award.objects.bulk_create(awards)
+    cells = []
+    for project, award in zip(projects, awards, strict=True):
+        awarded = result["awards"][project["id"]]["hours"]
+        for pool_code, quarter_hours in project["request"].items():
+            for quarter_code, requested in quarter_hours.items():
+                cells.append(
+                    AwardHours(
+                        award=award,
+                        pool=pools[pool_code],
+                        quarter=quarters[quarter_code],
+                        requested=Decimal(str(requested)),
+                        gpu_hours=Decimal(str(awarded[pool_code][quarter_code])),
+                    )
+                )
+    AwardHours.objects.bulk_create(cells, batch_size=2000)
+    run.result = result
+    run.status = RunStatus.SUCCEEDED
+    run.solver_status = result["status"]
+    run.progress = 100
+    run.stage = "finished"
+    run.finished_at = timezone.now()
+    run.save(update_fields=["result", "status", "solver_status", "progress", "stage", "finished_at"])
+    audit_record(
+        actor=None,
+        action="allocation.run_finished",
+        obj=run,
+        after={"status": result["status"], "objective": result["objective"], "gap": result["gap"]},
+    )
+
+
+# ---- Hand adjustment -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def award_adjust(*, award: Award, hours: dict[int, Decimal], reason: str, actor, now: datetime | None = None) -> Award:
+    """Set the hours of an unlocked award by hand, cell by cell (``hours``: AwardHours id -> GPU-hours).
+
+    The reason is required and audited. Each cell must lie between 0 and the request; the award as a whole
+    must be nothing or at least the project's minimum viable share. Share and subsidy are worked out again.
+    Capacity is checked again when the allocation is locked."""
+    _require(actor, "allocations.adjust_award")
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for the adjustment.")})
+    run = AllocationRun.objects.select_for_update().get(pk=award.run_id)
+    if run.is_locked or run.status != RunStatus.SUCCEEDED:
+        raise ValidationError(_("Only the awards of a finished, unlocked run can be adjusted."))
+    award = Award.objects.select_for_update().get(pk=award.pk)
+    cells = list(award.hours.select_related("pool"))
+    before = {f"{c.pool.code} {c.quarter_id}": str(c.gpu_hours) for c in cells}
+    errors = {}
+    for cell in cells:
+        value = hours.get(cell.pk, cell.gpu_hours)
+        if value < 0 or value > cell.requested:
+            errors[f"cell_{cell.pk}"] = _("Between 0 and the %(requested)s GPU-hours requested.") % {
+                "requested": f"{cell.requested:,.0f}"
+            }
+        cell.gpu_hours = value
+    if errors:
+        raise ValidationError(errors)
+    requested = sum((c.requested for c in cells), ZERO)
+    total = sum((c.gpu_hours for c in cells), ZERO)
+    share = (total / requested).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR) if requested else ZERO
+    if 0 < share < award.min_share:
+        raise ValidationError(
+            _(
+                "That is %(share)s of the request, below the minimum viable share of %(minimum)s: award nothing or at least the minimum."
+            )
+            % {"share": f"{share * 100:.1f}%", "minimum": f"{award.min_share * 100:.1f}%"}
+        )
+    for cell in cells:
+        cell.full_clean()
+    AwardHours.objects.bulk_update(cells, ["gpu_hours"])
+    award.share = share
+    award.subsidy = _subsidy(cells, award.subsidy_rate)
+    award.adjusted_by = actor
+    award.adjusted_at = now or timezone.now()
+    award.adjust_reason = reason.strip()
+    award.full_clean()
+    award.save(update_fields=["share", "subsidy", "adjusted_by", "adjusted_at", "adjust_reason"])
+    audit_record(
+        actor=actor,
+        action="allocation.award_adjust",
+        obj=award,
+        before=before,
+        after={f"{c.pool.code} {c.quarter_id}": str(c.gpu_hours) for c in cells} | {"share": str(share)},
+        reason=award.adjust_reason,
+    )
+    return award
+
+
+def _subsidy(cells, rate: Decimal) -> Decimal:
+    return sum((c.gpu_hours * c.pool.list_price * rate for c in cells), ZERO).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+# ---- Lock ------------------------------------------------------------------------------------------------------------
+
+
+class CapacityExceeded(ValidationError):
+    """Locking would award more hours than a pool has in a quarter (or more than the call's budget)."""
+
+
+def _lock_capacity_rows(keys: set[tuple[int, int]]) -> dict[tuple[int, int], PoolCapacity]:
+    """Row-lock the capacity rows of ``keys`` ((pool id, quarter id)), always in primary-key order."""
+    if not keys:
+        return {}
+    pool_ids = {k[0] for k in keys}
+    quarter_ids = {k[1] for k in keys}
+    rows = (
+        PoolCapacity.objects.select_for_update(of=("self",))
+        .filter(pool_id__in=pool_ids, quarter_id__in=quarter_ids)
+        .select_related("pool", "quarter")
+        .order_by("pk")
+    )
+    return {(row.pool_id, row.quarter_id): row for row in rows}
+
+
+def _check_capacity(cells: dict[tuple[int, int], Decimal]) -> None:
+    """Raise CapacityExceeded unless ``cells`` (extra hours per pool and quarter) fit beside every locked award.
+    The caller holds the transaction; this locks the capacity rows first."""
+    rows = _lock_capacity_rows({key for key, hours in cells.items() if hours > 0})
+    taken = locked_hours(pool_ids={k[0] for k in cells}, quarter_ids={k[1] for k in cells})
+    problems = []
+    for key, hours in sorted(cells.items()):
+        if hours <= 0:
+            continue
+        row = rows.get(key)
+        limit = awardable(row) if row is not None else ZERO
+        already = taken.get(key, ZERO)
+        if already + hours > limit:
+            pool = row.pool.name if row else str(key[0])
+            quarter = row.quarter.code if row else str(key[1])
+            problems.append(
+                _(
+                    "%(pool)s in %(quarter)s: %(hours)s GPU-hours more would make %(total)s, above the %(limit)s that may be awarded."
+                )
+                % {
+                    "pool": pool,
+                    "quarter": quarter,
+                    "hours": f"{hours:,.0f}",
+                    "total": f"{already + hours:,.0f}",
+                    "limit": f"{limit:,.0f}",
+                }
+            )
+    if problems:
+        raise CapacityExceeded(problems)
+
+
+@transaction.atomic
+def allocation_lock(*, call: Call, run: AllocationRun, actor, now: datetime | None = None) -> AllocationRun:
+    """Lock ``run`` as the call's allocation (or, for a reallocation run, as a top-up).
+
+    Inside one transaction: the run row and the capacity rows it touches are locked, capacity and the call's
+    budget are checked against every locked award, the funded proposals move APPROVED → ALLOCATED → ACTIVE, the
+    tranches are created (the first released at once), and each project is told after commit."""
+    now = now or timezone.now()
+    _require(actor, "allocations.lock_allocation")
+    run = AllocationRun.objects.select_for_update().select_related("call").get(pk=run.pk)
+    if run.call_id != call.pk:
+        raise ValidationError(_("This run belongs to another call."))
+    if run.status != RunStatus.SUCCEEDED:
+        raise ValidationError(_("Only a finished run can be locked."))
+    if run.is_locked:
+        raise ValidationError(_("This run is already locked."))
+    awards = list(
+        run.awards.filter(share__gt=0).select_related("proposal__organisation").prefetch_related("hours__pool")
+    )
+    cells: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for award in awards:
+        for cell in award.hours.all():
+            cells[(cell.pool_id, cell.quarter_id)] += cell.gpu_hours
+    _check_capacity(cells)  # takes the row locks that serialise concurrent locks
+    if run.kind == RunKind.ALLOCATION and locked_run(call=call) is not None:
+        raise ValidationError(_("Another run of this call has been locked meanwhile."))
+    committed = (
+        Award.objects.filter(run__call=call, run__locked_at__isnull=False).aggregate(total=Sum("subsidy"))["total"]
+        or ZERO
+    )
+    subsidy = sum((a.subsidy for a in awards), ZERO)
+    if committed + subsidy > call.budget:
+        raise CapacityExceeded(
+            _("The subsidy committed would be %(total)s, above the call's budget of %(budget)s.")
+            % {"total": f"HK${committed + subsidy:,.2f}", "budget": f"HK${call.budget:,.2f}"}
+        )
+    allowed = {ProposalState.APPROVED}
+    if run.kind == RunKind.REALLOCATION:
+        allowed |= {ProposalState.ALLOCATED, ProposalState.ACTIVE}
+    not_approved = sorted(a.proposal.reference for a in awards if a.proposal.state not in allowed)
+    if not_approved:
+        raise ValidationError(
+            _("Only approved proposals can be allocated; not yet approved (or no longer): %(list)s.")
+            % {"list": ", ".join(not_approved)}
+        )
+    run.locked_at = now
+    run.locked_by = actor
+    run.full_clean()
+    run.save(update_fields=["locked_at", "locked_by"])
+    first_share = call_settings(call=call).first_tranche_share
+    for award in awards:
+        proposal = award.proposal
+        if proposal.state == ProposalState.APPROVED:
+            proposal_transition(proposal=proposal, action="allocate", actor=actor, now=now, notify_after=False)
+        if not proposal.account_code:
+            proposal.account_code = "aiss-" + proposal.reference.lower().removeprefix("aiss-")
+            Proposal.objects.filter(pk=proposal.pk).update(account_code=proposal.account_code)
+        Tranche.objects.create(
+            award=award,
+            number=1,
+            share=first_share,
+            condition=TrancheCondition.START,
+            released_at=now,
+            released_by=actor,
+        )
+        if first_share < 1:
+            Tranche.objects.create(
+                award=award, number=2, share=1 - first_share, condition=TrancheCondition.PROGRESS_REPORT
+            )
+        if proposal.state == ProposalState.ALLOCATED:
+            proposal_transition(proposal=proposal, action="activate", actor=actor, now=now, notify_after=False)
+    audit_record(
+        actor=actor,
+        action="allocation.lock",
+        obj=run,
+        after={
+            "kind": run.kind,
+            "funded": [a.proposal.reference for a in awards],
+            "hours": {f"{k[0]}:{k[1]}": str(v) for k, v in sorted(cells.items())},
+            "subsidy": str(subsidy),
+        },
+    )
+    award_ids = [a.pk for a in awards]
+    transaction.on_commit(lambda: _notify_awards(award_ids))
+    return run
+
+
+def _members(proposal: Proposal):
+    return [m.user for m in proposal.organisation.memberships.select_related("user")]
+
+
+def _notify_awards(award_ids: list[int]) -> None:
+    for award in Award.objects.filter(pk__in=award_ids).select_related("proposal__organisation", "run"):
+        proposal = award.proposal
+        hours = award.hours.aggregate(total=Sum("gpu_hours"))["total"] or ZERO
+        url = reverse("allocations:project", args=[proposal.pk])
+        for user in _members(proposal):
+            with override(user.preferred_language):
+                message = _("%(reference)s is awarded %(hours)s GPU-hours.") % {
+                    "reference": proposal.reference,
+                    "hours": f"{hours:,.0f}",
+                }
+            notify(user=user, message=message, url=url)
+            email_queue(
+                key=f"allocation-award:{award.pk}:{user.pk}",
+                to=user.email,
+                template="emails/allocations_awarded",
+                context={
+                    "name": user.full_name,
+                    "reference": proposal.reference,
+                    "title": proposal.title,
+                    "hours": f"{hours:,.0f}",
+                    "share": f"{award.share * 100:.1f}%",
+                    "subsidy": f"HK${award.subsidy:,.2f}",
+                    "topup": award.run.kind == RunKind.REALLOCATION,
+                    "url": url,
+                },
+                language=user.preferred_language,
+            )
+
+
+# ---- Tranches --------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tranche_release(*, tranche: Tranche, actor, now: datetime | None = None) -> Tranche:
+    """Release a tranche held until the first progress report is accepted."""
+    _require(actor, "allocations.release_tranche")
+    tranche = Tranche.objects.select_for_update().select_related("award__proposal").get(pk=tranche.pk)
+    if tranche.released_at is not None:
+        raise ValidationError(_("This tranche has already been released."))
+    tranche.released_at = now or timezone.now()
+    tranche.released_by = actor
+    tranche.full_clean()
+    tranche.save(update_fields=["released_at", "released_by"])
+    audit_record(
+        actor=actor,
+        action="allocation.tranche_release",
+        obj=tranche.award,
+        after={"tranche": tranche.number, "share": str(tranche.share)},
+        reason="First progress report accepted",
+    )
+    return tranche
+
+
+# ---- Claw-back -------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def clawback_schedule(*, call: Call) -> list[ClawbackCheckpoint]:
+    """The call's checkpoints, creating the default schedule when it has none (domain brief §7, after US ALCC):
+    under 10% used → 25% of the unused balance reclaimed at the first; under 25% used → 50% at the second.
+    Our choice of dates: the end of the middle quarter of the call, then the end of the quarter after it."""
+    existing = list(ClawbackCheckpoint.objects.filter(call=call).order_by("number"))
+    if existing:
+        return existing
+    _pools, quarters = call_pools_quarters(call)
+    if not quarters:
+        return []
+    first = max(0, len(quarters) // 2 - 1)
+    dates = [quarters[first].ends_on, quarters[min(len(quarters) - 1, first + 1)].ends_on]
+    created = []
+    for number, ((threshold, share), due_on) in enumerate(zip(DEFAULT_CHECKPOINTS, dates, strict=True), start=1):
+        checkpoint = ClawbackCheckpoint(
+            call=call, number=number, due_on=due_on, threshold=threshold, reclaim_share=share
+        )
+        checkpoint.full_clean()
+        checkpoint.save()
+        created.append(checkpoint)
+    return created
+
+
+def clawback_preview(*, checkpoint: ClawbackCheckpoint) -> list[dict]:
+    """For each locked, funded award of the call: awarded, used, used share, and the hours the checkpoint would
+    reclaim now (from quarters starting after the checkpoint date)."""
+    awards = list(
+        Award.objects.filter(run__call=checkpoint.call, run__locked_at__isnull=False, share__gt=0)
+        .select_related("proposal__organisation")
+        .prefetch_related("hours__quarter", "hours__pool")
+        .order_by("proposal__reference", "pk")
+    )
+    by_proposal: dict[int, list[Award]] = defaultdict(list)
+    for award in awards:
+        by_proposal[award.proposal_id].append(award)
+    used = used_hours_by_proposal(proposal_ids=by_proposal)
+    rows = []
+    for proposal_id, proposal_awards in by_proposal.items():
+        cells = [c for a in proposal_awards for c in a.hours.all()]
+        awarded = sum((c.gpu_hours + c.reclaimed for c in cells), ZERO)
+        used_hours = used.get(proposal_id, ZERO)
+        amount = clawback_hours(
+            awarded=awarded, used=used_hours, threshold=checkpoint.threshold, reclaim_share=checkpoint.reclaim_share
+        )
+        future = sorted(
+            (c for c in cells if c.quarter.starts_on > checkpoint.due_on and c.gpu_hours > 0),
+            key=lambda c: (c.quarter.starts_on, c.pool.code, c.pk),
+        )
+        split = split_reclaim([(c.pk, c.gpu_hours) for c in future], amount)
+        rows.append(
+            {
+                "proposal": proposal_awards[0].proposal,
+                "awards": proposal_awards,
+                "cells": future,
+                "awarded": awarded,
+                "used": used_hours,
+                "used_share": used_hours / awarded if awarded else None,
+                "reclaim": sum(split.values(), ZERO),
+                "split": split,
+            }
+        )
+    return rows
+
+
+@transaction.atomic
+def clawback_warn(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None = None) -> int:
+    """Tell each project that would lose hours at ``checkpoint`` (as usage stands now) before it happens.
+    Returns how many projects were told."""
+    _require(actor, "allocations.manage_clawback")
+    checkpoint = ClawbackCheckpoint.objects.select_for_update().get(pk=checkpoint.pk)
+    if checkpoint.status == CheckpointStatus.APPLIED:
+        raise ValidationError(_("This checkpoint has already been applied."))
+    at_risk = [row for row in clawback_preview(checkpoint=checkpoint) if row["reclaim"] > 0]
+    checkpoint.status = CheckpointStatus.WARNED
+    checkpoint.warned_at = now or timezone.now()
+    checkpoint.save(update_fields=["status", "warned_at"])
+    audit_record(
+        actor=actor,
+        action="allocation.clawback_warn",
+        obj=checkpoint,
+        after={"warned": [row["proposal"].reference for row in at_risk]},
+    )
+    rows = [(row["proposal"].pk, str(row["reclaim"]), str(row["used"]), str(row["awarded"])) for row in at_risk]
+    transaction.on_commit(lambda: _notify_clawback(checkpoint.pk, rows, "warning"))
+    return len(at_risk)
+
+
+@transaction.atomic
+def clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None = None) -> list[Clawback]:
+    """Reclaim under-used hours at ``checkpoint``: the hours leave the awards (future quarters only) and return
+    to the pools; each project concerned is told. Applying twice does nothing the second time."""
+    _require(actor, "allocations.manage_clawback")
+    now = now or timezone.now()
+    checkpoint = ClawbackCheckpoint.objects.select_for_update().select_related("call").get(pk=checkpoint.pk)
+    if checkpoint.status == CheckpointStatus.APPLIED:
+        raise ValidationError(_("This checkpoint has already been applied."))
+    if timezone.localdate(now) < checkpoint.due_on:
+        raise ValidationError(
+            _("This checkpoint falls on %(date)s; it cannot be applied before then.") % {"date": checkpoint.due_on}
+        )
+    preview = clawback_preview(checkpoint=checkpoint)
+    cell_ids = [pk for row in preview for pk, hours in row["split"].items() if hours > 0]
+    locked_cells = {
+        c.pk: c for c in AwardHours.objects.select_for_update().filter(pk__in=cell_ids).select_related("pool")
+    }
+    made = []
+    for row in preview:
+        if row["reclaim"] <= 0:
+            continue
+        for pk, hours in row["split"].items():
+            if hours > 0:
+                cell = locked_cells[pk]
+                cell.gpu_hours -= hours
+                cell.reclaimed += hours
+                cell.full_clean()
+                cell.save(update_fields=["gpu_hours", "reclaimed"])
+        for award in row["awards"]:
+            cells = list(award.hours.select_related("pool"))
+            requested = sum((c.requested for c in cells), ZERO)
+            award.share = (sum((c.gpu_hours for c in cells), ZERO) / requested).quantize(
+                SHARE_QUANTUM, rounding=ROUND_FLOOR
+            )
+            award.subsidy = _subsidy(cells, award.subsidy_rate)
+            award.save(update_fields=["share", "subsidy"])
+        made.append(
+            Clawback.objects.create(
+                checkpoint=checkpoint,
+                award=row["awards"][0],
+                awarded=row["awarded"],
+                used=row["used"],
+                reclaimed=row["reclaim"],
+                created_at=now,
+            )
+        )
+    checkpoint.status = CheckpointStatus.APPLIED
+    checkpoint.applied_at = now
+    checkpoint.applied_by = actor
+    checkpoint.save(update_fields=["status", "applied_at", "applied_by"])
+    audit_record(
+        actor=actor,
+        action="allocation.clawback_apply",
+        obj=checkpoint,
+        after={c.award.proposal.reference: str(c.reclaimed) for c in made},
+    )
+    rows = [(c.award.proposal_id, str(c.reclaimed), str(c.used), str(c.awarded)) for c in made]
+    transaction.on_commit(lambda: _notify_clawback(checkpoint.pk, rows, "applied"))
+    return made
+
+
+def _notify_clawback(checkpoint_id: int, rows: list[tuple[int, str, str, str]], stage: str) -> None:
+    checkpoint = ClawbackCheckpoint.objects.get(pk=checkpoint_id)
+    proposals = Proposal.objects.in_bulk([row[0] for row in rows])
+    for proposal_id, reclaim, used, awarded in rows:
+        proposal = proposals[proposal_id]
+        url = reverse("allocations:project", args=[proposal.pk])
+        context = {
+            "reference": proposal.reference,
+            "title": proposal.title,
+            "date": checkpoint.due_on.isoformat(),
+            "threshold": f"{checkpoint.threshold * 100:.0f}%",
+            "share": f"{checkpoint.reclaim_share * 100:.0f}%",
+            "reclaim": f"{Decimal(reclaim):,.0f}",
+            "used": f"{Decimal(used):,.1f}",
+            "awarded": f"{Decimal(awarded):,.0f}",
+            "url": url,
+        }
+        for user in _members(proposal):
+            with override(user.preferred_language):
+                if stage == "warning":
+                    message = (
+                        _(
+                            "%(reference)s: unless usage rises, %(reclaim)s unused GPU-hours will be reclaimed on %(date)s."
+                        )
+                        % context
+                    )
+                else:
+                    message = (
+                        _("%(reference)s: %(reclaim)s unused GPU-hours were reclaimed at the checkpoint of %(date)s.")
+                        % context
+                    )
+            notify(user=user, message=message, url=url)
+            email_queue(
+                key=f"clawback-{stage}:{checkpoint.pk}:{proposal.pk}:{user.pk}",
+                to=user.email,
+                template=f"emails/allocations_clawback_{stage}",
+                context={"name": user.full_name, **context},
+                language=user.preferred_language,
+            )
+
+
+@transaction.atomic
+def reallocation_start(
+    *, checkpoint: ClawbackCheckpoint, actor, policy: str = AllocationPolicy.OPTIMAL
+) -> AllocationRun:
+    """Offer the free hours after ``checkpoint`` (reclaimed ones included) to waitlisted and partly funded
+    proposals by the same optimiser; lock the run like any other to award them."""
+    _require(actor, "allocations.manage_clawback")
+    checkpoint = ClawbackCheckpoint.objects.select_related("call").get(pk=checkpoint.pk)
+    if checkpoint.status != CheckpointStatus.APPLIED:
+        raise ValidationError(_("Apply the checkpoint before reallocating its hours."))
+    build = reallocation_problem(checkpoint=checkpoint)
+    if not build.problem["projects"] or not build.problem["pools"]:
+        raise ValidationError(_("There is no waitlisted or partly funded proposal to offer the hours to."))
+    return _run_create(
+        call=checkpoint.call,
+        kind=RunKind.REALLOCATION,
+        policy=policy,
+        inputs=build.problem,
+        actor=actor,
+        time_limit=call_settings(call=checkpoint.call).solver_time_limit,
+        checkpoint=checkpoint,
+    )
+
+
+def today_hkt() -> date:
+    return timezone.localdate()

@@ -1,0 +1,404 @@
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from rules.contrib.views import PermissionRequiredMixin
+
+from portal.calls.models import Call, ResourcePool
+from portal.proposals.selectors import proposals_visible_to
+
+from . import selectors, services
+from .charts import Series, bar_chart
+from .explain import award_reason
+from .forms import AwardAdjustForm, CompareForm, RunStartForm, UsageUploadForm
+from .models import AllocationRun, Award, AwardHours, ClawbackCheckpoint, RunStatus, Tranche
+from .sacct import SacctError
+from .usage import usage_import, usage_imports
+
+STAGES = {
+    "queued": gettext_lazy("Waiting for a worker"),
+    "solving": gettext_lazy("Solving"),
+    "saving": gettext_lazy("Saving the awards"),
+    "finished": gettext_lazy("Finished"),
+    "failed": gettext_lazy("Failed"),
+}
+
+
+class OfficialMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "allocations.view_allocation"
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+class IndexView(OfficialMixin, TemplateView):
+    template_name = "allocations/index.html"
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "calls": selectors.calls_with_allocations(),
+            "pools": ResourcePool.objects.order_by("code"),
+        }
+
+
+class PoolView(OfficialMixin, TemplateView):
+    template_name = "allocations/pool.html"
+
+    def get_context_data(self, **kwargs):
+        pool = get_object_or_404(ResourcePool, code=kwargs["code"])
+        rows = selectors.pool_capacity(pool=pool)
+        chart = bar_chart(
+            chart_id="utilisation",
+            title=_("%(pool)s: capacity, awarded and used per quarter") % {"pool": pool.name},
+            description=_("GPU-hours per quarter; the table below gives the same figures."),
+            labels=[row.quarter.code for row in rows],
+            series=[
+                Series(_("Awardable"), [row.awardable for row in rows]),
+                Series(_("Awarded"), [row.awarded for row in rows]),
+                Series(_("Used"), [row.used for row in rows]),
+            ],
+        )
+        return {**super().get_context_data(**kwargs), "pool": pool, "rows": rows, "chart": chart}
+
+
+class CallAllocationView(OfficialMixin, TemplateView):
+    template_name = "allocations/call.html"
+
+    def get_context_data(self, **kwargs):
+        call = get_object_or_404(Call, pk=kwargs["pk"])
+        runs = list(selectors.runs_for_call(call=call))
+        user = self.request.user
+        return {
+            **super().get_context_data(**kwargs),
+            "call": call,
+            "runs": runs,
+            "stages": STAGES,
+            "form": kwargs.get("form") or RunStartForm(),
+            "compare_form": CompareForm(runs=runs),
+            "locked": next((r for r in runs if r.locked_at and r.kind == "allocation"), None),
+            "last_good": selectors.last_good_run(call=call),
+            "settings": selectors.call_settings(call=call),
+            "checkpoints": list(selectors.checkpoints_for_call(call=call)),
+            "proposals": list(selectors.allocatable_proposals(call=call)),
+            "can_run": user.has_perm("allocations.run_allocation"),
+            "can_clawback": user.has_perm("allocations.manage_clawback"),
+        }
+
+    def post(self, request, pk):
+        call = get_object_or_404(Call, pk=pk)
+        if not request.user.has_perm("allocations.run_allocation"):
+            raise Http404
+        form = RunStartForm(request.POST)
+        if form.is_valid():
+            try:
+                run = services.allocation_run_start(call=call, policy=form.cleaned_data["policy"], actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, _errors(exc))
+                return redirect("allocations:call", pk=call.pk)
+            messages.success(request, _("Run #%(n)s has started.") % {"n": run.pk})
+            return redirect("allocations:run", pk=run.pk)
+        return self.render_to_response(self.get_context_data(pk=pk, form=form), status=422)
+
+
+def _run(pk: int) -> AllocationRun:
+    return get_object_or_404(
+        AllocationRun.objects.select_related("call", "started_by", "locked_by", "repeat_of", "checkpoint"), pk=pk
+    )
+
+
+class RunView(OfficialMixin, TemplateView):
+    template_name = "allocations/run.html"
+
+    def get_context_data(self, **kwargs):
+        run = _run(kwargs["pk"])
+        awards = list(selectors.run_awards(run=run))
+        pools = {p.code: p.name for p in run.call.pools.all()}
+        orgs = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in awards}
+        for award in awards:
+            award.reason_text = award_reason(award, pool_names=pools, org_names=orgs)
+            award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
+            award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
+        summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
+        user = self.request.user
+        return {
+            **super().get_context_data(**kwargs),
+            "run": run,
+            "stage": STAGES.get(run.stage, run.stage),
+            "awards": awards,
+            "summary": summary,
+            "capacity_rows": [
+                {
+                    "pool": pools.get(pool, pool),
+                    "quarter": quarter,
+                    "awarded": summary.cells.get((pool, quarter), 0),
+                    "capacity": capacity,
+                    "used": summary.used_share((pool, quarter)),
+                }
+                for (pool, quarter), capacity in summary.capacity.items()
+            ]
+            if summary
+            else [],
+            "pool_names": pools,
+            "last_good": selectors.last_good_run(call=run.call, kind=run.kind),
+            "can_adjust": user.has_perm("allocations.adjust_award") and not run.is_locked,
+            "can_lock": user.has_perm("allocations.lock_allocation")
+            and run.status == RunStatus.SUCCEEDED
+            and not run.is_locked,
+            "can_run": user.has_perm("allocations.run_allocation"),
+        }
+
+
+class RunStatusView(OfficialMixin, View):
+    """The run's progress as JSON, polled by the run page while it runs."""
+
+    def get(self, request, pk):
+        run = get_object_or_404(AllocationRun, pk=pk)
+        return JsonResponse(
+            {
+                "status": run.status,
+                "status_display": str(run.get_status_display()),
+                "progress": run.progress,
+                "stage": str(STAGES.get(run.stage, run.stage)),
+                "finished": run.is_finished,
+            }
+        )
+
+
+class RunInputsView(OfficialMixin, View):
+    """The exact problem of a run, for ``manage.py allocate --input``."""
+
+    def get(self, request, pk):
+        import json
+
+        run = get_object_or_404(AllocationRun, pk=pk)
+        response = HttpResponse(
+            json.dumps(run.inputs, indent=2, ensure_ascii=False) + "\n", content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="allocation-run-{run.pk}-problem.json"'
+        return response
+
+
+class RunRepeatView(OfficialMixin, View):
+    def post(self, request, pk):
+        run = _run(pk)
+        if not request.user.has_perm("allocations.run_allocation"):
+            raise Http404
+        try:
+            new = services.allocation_run_repeat(run=run, actor=request.user, policy=request.POST.get("policy") or None)
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return redirect("allocations:run", pk=run.pk)
+        messages.success(
+            request, _("Run #%(n)s repeats run #%(old)s on the same inputs.") % {"n": new.pk, "old": run.pk}
+        )
+        return redirect("allocations:run", pk=new.pk)
+
+
+class RunLockView(OfficialMixin, View):
+    def post(self, request, pk):
+        run = _run(pk)
+        if not request.user.has_perm("allocations.lock_allocation"):
+            raise Http404
+        try:
+            services.allocation_lock(call=run.call, run=run, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _("The allocation was not locked: %(reason)s") % {"reason": _errors(exc)})
+            return redirect("allocations:run", pk=run.pk)
+        messages.success(request, _("The allocation is locked and the projects are told."))
+        return redirect("allocations:run", pk=run.pk)
+
+
+class CompareView(OfficialMixin, TemplateView):
+    template_name = "allocations/compare.html"
+
+    def get_context_data(self, **kwargs):
+        call = get_object_or_404(Call, pk=kwargs["pk"])
+        runs_all = list(AllocationRun.objects.filter(call=call, status=RunStatus.SUCCEEDED).order_by("-pk"))
+        form = CompareForm(self.request.GET or None, runs=runs_all)
+        chosen = [r for r in runs_all if form.is_valid() and r.pk in form.cleaned_data["runs"]]
+        summaries = selectors.run_summaries(runs=sorted(chosen, key=lambda r: r.pk))
+        cells = sorted({key for s in summaries for key in s.capacity})
+        pools = {p.code: p.name for p in call.pools.all()}
+        rows = [
+            {
+                "pool": pools.get(pool, pool),
+                "quarter": quarter,
+                "values": [(s.cells.get((pool, quarter), 0), s.used_share((pool, quarter))) for s in summaries],
+            }
+            for pool, quarter in cells
+        ]
+        return {**super().get_context_data(**kwargs), "call": call, "form": form, "summaries": summaries, "rows": rows}
+
+
+class AwardAdjustView(OfficialMixin, FormView):
+    template_name = "allocations/award_adjust.html"
+    form_class = AwardAdjustForm
+    permission_required = "allocations.adjust_award"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.award = get_object_or_404(
+            Award.objects.select_related("run__call", "proposal__organisation").prefetch_related(
+                Prefetch("hours", queryset=AwardHours.objects.select_related("pool", "quarter"))
+            ),
+            pk=kwargs["pk"],
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "cells": self.award.hours.all()}
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "award": self.award, "run": self.award.run}
+
+    def form_valid(self, form):
+        try:
+            services.award_adjust(
+                award=self.award, hours=form.hours(), reason=form.cleaned_data["reason"], actor=self.request.user
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, exc.messages)
+            return self.render_to_response(self.get_context_data(form=form), status=422)
+        messages.success(
+            self.request, _("The award of %(reference)s is adjusted.") % {"reference": self.award.proposal.reference}
+        )
+        return redirect("allocations:run", pk=self.award.run_id)
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=422)
+
+
+class UsageUploadView(OfficialMixin, FormView):
+    template_name = "allocations/usage_upload.html"
+    form_class = UsageUploadForm
+    permission_required = "allocations.import_usage"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "imports": usage_imports()[:20]}
+
+    def form_valid(self, form):
+        upload = form.cleaned_data["file"]
+        try:
+            record = usage_import(stream=upload, filename=upload.name, actor=self.request.user)
+        except SacctError as exc:
+            form.add_error("file", _("The file was refused and nothing was imported: %(error)s.") % {"error": exc})
+            return self.render_to_response(self.get_context_data(form=form), status=422)
+        messages.success(
+            self.request,
+            _("%(file)s imported: %(created)s jobs created, %(updated)s updated.")
+            % {"file": record.filename, "created": record.jobs_created, "updated": record.jobs_updated},
+        )
+        if record.unknown_accounts:
+            messages.warning(
+                self.request,
+                _("Lines for accounts the portal does not know were kept aside: %(accounts)s.")
+                % {"accounts": ", ".join(entry["account"] for entry in record.unknown_accounts)},
+            )
+        return redirect("allocations:usage_upload")
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=422)
+
+
+class ProjectUsageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+    """A project's award against its usage: per quarter (chart and table), balance, burn rate, tranches."""
+
+    template_name = "allocations/project.html"
+    permission_required = "allocations.view_project_usage"
+
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(
+            proposals_visible_to(self.request.user).select_related("organisation", "call"), pk=self.kwargs["pk"]
+        )
+        return self.proposal
+
+    def get_context_data(self, **kwargs):
+        usage = selectors.project_usage(proposal=self.proposal, today=services.today_hkt())
+        chart = bar_chart(
+            chart_id="usage",
+            title=_("%(reference)s: GPU-hours awarded and used per quarter") % {"reference": self.proposal.reference},
+            description=_("The table below gives the same figures."),
+            labels=[row.quarter.code for row in usage.quarters],
+            series=[
+                Series(_("Awarded"), [row.awarded for row in usage.quarters]),
+                Series(_("Used"), [row.used for row in usage.quarters]),
+            ],
+        )
+        return {
+            **super().get_context_data(**kwargs),
+            "proposal": self.proposal,
+            "usage": usage,
+            "chart": chart,
+            "can_release": self.request.user.has_perm("allocations.release_tranche"),
+        }
+
+
+class TrancheReleaseView(OfficialMixin, View):
+    def post(self, request, pk):
+        tranche = get_object_or_404(Tranche.objects.select_related("award__proposal"), pk=pk)
+        if not request.user.has_perm("allocations.release_tranche"):
+            raise Http404
+        try:
+            services.tranche_release(tranche=tranche, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        else:
+            messages.success(request, _("Tranche %(n)s is released.") % {"n": tranche.number})
+        return redirect("allocations:project", pk=tranche.award.proposal_id)
+
+
+class CheckpointView(OfficialMixin, TemplateView):
+    template_name = "allocations/checkpoint.html"
+
+    def get_context_data(self, **kwargs):
+        checkpoint = get_object_or_404(ClawbackCheckpoint.objects.select_related("call"), pk=kwargs["pk"])
+        return {
+            **super().get_context_data(**kwargs),
+            "checkpoint": checkpoint,
+            "call": checkpoint.call,
+            "rows": services.clawback_preview(checkpoint=checkpoint),
+            "clawbacks": list(checkpoint.clawbacks.select_related("award__proposal")),
+            "runs": list(checkpoint.reallocation_runs.order_by("-pk")),
+            "can_clawback": self.request.user.has_perm("allocations.manage_clawback"),
+        }
+
+    def post(self, request, pk):
+        checkpoint = get_object_or_404(ClawbackCheckpoint.objects.select_related("call"), pk=pk)
+        if not request.user.has_perm("allocations.manage_clawback"):
+            raise Http404
+        action = request.POST.get("action")
+        try:
+            if action == "warn":
+                told = services.clawback_warn(checkpoint=checkpoint, actor=request.user)
+                messages.success(request, _("%(n)s projects were warned.") % {"n": told})
+            elif action == "apply":
+                made = services.clawback_apply(checkpoint=checkpoint, actor=request.user)
+                messages.success(request, _("Hours were reclaimed from %(n)s projects.") % {"n": len(made)})
+            elif action == "reallocate":
+                run = services.reallocation_start(checkpoint=checkpoint, actor=request.user)
+                return redirect("allocations:run", pk=run.pk)
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        return redirect("allocations:checkpoint", pk=checkpoint.pk)
+
+
+class ScheduleView(OfficialMixin, View):
+    """Create the call's default claw-back schedule."""
+
+    def post(self, request, pk):
+        call = get_object_or_404(Call, pk=pk)
+        if not request.user.has_perm("allocations.manage_clawback"):
+            raise Http404
+        services.clawback_schedule(call=call)
+        return redirect("allocations:call", pk=call.pk)

@@ -1,0 +1,247 @@
+"""Allocation pages: who may see and do what, what they show, and a constant number of queries."""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from portal.allocations import services
+from portal.allocations.models import AllocationRun, UsageImport
+from portal.proposals.enums import ProposalState
+from tests.factories import MembershipFactory, UserFactory
+from tests.factories.allocations import allocatable_proposal, usage
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "sacct-sample.txt"
+
+
+def run_for(call, officer, capture, n, policy="rank") -> AllocationRun:
+    for i in range(n):
+        allocatable_proposal(call, hours={("h800", "2026Q1"): 300_000}, score=f"{4 - i / 10:.2f}")
+    with capture(execute=True):
+        run = services.allocation_run_start(call=call, policy=policy, actor=officer)
+    run.refresh_from_db()
+    return run
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_call_page_starts_run_and_shows_it(client, call, officer, django_capture_on_commit_callbacks):
+    allocatable_proposal(call)
+    client.force_login(officer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("allocations:call", args=[call.pk]), {"policy": "optimal"})
+
+    run = AllocationRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("allocations:run", args=[run.pk])
+    page = text(client.get(response["Location"]))
+    assert f"Run #{run.pk}: Optimal" in page
+    assert "Funded in full." in page
+    status = client.get(reverse("allocations:run_status", args=[run.pk])).json()
+    assert status == {
+        "status": "succeeded",
+        "status_display": "Finished",
+        "progress": 100,
+        "stage": "Finished",
+        "finished": True,
+    }
+
+
+def test_run_page_shows_progress_while_queued(client, call, officer):
+    allocatable_proposal(call)
+    client.force_login(officer)
+    run = services.allocation_run_start(call=call, policy="rank", actor=officer)  # not committed: stays queued
+
+    page = text(client.get(reverse("allocations:run", args=[run.pk])))
+
+    assert '<progress id="run-meter" class="w-100" max="100" value="0">0%</progress>' in page
+    assert "Queued: Waiting for a worker" in page
+
+
+def test_failed_run_page_names_last_good_run(client, call, officer, django_capture_on_commit_callbacks):
+    good = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    bad = AllocationRun.objects.create(call=call, policy="optimal", inputs={"pools": {}}, started_by=officer)
+    services.allocation_run_execute(run_id=bad.pk)
+    client.force_login(officer)
+
+    page = text(client.get(reverse("allocations:run", args=[bad.pk])))
+
+    assert "This run failed" in page
+    assert f'The last good run is kept: <a href="/allocations/runs/{good.pk}/">#{good.pk} (Rank order)</a>' in page
+
+
+def test_pages_forbidden_to_applicants_and_auditor_read_only(
+    client, call, officer, auditor, django_capture_on_commit_callbacks
+):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    client.force_login(UserFactory())
+    for url in (reverse("allocations:index"), reverse("allocations:run", args=[run.pk])):
+        assert client.get(url).status_code == 403
+    client.force_login(auditor)
+    page = text(client.get(reverse("allocations:run", args=[run.pk])))
+    assert "Lock the allocation" not in page
+    assert "Adjust" not in page
+    assert client.post(reverse("allocations:run_lock", args=[run.pk])).status_code == 404
+    assert client.post(reverse("allocations:call", args=[call.pk]), {"policy": "rank"}).status_code == 404
+
+
+def test_adjust_page_requires_reason_and_ties_errors_to_fields(
+    client, call, officer, django_capture_on_commit_callbacks
+):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    award = run.awards.get()
+    cell = award.hours.get()
+    client.force_login(officer)
+    url = reverse("allocations:award_adjust", args=[award.pk])
+
+    response = client.post(url, {f"cell_{cell.pk}": "400000", "reason": ""})
+
+    assert response.status_code == 422
+    page = text(response)
+    assert f'id="id_cell_{cell.pk}_error"' in page or f'id="id_cell_{cell.pk}-error"' in page
+    assert "Ensure this value is less than or equal to 300000.000000." in page
+    assert "This field is required." in page
+
+    response = client.post(url, {f"cell_{cell.pk}": "250000", "reason": "Technical advice"})
+    assert response.status_code == 302
+    award.refresh_from_db()
+    assert award.share == Decimal("0.833333")
+
+
+def test_lock_view_locks_and_reports_capacity_refusal(client, call, officer, django_capture_on_commit_callbacks):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    client.force_login(officer)
+
+    response = client.post(reverse("allocations:run_lock", args=[run.pk]), follow=True)
+
+    assert "The allocation is locked and the projects are told." in text(response)
+    assert (
+        run.awards.get().proposal.__class__.objects.get(pk=run.awards.get().proposal_id).state == ProposalState.ACTIVE
+    )
+
+
+def test_compare_page_side_by_side(client, call, officer, django_capture_on_commit_callbacks):
+    rank = run_for(call, officer, django_capture_on_commit_callbacks, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        optimal = services.allocation_run_repeat(run=rank, actor=officer, policy="optimal")
+    client.force_login(officer)
+
+    page = text(client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [rank.pk, optimal.pk]}))
+
+    assert f'<a href="/allocations/runs/{rank.pk}/">#{rank.pk}</a> Rank order' in page
+    assert f'<a href="/allocations/runs/{optimal.pk}/">#{optimal.pk}</a> Optimal' in page
+    assert '<th scope="row">Projects funded</th> <td class="num">4 / 5</td>' in page
+    assert "AISC H800, 2026Q1: GPU-hours (capacity used)" in page
+
+
+@pytest.mark.parametrize("size", [2, 6])
+def test_run_page_query_count_constant(
+    client, call, officer, django_capture_on_commit_callbacks, django_assert_num_queries, size
+):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, size)
+    client.force_login(officer)
+    url = reverse("allocations:run", args=[run.pk])
+    with django_assert_num_queries(10):
+        assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_call_page_query_count_constant(
+    client, call, officer, django_capture_on_commit_callbacks, django_assert_num_queries, size
+):
+    for _ in range(size):
+        run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    client.force_login(officer)
+    with django_assert_num_queries(9):
+        assert client.get(reverse("allocations:call", args=[call.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_compare_page_query_count_constant(
+    client, call, officer, django_capture_on_commit_callbacks, django_assert_num_queries, size
+):
+    runs = [run_for(call, officer, django_capture_on_commit_callbacks, 1) for _ in range(size)]
+    client.force_login(officer)
+    with django_assert_num_queries(8):
+        client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]})
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_pool_page_capacity_and_query_count(
+    client, call, officer, django_capture_on_commit_callbacks, django_assert_num_queries, size
+):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, size)
+    services.allocation_lock(call=call, run=run, actor=officer)
+    proposal = run.awards.first().proposal
+    proposal.refresh_from_db()
+    usage(proposal, quarter="2026Q1", hours=1_000)
+    client.force_login(officer)
+    with django_assert_num_queries(7):
+        response = client.get(reverse("allocations:pool", args=["h800"]))
+    page = text(response)
+    awarded = f"{size * 300_000:,}"
+    free = f"{1_170_000 - size * 300_000:,}"
+    assert (
+        f'<th scope="row">2026Q1</th> <td class="num">1,300,000</td> <td class="num">130,000</td> '
+        f'<td class="num">1,170,000</td> <td class="num">{awarded}</td> <td class="num">{free}</td> '
+        '<td class="num">1,000</td> <td class="num">0.1%</td>'
+    ) in page
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in page
+
+
+def test_usage_upload_sample_and_bad_file(client, officer):
+    allocatable_proposal_codes = []
+    for code in ("aiss-0007", "aiss-0012"):
+        from tests.factories import ProposalFactory
+
+        allocatable_proposal_codes.append(ProposalFactory(state=ProposalState.ACTIVE, account_code=code))
+    client.force_login(officer)
+    url = reverse("allocations:usage_upload")
+
+    response = client.post(url, {"file": SimpleUploadedFile("sacct-sample.txt", SAMPLE.read_bytes())}, follow=True)
+    assert "sacct-sample.txt imported: 4 jobs created, 0 updated." in text(response)
+
+    bad = b"JobID|Account\n1|x\n"
+    response = client.post(url, {"file": SimpleUploadedFile("bad.txt", bad)})
+    assert response.status_code == 422
+    assert (
+        "The file was refused and nothing was imported: line 1: header lacks AllocTRES, ElapsedRaw, Start, End, State"
+        in text(response)
+    )
+    assert UsageImport.objects.filter(status="rejected").count() == 1
+    assert client.get(url).status_code == 200
+
+
+def test_usage_upload_forbidden_to_committee(client):
+    from portal.accounts.enums import Role
+
+    client.force_login(UserFactory(role=Role.COMMITTEE_MEMBER))
+    assert client.get(reverse("allocations:usage_upload")).status_code == 403
+
+
+def test_project_page_awarded_used_balance_burn_rate(client, call, officer, django_capture_on_commit_callbacks):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    services.allocation_lock(call=call, run=run, actor=officer)
+    proposal = run.awards.get().proposal
+    proposal.refresh_from_db()
+    usage(proposal, quarter="2026Q1", hours=30_000)
+    member = MembershipFactory(organisation=proposal.organisation).user
+    client.force_login(member)
+
+    page = text(client.get(reverse("allocations:project", args=[proposal.pk])))
+
+    assert '<th scope="row">2026Q1</th> <td class="num">300,000</td> <td class="num">30,000</td>' in page
+    assert 'Remaining balance</dt> <dd class="col-sm-8"> 270,000 (120,000 of it released)' in page
+    assert "Burn rate" in page
+    assert 'role="img"' in page
+    client.force_login(MembershipFactory().user)
+    assert client.get(reverse("allocations:project", args=[proposal.pk])).status_code == 404
