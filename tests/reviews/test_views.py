@@ -117,11 +117,11 @@ def test_review_form_submit_missing_parts_saves_draft_and_shows_errors(client, p
 def test_my_assignments_query_count_constant(client, django_assert_num_queries, call, reviewer, assign):
     client.force_login(reviewer)
     assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         assert client.get(reverse("reviews:my_assignments")).status_code == 200
     for _ in range(3):
         assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         assert client.get(reverse("reviews:my_assignments")).status_code == 200
 
 
@@ -277,10 +277,10 @@ def test_ranking_query_count_constant(
     client.force_login(member)
     url = reverse(name, args=[call.pk])
     _make_call_rows(call, reviewer, reviewer2, review, 1)
-    with django_assert_num_queries(18 if name == "reviews:ranking" else 14):
+    with django_assert_num_queries(16 if name == "reviews:ranking" else 14):
         assert client.get(url).status_code == 200
     _make_call_rows(call, reviewer, reviewer2, review, 4)
-    with django_assert_num_queries(18 if name == "reviews:ranking" else 14):
+    with django_assert_num_queries(16 if name == "reviews:ranking" else 14):
         assert client.get(url).status_code == 200
 
 
