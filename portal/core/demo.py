@@ -387,6 +387,10 @@ class DemoSeeder:
         return proposal
 
     def _active_projects(self, call, organisations, applicants) -> None:
+        """Two projects of last year's call, active with a locked award: the Slurm sample's accounts."""
+        from portal.allocations.demo import demo_allocation_lock
+
+        active = []
         for code, title, title_zh, org_name in [
             (
                 "aiss-0007",
@@ -408,6 +412,9 @@ class DemoSeeder:
                 submitted_at=call.closes_at - timedelta(days=3),
             )
             Proposal.objects.filter(pk=proposal.pk).update(account_code=code)
+            proposal.account_code = code
+            active.append(proposal)
+        demo_allocation_lock(call=call, proposals=active, actor=User.objects.get(email="secretariat@demo.aiss.hk"))
 
 
 def print_logins(out) -> None:

@@ -30,3 +30,11 @@ def test_seed_demo_loads_every_role_and_states_and_is_idempotent(capsys):
     assert len(open_calls) == 1
     assert open_calls[0].criteria.count() == 5
     assert User.objects.get(email="applicant@demo.aiss.hk").check_password("aiss-demo-2026")
+
+
+def test_seed_demo_gives_the_active_projects_a_locked_award():
+    from portal.allocations.models import Award
+
+    call_command("seed_demo")
+    awards = Award.objects.filter(run__locked_at__isnull=False, proposal__account_code__isnull=False)
+    assert sorted(awards.values_list("proposal__account_code", flat=True)) == ["aiss-0007", "aiss-0012"]
