@@ -51,6 +51,7 @@ rules.add_perm("proposals.submit_proposal", is_applicant & is_email_verified & i
 rules.add_perm("proposals.withdraw_proposal", is_applicant & is_proposal_member & is_withdrawable)
 rules.add_perm("proposals.download_attachment", can_view_proposal)
 rules.add_perm("proposals.screen_proposal", is_secretariat & is_submitted)
+# reviews/rules.py adds to close_review, recommend_proposal and decide_proposal: enough reviews in, no conflict.
 rules.add_perm("proposals.close_review", is_secretariat & is_submitted)
 rules.add_perm("proposals.recommend_proposal", is_committee & is_submitted)
 rules.add_perm(

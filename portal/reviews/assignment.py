@@ -12,20 +12,26 @@ already has one of them assigned are not allowed either). Constraints::
     Σ_p x[p, r] ≤ capacity[r]                every reviewer
     Σ_{r ∈ suggested[p]} x[p, r] ≤ 1         every proposal with two or more allowed suggested reviewers
 
-The objective is lexicographic, solved in three stages, each adding the previous optimum as a constraint:
+The objective is lexicographic, solved in three stages, each keeping the previous stage's number of slots:
 
-1. maximise the number of assigned slots Σ x (so every proposal that can be fully assigned is);
-2. maximise the total expertise affinity Σ a[p, r] · x[p, r] at that number of slots;
-3. make the reviewers' loads as even as possible at that affinity (to within a relative 1e-6, the solver's
-   tolerance): minimise Σ_r load[r]², where load[r] counts the reviewer's current assignments too. The square is
+1. maximise the number of assigned slots Σ x (so every proposal that can be fully assigned is), with the affinity
+   as a tie-breaker worth less than one slot in total (it also makes the simplex much faster than a flat objective);
+2. maximise the total expertise affinity Σ a[p, r] · x[p, r] at that number of slots (exactly, not as a
+   tie-breaker);
+3. make the reviewers' loads as even as possible at that affinity: minimise Σ_r load[r]² - λ · affinity, where
+   load[r] counts the reviewer's current assignments too, with λ large enough that no evenness is bought with
+   affinity (exact when affinities lie on a decimal grid of at most six places; otherwise checked). The square is
    modelled with a unit variable per possible extra review of each reviewer whose cost is the square's increment
-   (2·load + 1); since the costs increase, the cheapest units are used first.
+   (2·load + 1); since the costs increase, the cheapest units are used first. The answer is kept only if its
+   affinity is within a relative 1e-6 of stage 2's.
 
-Stages 1 and 2 are network-flow problems (source → proposal → [suggested group →] reviewer → sink): their
-constraint matrix is totally unimodular, so HiGHS finds the integral optimum at the root. Stage 3 adds one side
-constraint (the affinity) and may branch; it is usually solved at the root too. Each stage gets what is left of
-``time_limit``. When a stage runs out of time, the best solution found so far is kept, the gaps are filled where a
-reviewer without a conflict still has capacity, and the result's status is ``"time_limit"``.
+All three stages are network-flow problems (source → proposal → [suggested group →] reviewer → sink, plus the
+"Σ x ≥ slots" row on the source side): their constraint matrices are totally unimodular, so the linear relaxation
+HiGHS solves has integral basic optima and there is no branching (a MILP with x binary is the fallback if rounding
+ever left a fractional value). 500 proposals x 150 reviewers take 1-2 s. Each stage gets what is left of
+``time_limit``. When a stage runs out of time, the best solution found so far is kept (the greedy one if there is
+none yet), the gaps are filled where a reviewer without a conflict still has capacity, and the result's status is
+``"time_limit"``.
 """
 
 from __future__ import annotations
@@ -48,10 +54,18 @@ AFFINITY_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class AssignmentProblem:
-    proposals: dict[str, int]  # proposal id -> reviewers needed (the call's reviewers_per_proposal minus those already assigned)
-    reviewers: dict[str, int]  # reviewer id -> remaining capacity (max per call minus current load); unavailable reviewers are left out
-    conflicts: frozenset[tuple[str, str]]  # (proposal, reviewer) pairs that must never be assigned (includes already-assigned pairs)
-    suggested: dict[str, frozenset[str]]  # proposal -> reviewers the applicant suggested; at most ONE of them may be assigned (counting already-assigned ones: suggested_already)
+    proposals: dict[
+        str, int
+    ]  # proposal id -> reviewers needed (the call's reviewers_per_proposal minus those already assigned)
+    reviewers: dict[
+        str, int
+    ]  # reviewer id -> remaining capacity (max per call minus current load); unavailable reviewers are left out
+    conflicts: frozenset[
+        tuple[str, str]
+    ]  # (proposal, reviewer) pairs that must never be assigned (includes already-assigned pairs)
+    suggested: dict[
+        str, frozenset[str]
+    ]  # proposal -> reviewers the applicant suggested; at most ONE of them may be assigned (counting already-assigned ones: suggested_already)
     affinity: dict[tuple[str, str], float]  # expertise match in [0, 1] (missing = 0)
     suggested_already: dict[str, int] = field(default_factory=dict)  # proposal -> suggested reviewers already assigned
     load_already: dict[str, int] = field(default_factory=dict)  # reviewer -> current load, for evenness
@@ -197,7 +211,13 @@ def assign_greedy(problem: AssignmentProblem) -> AssignmentResult:
 
 
 class _Model:
-    """The stage-independent part of the MILP: the pair variables and the flow rows."""
+    """The pair variables and the network rows shared by the three stages.
+
+    Every stage is a network-flow problem (source → proposal → [suggested group →] reviewer → sink), so its
+    constraint matrix is totally unimodular and the basic optimal solutions HiGHS returns for the linear relaxation
+    are integral: each stage is first solved as a linear programme and only re-solved with ``x`` binary, as a MILP,
+    if rounding errors left a fractional value.
+    """
 
     def __init__(self, problem: AssignmentProblem, pairs: list[tuple[str, str]]):
         self.problem = problem
@@ -208,19 +228,10 @@ class _Model:
         reviewer_index = {r: i for i, r in enumerate(dict.fromkeys(r for _, r in pairs))}
         self.reviewers = list(reviewer_index)
         self.pair_reviewer = np.array([reviewer_index[r] for _, r in pairs], dtype=np.int64)
-        rows: list[int] = []
-        upper: list[float] = []
-        cols: list[int] = []
-        # proposal rows, then reviewer rows, then the suggested-reviewer rows
-        for j, (p, _r) in enumerate(pairs):
-            rows.append(proposal_index[p])
-            cols.append(j)
-        upper.extend(_need(problem, p) for p in proposal_index)
-        offset = len(proposal_index)
-        rows.extend(offset + self.pair_reviewer)
-        cols.extend(range(n))
-        upper.extend(_capacity(problem, r) for r in reviewer_index)
-        offset += len(reviewer_index)
+        # Proposal side: Σ_r x[p, r] ≤ need[p], and Σ over the suggested reviewers ≤ the suggested limit.
+        rows = [proposal_index[p] for p, _ in pairs]
+        cols = list(range(n))
+        upper = [float(_need(problem, p)) for p in proposal_index]
         groups: dict[str, list[int]] = defaultdict(list)
         for j, (p, r) in enumerate(pairs):
             if r in problem.suggested.get(p, frozenset()):
@@ -228,45 +239,86 @@ class _Model:
         for p, members in groups.items():
             limit = _suggested_limit(problem, p)
             if len(members) > limit:
-                rows.extend([offset] * len(members))
+                rows.extend([len(upper)] * len(members))
                 cols.extend(members)
-                upper.append(limit)
-                offset += 1
-        self.flow = coo_array((np.ones(len(rows)), (rows, cols)), shape=(offset, n)).tocsr()
-        self.flow_upper = np.array(upper, dtype=float)
+                upper.append(float(limit))
+        self.proposal_rows = coo_array((np.ones(len(rows)), (rows, cols)), shape=(len(upper), n)).tocsr()
+        self.proposal_upper = np.array(upper)
+        # Reviewer side: Σ_p x[p, r] ≤ capacity[r].
+        self.reviewer_rows = coo_array(
+            (np.ones(n), (self.pair_reviewer, np.arange(n))), shape=(len(self.reviewers), n)
+        ).tocsr()
+        self.reviewer_upper = np.array([float(_capacity(problem, r)) for r in self.reviewers])
 
     def solve(
-        self, *, objective: np.ndarray, extra: list[LinearConstraint], units: np.ndarray | None, time_limit: float
+        self, *, objective: np.ndarray, constraints: list[LinearConstraint], time_limit: float
     ) -> tuple[str, set[tuple[str, str]] | None]:
-        """Minimise ``objective`` over x (and the load units, when given); the status and the chosen pairs."""
+        """Minimise ``objective`` (x first, then any continuous columns); the status and the chosen pairs."""
         n = len(self.pairs)
-        m = 0 if units is None else len(units)
-        constraints = [LinearConstraint(_widen(self.flow, m), -np.inf, self.flow_upper)]
-        constraints.extend(extra)
-        integrality = np.concatenate([np.ones(n), np.zeros(m)])
-        result = milp(
-            c=objective,
-            integrality=integrality,
-            bounds=Bounds(np.zeros(n + m), np.ones(n + m)),
-            constraints=constraints,
-            options={"time_limit": max(time_limit, 0.0), "presolve": True, "disp": False, "mip_rel_gap": 1e-9},
-        )
-        if result.x is None:
-            return "time_limit", None
-        chosen = {pair for pair, value in zip(self.pairs, result.x[:n], strict=True) if value > 0.5}
-        return ("optimal" if result.status == 0 else "time_limit"), chosen
+        size = len(objective)
+        deadline = time.monotonic() + time_limit
+        status, x = _milp(objective, np.zeros(size), constraints, time_limit)
+        if x is not None and np.any(np.minimum(x[:n], 1.0 - x[:n]) > 1e-6):  # pragma: no cover - see below
+            # Defensive: the matrix is totally unimodular, so HiGHS's basic solutions are integral; never seen.
+            integrality = np.concatenate([np.ones(n), np.zeros(size - n)])
+            status, x = _milp(objective, integrality, constraints, deadline - time.monotonic())
+        if x is None:
+            return status, None
+        return status, {pair for pair, value in zip(self.pairs, x[:n], strict=True) if value > 0.5}
 
-    def evenness_units(self) -> tuple[np.ndarray, np.ndarray]:
-        """One unit variable per possible extra review of each reviewer: its reviewer and its cost (2·load + 1)."""
-        reviewer_of = []
-        costs = []
+    def flow_constraints(self, *, extra_columns: int = 0, reviewers: bool = True) -> list[LinearConstraint]:
+        constraints = [LinearConstraint(_widen(self.proposal_rows, extra_columns), -np.inf, self.proposal_upper)]
+        if reviewers:
+            constraints.append(
+                LinearConstraint(_widen(self.reviewer_rows, extra_columns), -np.inf, self.reviewer_upper)
+            )
+        return constraints
+
+    def slots_at_least(self, slots: int, *, extra_columns: int = 0) -> LinearConstraint:
+        return LinearConstraint(
+            np.concatenate([np.ones(len(self.pairs)), np.zeros(extra_columns)])[None, :], slots, np.inf
+        )
+
+    def load_units(self) -> tuple[LinearConstraint, np.ndarray]:
+        """The load of each reviewer as unit columns whose costs are the increments of load² (2·load + 1).
+
+        One continuous unit in [0, 1] per possible extra review of each reviewer (as many as its capacity), linked
+        by Σ_p x[p, r] - Σ_k u[r, k] = 0, which also bounds the reviewer's load by its capacity. Since the costs
+        increase, the cheapest units fill first and Σ cost·u is Σ load² less a constant.
+        """
+        n = len(self.pairs)
         pairs_per_reviewer = np.bincount(self.pair_reviewer, minlength=len(self.reviewers))
+        unit_reviewer = []
+        costs = []
         for index, reviewer in enumerate(self.reviewers):
             current = int(self.problem.load_already.get(reviewer, 0))
             for k in range(min(_capacity(self.problem, reviewer), int(pairs_per_reviewer[index]))):
-                reviewer_of.append(index)
+                unit_reviewer.append(index)
                 costs.append(2 * (current + k) + 1)
-        return np.array(reviewer_of, dtype=np.int64), np.array(costs, dtype=float)
+        m = len(costs)
+        linking = coo_array(
+            (
+                np.concatenate([np.ones(n), -np.ones(m)]),
+                (np.concatenate([self.pair_reviewer, np.array(unit_reviewer, dtype=np.int64)]), np.arange(n + m)),
+            ),
+            shape=(len(self.reviewers), n + m),
+        ).tocsr()
+        return LinearConstraint(linking, 0, 0), np.array(costs, dtype=float)
+
+
+def _milp(
+    objective: np.ndarray, integrality: np.ndarray, constraints: list[LinearConstraint], time_limit: float
+) -> tuple[str, np.ndarray | None]:
+    size = len(objective)
+    result = milp(
+        c=objective,
+        integrality=integrality,
+        bounds=Bounds(np.zeros(size), np.ones(size)),
+        constraints=constraints,
+        options={"time_limit": max(time_limit, 0.01), "presolve": True, "disp": False, "mip_rel_gap": 1e-9},
+    )
+    status = "optimal" if result.status == 0 else "time_limit"
+    return status, result.x
 
 
 def _widen(matrix, extra_columns: int):
@@ -277,6 +329,15 @@ def _widen(matrix, extra_columns: int):
     return coo_array((coo.data, (coo.row, coo.col)), shape=(matrix.shape[0], matrix.shape[1] + extra_columns)).tocsr()
 
 
+def _grid(values: np.ndarray) -> float:
+    """The coarsest step 10⁻ᵏ (k = 1..6) of which every value is a multiple; 10⁻⁶ when there is none."""
+    for k in range(1, 7):
+        scaled = values * 10**k
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6):
+            return 10.0**-k
+    return 1e-6
+
+
 def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> AssignmentResult:
     """The optimal assignment: most slots, then most affinity, then the most even load (see the module docstring)."""
     _validate(problem)
@@ -285,23 +346,28 @@ def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> Assignmen
     if not pairs:
         return _result(problem, (), "optimal")
     model = _Model(problem, pairs)
-    n = len(pairs)
 
-    # Stage 1: the number of slots.
+    # Stage 1: the number of slots. Each slot is worth 1 plus its affinity / W, where W exceeds any total affinity
+    # (at most one per slot), so no affinity outweighs a slot; the affinity only breaks the many ties, which makes
+    # the simplex much faster than with a flat objective and usually gives stage 2 nothing left to do.
+    weight = 1.0 + min(sum(_need(problem, p) for p in problem.proposals), sum(model.reviewer_upper))
     status, chosen = model.solve(
-        objective=-np.ones(n), extra=[], units=None, time_limit=deadline - time.monotonic()
+        objective=-(1.0 + model.affinity / weight),
+        constraints=model.flow_constraints(),
+        time_limit=deadline - time.monotonic(),
     )
     if chosen is None:
         return _result(problem, _fill(problem, ()), "time_limit")
     if status != "optimal":
         return _result(problem, _fill(problem, chosen), status)
     slots = len(chosen)
-    at_slots = LinearConstraint(np.ones((1, n)), slots, np.inf)
 
     # Stage 2: the affinity at that number of slots.
     if model.affinity.any():
         status, better = model.solve(
-            objective=-model.affinity, extra=[at_slots], units=None, time_limit=deadline - time.monotonic()
+            objective=-model.affinity,
+            constraints=[*model.flow_constraints(), model.slots_at_least(slots)],
+            time_limit=deadline - time.monotonic(),
         )
         if better is not None and len(better) == slots and _total(problem, better) >= _total(problem, chosen):
             chosen = better
@@ -309,29 +375,24 @@ def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> Assignmen
             return _result(problem, _fill(problem, chosen), status)
     best = _total(problem, chosen)
 
-    # Stage 3: the evenness of the load at that affinity.
-    unit_reviewer, unit_cost = model.evenness_units()
+    # Stage 3: the evenness of the load at that affinity. Minimise Σ load² - λ·affinity: an exchange that keeps the
+    # slots moves at most one review from one reviewer to another (load² changes by at most 2·max load) and, with
+    # affinities on a grid g, changes the affinity by a multiple of g, so λ = (2·max load + 1) / g never trades
+    # affinity for evenness. The answer is checked against stage 2's and kept only if it is as good.
+    link, unit_cost = model.load_units()
     m = len(unit_cost)
-    # Σ_p x[p, r] - Σ_k u[r, k] = 0 for every reviewer
-    linking = coo_array(
-        (
-            np.concatenate([np.ones(n), -np.ones(m)]),
-            (np.concatenate([model.pair_reviewer, unit_reviewer]), np.arange(n + m)),
-        ),
-        shape=(len(model.reviewers), n + m),
-    ).tocsr()
-    slack = AFFINITY_TOLERANCE * max(1.0, best)
-    extra = [
-        LinearConstraint(linking, 0, 0),
-        LinearConstraint(np.concatenate([np.ones(n), np.zeros(m)])[None, :], slots, np.inf),
-        LinearConstraint(np.concatenate([model.affinity, np.zeros(m)])[None, :], best - slack / 2, np.inf),
-    ]
+    most = max(int(problem.load_already.get(r, 0)) + _capacity(problem, r) for r in model.reviewers)
+    weight = (2 * most + 1) / _grid(model.affinity)
     status, even = model.solve(
-        objective=np.concatenate([np.zeros(n), unit_cost]),
-        extra=extra,
-        units=unit_cost,
+        objective=np.concatenate([-weight * model.affinity, unit_cost]),
+        constraints=[
+            *model.flow_constraints(extra_columns=m, reviewers=False),
+            link,
+            model.slots_at_least(slots, extra_columns=m),
+        ],
         time_limit=deadline - time.monotonic(),
     )
+    slack = AFFINITY_TOLERANCE * max(1.0, best)
     if (
         even is not None
         and len(even) == slots
@@ -392,7 +453,9 @@ def check_assignment(problem: AssignmentProblem, result: AssignmentResult) -> li
         suggested = problem.suggested.get(proposal, frozenset())
         total_suggested = problem.suggested_already.get(proposal, 0) + sum(1 for r in reviewers if r in suggested)
         if sum(1 for r in reviewers if r in suggested) and total_suggested > 1:
-            violations.append(f"proposal {proposal} has {total_suggested} reviewers from the applicant's suggested list")
+            violations.append(
+                f"proposal {proposal} has {total_suggested} reviewers from the applicant's suggested list"
+            )
     for proposal in problem.proposals:
         missing = max(0, problem.proposals[proposal]) - len(per_proposal.get(proposal, ()))
         reported = result.unassigned.get(proposal, (0, ""))[0]

@@ -5,7 +5,7 @@ import rules
 from portal.accounts.rules import is_auditor, is_committee, is_reviewer, is_secretariat
 from portal.proposals.rules import is_proposal_member
 
-from .enums import ACTIVE_ASSIGNMENT, AssignmentStatus
+from .enums import ACTIVE_ASSIGNMENT, AssignmentStatus, ReviewState
 
 
 @rules.predicate
@@ -29,3 +29,37 @@ rules.add_perm("reviews.view_ranking", is_committee | is_secretariat | is_audito
 rules.add_perm("reviews.record_consensus", is_committee)
 rules.add_perm("reviews.committee_declare", is_committee)
 rules.add_perm("reviews.respond_to_reviews", is_proposal_member)
+
+
+# ---- What reviewing adds to the proposal workflow ---------------------------------------------------------------
+# The workflow's permissions live in proposals/rules.py, which cannot look up here (reviews sit above proposals).
+# Reviewing adds two guards to them: a review round closes only when the call's minimum number of reviews is in,
+# and nobody with a conflict of interest recommends or decides.
+
+
+@rules.predicate
+def has_enough_reviews(user, proposal) -> bool:
+    from .models import Review
+
+    if proposal is None:
+        return False
+    submitted = Review.objects.filter(
+        assignment__proposal=proposal, is_current=True, state=ReviewState.SUBMITTED
+    ).count()
+    return submitted >= proposal.call.min_reviewers
+
+
+@rules.predicate
+def is_conflicted_with(user, proposal) -> bool:
+    from .selectors import is_conflicted
+
+    return proposal is not None and is_conflicted(user=user, proposal=proposal)
+
+
+def _extend(name: str, predicate) -> None:
+    rules.set_perm(name, rules.permissions.permissions[name] & predicate)
+
+
+_extend("proposals.close_review", has_enough_reviews)
+_extend("proposals.recommend_proposal", ~is_conflicted_with)
+_extend("proposals.decide_proposal", ~is_conflicted_with)

@@ -11,6 +11,7 @@ from portal.proposals import services
 from portal.proposals.enums import ProposalState as S
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory, open_call
 from tests.factories.proposals import AttachmentFactory, complete_draft
+from tests.factories.reviews import reviews_submitted
 
 ROLES = (
     "member",  # an applicant of the proposal's organisation
@@ -89,6 +90,9 @@ def advance(proposal, target, *, secretariat, member):
         if step == "screen":
             items = decisions.screening_checklist_ensure(call=proposal.call)
             decisions.screening_record(proposal=proposal, actor=actor, answers={i.pk: True for i in items})
+        elif step == "close_review":
+            reviews_submitted(proposal, secretariat=secretariat)
+            services.proposal_transition(proposal=proposal, action=step, actor=actor)
         elif step == "recommend":
             hours = {(r.pool_id, r.quarter_id): r.gpu_hours for r in proposal.current_version.compute_requests.all()}
             decisions.recommendation_make(

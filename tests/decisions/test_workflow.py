@@ -10,6 +10,7 @@ from portal.proposals.models import Proposal, ProposalEvent
 from portal.proposals.services import TransitionConflict, proposal_transition
 from portal.proposals.workflow import TRANSITIONS, transitions_from
 from tests.factories.decisions import RecommendationFactory
+from tests.factories.reviews import reviews_submitted
 
 from .conftest import ROLES
 
@@ -39,6 +40,10 @@ ALLOWED = {
 
 
 def _put(proposal, state, users):
+    if state in (S.IN_REVIEW, S.REVIEWED) and not proposal.review_assignments.exists():
+        # A review round closes only with the call's minimum number of reviews in.
+        Proposal.objects.filter(pk=proposal.pk).update(state=S.IN_REVIEW)
+        reviews_submitted(proposal, secretariat=users[Role.SECRETARIAT])
     Proposal.objects.filter(pk=proposal.pk).update(state=state)
     proposal.refresh_from_db()
     if state in (S.RECOMMENDED, S.NOT_RECOMMENDED) and not proposal.recommendations.filter(is_current=True).exists():

@@ -88,3 +88,25 @@ def submitted_proposal(call, *, organisation=None, co_organisations=(), title="C
     proposal_services.proposal_submit(proposal=proposal, user=applicant)
     proposal.refresh_from_db()
     return proposal
+
+
+def reviews_submitted(proposal, *, secretariat, count: int | None = None, score: int = 4) -> list:
+    """``count`` (default: the call's minimum) reviewers assigned, declaring no conflict and submitting a review
+    with ``score`` on every criterion, through the real services."""
+    from portal.reviews import services
+
+    count = proposal.call.min_reviewers if count is None else count
+    criteria = list(proposal.call.criteria.values_list("number", flat=True))
+    reviews = []
+    for _ in range(count):
+        reviewer = ReviewerFactory()
+        assignment = services.assignment_create(proposal=proposal, reviewer=reviewer, actor=secretariat)
+        services.assignment_declare(assignment=assignment, user=reviewer, conflicted=False)
+        data = services.ReviewInput(
+            scores=dict.fromkeys(criteria, (score, "Sound.")),
+            recommendation="fund",
+            comments_applicant="Clear plan.",
+            comments_committee="Strong team.",
+        )
+        reviews.append(services.review_submit(assignment=assignment, user=reviewer, data=data))
+    return reviews

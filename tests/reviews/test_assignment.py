@@ -1,0 +1,441 @@
+"""The reviewer-assignment solver (``portal/reviews/assignment.py``): hand-worked cases and random properties."""
+
+import itertools
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import maximum_flow
+
+from portal.reviews.assignment import (
+    AssignmentProblem,
+    AssignmentResult,
+    assign,
+    assign_greedy,
+    check_assignment,
+)
+
+pytestmark = pytest.mark.unit
+
+HYPOTHESIS = settings(max_examples=40, deadline=None)
+
+
+def problem_of(**fields) -> AssignmentProblem:
+    fields.setdefault("conflicts", frozenset())
+    fields.setdefault("suggested", {})
+    fields.setdefault("affinity", {})
+    return AssignmentProblem(**fields)
+
+
+def loads(result: AssignmentResult) -> dict[str, int]:
+    return dict(Counter(reviewer for _proposal, reviewer in result.pairs))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hand-worked cases
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_assign_fills_every_slot_where_greedy_leaves_a_gap():
+    # P1 likes R1 best, but R1 is the only reviewer P2 may have: greedy gives R1 to P1 and leaves P2 short.
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 1},
+        reviewers={"R1": 1, "R2": 1},
+        conflicts=frozenset({("P2", "R2")}),
+        affinity={("P1", "R1"): 0.9, ("P1", "R2"): 0.8, ("P2", "R1"): 0.5},
+    )
+
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+
+    assert optimal == AssignmentResult(
+        pairs=frozenset({("P1", "R2"), ("P2", "R1")}), unassigned={}, objective=1.3, status="optimal"
+    )
+    assert greedy == AssignmentResult(
+        pairs=frozenset({("P1", "R1")}),
+        unassigned={"P2": (1, "reviewers' capacity exhausted")},
+        objective=0.9,
+        status="greedy",
+    )
+    assert check_assignment(problem, optimal) == []
+    assert check_assignment(problem, greedy) == []
+
+
+def test_assign_maximises_total_affinity_where_greedy_takes_the_first_best():
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 1},
+        reviewers={"R1": 1, "R2": 1},
+        affinity={("P1", "R1"): 0.6, ("P1", "R2"): 0.5, ("P2", "R1"): 1.0, ("P2", "R2"): 0.1},
+    )
+
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+
+    assert optimal.pairs == frozenset({("P1", "R2"), ("P2", "R1")})
+    assert optimal.objective == 1.5
+    assert greedy.pairs == frozenset({("P1", "R1"), ("P2", "R2")})
+    assert greedy.objective == 0.7
+
+
+def test_assign_prefers_one_more_slot_to_any_affinity():
+    # Three slots at affinity 0 beat two slots at affinity 1 + 1.
+    problem = problem_of(
+        proposals={"P1": 2, "P2": 1},
+        reviewers={"R1": 1, "R2": 1, "R3": 1},
+        conflicts=frozenset({("P2", "R1"), ("P2", "R2")}),
+        affinity={("P1", "R3"): 1.0, ("P2", "R3"): 0.0, ("P1", "R1"): 0.0, ("P1", "R2"): 0.0},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R1"), ("P1", "R2"), ("P2", "R3")})
+    assert result.objective == 0.0
+    assert result.unassigned == {}
+
+
+def test_assign_takes_at_most_one_suggested_reviewer():
+    problem = problem_of(
+        proposals={"P1": 2},
+        reviewers={"R1": 1, "R2": 1, "R3": 1},
+        suggested={"P1": frozenset({"R1", "R2"})},
+        affinity={("P1", "R1"): 0.9, ("P1", "R2"): 0.8, ("P1", "R3"): 0.2},
+    )
+
+    assert assign(problem).pairs == frozenset({("P1", "R1"), ("P1", "R3")})
+    assert assign_greedy(problem).pairs == frozenset({("P1", "R1"), ("P1", "R3")})
+
+
+def test_assign_counts_suggested_reviewers_already_assigned():
+    problem = problem_of(
+        proposals={"P1": 2},
+        reviewers={"R1": 1, "R2": 1, "R3": 1},
+        suggested={"P1": frozenset({"R1", "R2"})},
+        suggested_already={"P1": 1},
+        affinity={("P1", "R1"): 0.9, ("P1", "R2"): 0.8, ("P1", "R3"): 0.2},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R3")})
+    assert result.unassigned == {
+        "P1": (
+            1,
+            "suggested-reviewer limit: 2 of the 3 reviewers without a conflict are on the applicant's suggested "
+            "list and no more of them may be assigned",
+        )
+    }
+    assert check_assignment(problem, result) == []
+
+
+def test_assign_reports_the_suggested_limit_when_only_suggested_reviewers_remain():
+    problem = problem_of(
+        proposals={"P1": 3},
+        reviewers={"R1": 2, "R2": 2, "R3": 2},
+        suggested={"P1": frozenset({"R2", "R3"})},
+    )
+
+    result = assign(problem)
+
+    assert len(result.pairs) == 2
+    assert ("P1", "R1") in result.pairs
+    assert result.unassigned == {
+        "P1": (
+            1,
+            "suggested-reviewer limit: 2 of the 3 reviewers without a conflict are on the applicant's suggested "
+            "list and only one of them may be assigned",
+        )
+    }
+
+
+def test_assign_reports_too_few_reviewers_without_a_conflict():
+    problem = problem_of(
+        proposals={"P1": 3},
+        reviewers={"R1": 5, "R2": 5, "R3": 5, "R4": 5},
+        conflicts=frozenset({("P1", "R1"), ("P1", "R2")}),
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R3"), ("P1", "R4")})
+    assert result.unassigned == {"P1": (1, "only 2 available reviewers without a conflict")}
+
+
+def test_assign_reports_conflicts_and_exhausted_capacity_together():
+    problem = problem_of(
+        proposals={"P1": 3, "P2": 1},
+        reviewers={"R1": 1, "R2": 1},
+        conflicts=frozenset({("P1", "R2"), ("P2", "R1")}),
+        affinity={("P1", "R1"): 0.5, ("P2", "R2"): 0.5},
+    )
+    # R1 (P1's only reviewer without a conflict) is taken by nobody else, so P1 gets it; make R1 full instead.
+    full = problem_of(**{**problem.__dict__, "reviewers": {"R1": 0, "R2": 1}})
+
+    assert assign(problem).unassigned == {"P1": (2, "only 1 available reviewer without a conflict")}
+    assert assign(full).unassigned == {
+        "P1": (3, "only 1 available reviewer without a conflict; reviewers' capacity exhausted")
+    }
+
+
+def test_assign_reports_capacity_exhausted_and_serves_the_better_match():
+    problem = problem_of(
+        proposals={"P1": 2, "P2": 2},
+        reviewers={"R1": 1, "R2": 1},
+        affinity={("P1", "R1"): 1.0, ("P1", "R2"): 1.0},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R1"), ("P1", "R2")})
+    assert result.unassigned == {"P2": (2, "reviewers' capacity exhausted")}
+    assert result.objective == 2.0
+
+
+def test_assign_gives_ties_to_the_reviewer_with_the_lightest_current_load():
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 1},
+        reviewers={"R1": 5, "R2": 5, "R3": 5},
+        load_already={"R1": 2, "R2": 0, "R3": 2},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R2"), ("P2", "R2")})
+    assert result.status == "optimal"
+
+
+def test_assign_spreads_equal_matches_evenly():
+    problem = problem_of(proposals={f"P{i}": 1 for i in range(6)}, reviewers={"R1": 6, "R2": 6, "R3": 6})
+
+    assert loads(assign(problem)) == {"R1": 2, "R2": 2, "R3": 2}
+
+
+def test_assign_never_trades_affinity_for_evenness():
+    # Even load would give P2 to R2 (affinity 0.2 instead of 0.25); affinity comes first.
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 1},
+        reviewers={"R1": 2, "R2": 2},
+        affinity={("P1", "R1"): 0.3, ("P2", "R1"): 0.25, ("P2", "R2"): 0.2},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R1"), ("P2", "R1")})
+    assert result.objective == 0.55
+
+
+def test_assign_without_anything_to_assign_is_empty_and_optimal():
+    problem = problem_of(proposals={"P1": 0, "P2": -1}, reviewers={"R1": 3})
+
+    assert assign(problem) == AssignmentResult(pairs=frozenset(), unassigned={}, objective=0.0, status="optimal")
+    assert assign_greedy(problem).pairs == frozenset()
+
+
+def test_assign_ignores_reviewers_who_are_not_available():
+    problem = problem_of(
+        proposals={"P1": 2},
+        reviewers={"R1": 1, "R2": 0},
+        suggested={"P1": frozenset({"R9"})},
+        affinity={("P1", "R9"): 1.0, ("P1", "R1"): 0.5},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R1")})
+    assert result.unassigned == {"P1": (1, "reviewers' capacity exhausted")}
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, math.nan])
+def test_assign_rejects_affinity_outside_zero_to_one(value):
+    problem = problem_of(proposals={"P1": 1}, reviewers={"R1": 1}, affinity={("P1", "R1"): value})
+
+    with pytest.raises(ValueError, match="must be a number in"):
+        assign(problem)
+
+
+def test_assign_out_of_time_falls_back_to_a_valid_greedy_assignment():
+    problem = random_problem(seed=7, proposals=300, reviewers=60)
+
+    result = assign(problem, time_limit=0.0)
+
+    assert result.status == "time_limit"
+    assert result.pairs == assign_greedy(problem).pairs
+    assert check_assignment(problem, result) == []
+
+
+def test_check_assignment_lists_every_broken_rule():
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 2},
+        reviewers={"R1": 1, "R2": 1, "R3": 1},
+        conflicts=frozenset({("P1", "R2")}),
+        suggested={"P2": frozenset({"R1", "R3"})},
+        affinity={("P2", "R1"): 0.5},
+    )
+    result = AssignmentResult(
+        pairs=frozenset({("P1", "R1"), ("P1", "R2"), ("P2", "R1"), ("P2", "R3"), ("P3", "R1"), ("P2", "R9")}),
+        unassigned={"P4": (1, "")},
+        objective=0.0,
+        status="optimal",
+    )
+
+    assert check_assignment(problem, result) == [
+        "conflict: reviewer R2 assigned to proposal P1",
+        "unknown or unavailable reviewer R9 (proposal P2)",
+        "unknown proposal P3 (reviewer R1)",
+        "reviewer R1 over capacity: 2 new reviews, capacity 1",
+        "proposal P1 over-assigned: 2 new reviewers, needs 1",
+        "proposal P2 has 2 reviewers from the applicant's suggested list",
+        "unknown proposal P4 reported as unassigned",
+        "objective 0.0 is not the pairs' total affinity 0.5",
+    ]
+
+
+def test_check_assignment_flags_a_short_proposal_a_free_reviewer_could_take():
+    problem = problem_of(proposals={"P1": 2}, reviewers={"R1": 1, "R2": 1})
+    result = AssignmentResult(
+        pairs=frozenset({("P1", "R1")}), unassigned={"P1": (2, "")}, objective=0.0, status="optimal"
+    )
+
+    assert check_assignment(problem, result) == [
+        "proposal P1: 1 reviewers missing, 2 reported",
+        "proposal P1 is short of reviewers although reviewer R2 could still take it",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Properties on random instances
+# ---------------------------------------------------------------------------------------------------------------
+
+AFFINITIES = st.one_of(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), st.floats(0.0, 1.0))
+
+
+@st.composite
+def problems(draw, max_proposals: int = 7, max_reviewers: int = 7) -> AssignmentProblem:
+    proposals = [f"P{i}" for i in range(draw(st.integers(1, max_proposals)))]
+    reviewers = [f"R{i}" for i in range(draw(st.integers(1, max_reviewers)))]
+    pairs = [(p, r) for p in proposals for r in reviewers]
+    conflicts = draw(st.sets(st.sampled_from(pairs), max_size=len(pairs) // 2))
+    suggested = {p: frozenset(draw(st.sets(st.sampled_from(reviewers), max_size=3))) for p in proposals}
+    return AssignmentProblem(
+        proposals={p: draw(st.integers(0, 3)) for p in proposals},
+        reviewers={r: draw(st.integers(0, 4)) for r in reviewers},
+        conflicts=frozenset(conflicts),
+        suggested=suggested,
+        affinity={pair: draw(AFFINITIES) for pair in draw(st.sets(st.sampled_from(pairs)))},
+        suggested_already={p: draw(st.integers(0, 1)) for p in proposals if suggested[p]},
+        load_already={r: draw(st.integers(0, 5)) for r in reviewers},
+    )
+
+
+def max_slots(problem: AssignmentProblem) -> int:
+    """The most slots any valid assignment fills: a maximum flow, source → proposal → (suggested group) → reviewer
+    → sink, computed by scipy's max-flow (not by the solver under test)."""
+    proposals = list(problem.proposals)
+    reviewers = list(problem.reviewers)
+    source, sink = 0, 1
+    proposal_node = {p: 2 + i for i, p in enumerate(proposals)}
+    group_node = {p: 2 + len(proposals) + i for i, p in enumerate(proposals)}
+    reviewer_node = {r: 2 + 2 * len(proposals) + i for i, r in enumerate(reviewers)}
+    size = 2 + 2 * len(proposals) + len(reviewers)
+    capacity = np.zeros((size, size), dtype=np.int32)
+    for p in proposals:
+        capacity[source, proposal_node[p]] = max(0, problem.proposals[p])
+        capacity[proposal_node[p], group_node[p]] = max(0, 1 - problem.suggested_already.get(p, 0))
+        for r in reviewers:
+            if (p, r) not in problem.conflicts:
+                via = group_node[p] if r in problem.suggested.get(p, ()) else proposal_node[p]
+                capacity[via, reviewer_node[r]] = 1
+    for r in reviewers:
+        capacity[reviewer_node[r], sink] = max(0, problem.reviewers[r])
+    return int(maximum_flow(csr_array(capacity), source, sink).flow_value)
+
+
+def spread(problem: AssignmentProblem, pairs) -> int:
+    load = Counter({r: problem.load_already.get(r, 0) for r in problem.reviewers})
+    load.update(r for _p, r in pairs)
+    return sum(value * value for value in load.values())
+
+
+def brute_force(problem: AssignmentProblem) -> tuple[int, float, int]:
+    """(most slots, then most affinity, then least Σ load²) over every valid set of pairs, by enumeration."""
+    options = []
+    for p, need in problem.proposals.items():
+        allowed = [r for r in problem.reviewers if (p, r) not in problem.conflicts]
+        subsets = []
+        for k in range(max(0, need) + 1):
+            for chosen in itertools.combinations(allowed, k):
+                suggested = sum(1 for r in chosen if r in problem.suggested.get(p, ()))
+                if not suggested or suggested + problem.suggested_already.get(p, 0) <= 1:
+                    subsets.append([(p, r) for r in chosen])
+        options.append(subsets)
+    best = (0, 0.0, 0)
+    best_key = None
+    for combination in itertools.product(*options):
+        pairs = [pair for subset in combination for pair in subset]
+        load = Counter(r for _p, r in pairs)
+        if any(load[r] > problem.reviewers[r] for r in load):
+            continue
+        affinity = math.fsum(problem.affinity.get(pair, 0.0) for pair in pairs)
+        key = (len(pairs), round(affinity, 9), -spread(problem, pairs))
+        if best_key is None or key > best_key:
+            best_key = key
+            best = (len(pairs), affinity, spread(problem, pairs))
+    return best
+
+
+@HYPOTHESIS
+@given(problems())
+def test_assign_valid_and_at_least_as_good_as_greedy_on_random_instances(problem):
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+    slots = max_slots(problem)
+
+    assert check_assignment(problem, optimal) == []
+    assert check_assignment(problem, greedy) == []
+    assert optimal.status == "optimal"
+    assert len(optimal.pairs) == slots
+    if slots == sum(max(0, need) for need in problem.proposals.values()):
+        assert optimal.unassigned == {}
+    assert len(optimal.pairs) >= len(greedy.pairs)
+    if len(optimal.pairs) == len(greedy.pairs):
+        assert optimal.objective >= greedy.objective - 1e-6 * max(1.0, greedy.objective)
+
+
+@HYPOTHESIS
+@given(problems(max_proposals=3, max_reviewers=4))
+def test_assign_matches_exhaustive_search_on_small_instances(problem):
+    slots, affinity, least_spread = brute_force(problem)
+
+    result = assign(problem)
+
+    assert len(result.pairs) == slots
+    assert result.objective == pytest.approx(affinity, rel=1e-6, abs=1e-9)
+    assert spread(problem, result.pairs) == least_spread
+
+
+def random_problem(*, seed: int, proposals: int, reviewers: int) -> AssignmentProblem:
+    rng = np.random.default_rng(seed)
+    pids = [f"P{i}" for i in range(proposals)]
+    rids = [f"R{i}" for i in range(reviewers)]
+    return AssignmentProblem(
+        proposals=dict.fromkeys(pids, 3),
+        reviewers={r: int(rng.integers(8, 15)) for r in rids},
+        conflicts=frozenset((p, r) for p in pids for r in rids if rng.random() < 0.2),
+        suggested={p: frozenset(rng.choice(rids, size=2, replace=False).tolist()) for p in pids},
+        affinity={(p, r): round(float(rng.random()), 2) for p in pids for r in rids if rng.random() < 0.5},
+    )
+
+
+def test_assign_beats_greedy_on_a_call_sized_instance():
+    problem = random_problem(seed=3, proposals=60, reviewers=20)
+
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+
+    assert check_assignment(problem, optimal) == []
+    assert optimal.status == "optimal"
+    assert len(optimal.pairs) == max_slots(problem) == 180
+    assert optimal.objective > greedy.objective
