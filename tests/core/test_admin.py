@@ -13,6 +13,9 @@ pytestmark = pytest.mark.django_db
         "calls_resourcepool_changelist",
         "calls_quarter_changelist",
         "proposals_proposal_changelist",
+        "allocations_callallocationsettings_changelist",
+        "allocations_clawbackcheckpoint_changelist",
+        "allocations_usageimport_changelist",
     ],
 )
 def test_admin_lists_open_for_superuser(client, name):
