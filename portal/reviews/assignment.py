@@ -6,16 +6,27 @@ into an :class:`AssignmentProblem` (ids as strings), calls :func:`assign`, check
 
 The model: a binary ``x[p, r]`` for every allowed (proposal, reviewer) pair, i.e. a pair that is not a conflict,
 whose proposal still needs reviewers and whose reviewer has capacity left (suggested reviewers of a proposal that
-already has one of them assigned are not allowed either). Constraints::
+already has one of them assigned are not allowed either). The first ``first[p]`` of a proposal's needed slots are
+its *first slots*, the ones that bring it up to the call's minimum number of reviewers (``min_reviewers``, capped
+by the need; 0 when missing); ``f[p]`` in [0, first[p]] counts how many of them are filled. Constraints::
 
-    Σ_r x[p, r] ≤ need[p]                    every proposal
+    Σ_r x[p, r] - f[p] ≤ need[p] - first[p]  every proposal (so Σ_r x[p, r] ≤ need[p])
+    f[p] - Σ_r x[p, r] ≤ 0                   every proposal with first slots (so f[p] ≤ min(first[p], Σ_r x[p, r]))
     Σ_p x[p, r] ≤ capacity[r]                every reviewer
     Σ_{r ∈ suggested[p]} x[p, r] ≤ 1         every proposal with two or more allowed suggested reviewers
 
-The objective is lexicographic, solved in three stages, each keeping the previous stage's number of slots:
+The objective is lexicographic, solved in three stages, each keeping the previous stages' numbers of first slots
+and slots:
 
-1. maximise the number of assigned slots Σ x (so every proposal that can be fully assigned is), with the affinity
-   as a tie-breaker worth less than one slot in total (it also makes the simplex much faster than a flat objective);
+1. maximise the number of filled first slots Σ f (so that, when reviewers run short, the proposals are first
+   brought up to their minimum rather than some filled while others get nobody), then the number of assigned slots
+   Σ x (so every proposal that can be fully assigned is), with the affinity as a tie-breaker worth less than one
+   slot in total (it also makes the simplex much faster than a flat objective). One linear programme: a first slot
+   is worth W, a slot 1 + affinity / W, and W exceeds the value of all the slots together. Putting the first
+   slots first costs no slot: an augmenting path never sends flow back along an arc out of the source, so a
+   maximum flow on the first slots extends to a maximum flow on all the slots. Note that the most first
+   slots is not always the most proposals at their minimum (two proposals one short of it fill as many first slots
+   as one at its minimum and one two short): the latter is not a network-flow problem;
 2. maximise the total expertise affinity Σ a[p, r] · x[p, r] at that number of slots (exactly, not as a
    tie-breaker);
 3. make the reviewers' loads as even as possible at that affinity: minimise Σ_r load[r]² - λ · affinity, where
@@ -25,10 +36,11 @@ The objective is lexicographic, solved in three stages, each keeping the previou
    (2·load + 1); since the costs increase, the cheapest units are used first. The answer is kept only if its
    affinity is within a relative 1e-6 of stage 2's.
 
-All three stages are network-flow problems (source → proposal → [suggested group →] reviewer → sink, plus the
-"Σ x ≥ slots" row on the source side): their constraint matrices are totally unimodular, so the linear relaxation
-HiGHS solves has integral basic optima and there is no branching (a MILP with x binary is the fallback if rounding
-ever left a fractional value). 500 proposals x 150 reviewers take 1-2 s. Each stage gets what is left of
+All three stages are network-flow problems (source → {first, rest} → proposal → [suggested group →] reviewer →
+sink: ``f[p]`` is the flow on the "first" arc into the proposal, Σ_r x[p, r] - f[p] the flow on its "rest" arc, and
+the "Σ f ≥ first slots" and "Σ x ≥ slots" rows are arcs on the source side): their constraint matrices are totally
+unimodular, so the linear relaxation HiGHS solves has integral basic optima and there is no branching (a MILP with
+x binary is the fallback if rounding ever left a fractional value). 500 proposals x 150 reviewers take 1-2 s. Each stage gets what is left of
 ``time_limit``. When a stage runs out of time, the best solution found so far is kept (the greedy one if there is
 none yet), the gaps are filled where a reviewer without a conflict still has capacity, and the result's status is
 ``"time_limit"``.
@@ -38,7 +50,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -69,6 +81,9 @@ class AssignmentProblem:
     affinity: dict[tuple[str, str], float]  # expertise match in [0, 1] (missing = 0)
     suggested_already: dict[str, int] = field(default_factory=dict)  # proposal -> suggested reviewers already assigned
     load_already: dict[str, int] = field(default_factory=dict)  # reviewer -> current load, for evenness
+    min_reviewers: dict[str, int] = field(
+        default_factory=dict
+    )  # proposal -> how many of its needed slots are first slots (the call's min_reviewers minus those already assigned)
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,17 @@ class AssignmentResult:
 
 def _need(problem: AssignmentProblem, proposal: str) -> int:
     return max(0, int(problem.proposals[proposal]))
+
+
+def _first(problem: AssignmentProblem, proposal: str) -> int:
+    """How many of ``proposal``'s needed slots are first slots: those that bring it up to its minimum."""
+    return min(_need(problem, proposal), max(0, int(problem.min_reviewers.get(proposal, 0))))
+
+
+def _first_filled(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> int:
+    """The number of first slots ``pairs`` fill: Σ_p min(first[p], new reviewers of p)."""
+    count = Counter(p for p, _r in pairs)
+    return sum(min(_first(problem, p), count[p]) for p in count)
 
 
 def _capacity(problem: AssignmentProblem, reviewer: str) -> int:
@@ -150,6 +176,9 @@ def _unassigned(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) ->
             )
         if missing > max(0, need - usable):
             reasons.append("reviewers' capacity exhausted")
+        below = _first(problem, proposal) - assigned[proposal]
+        if below > 0:
+            reasons.insert(0, f"{below} short of the minimum number of reviewers")
         unassigned[proposal] = (missing, "; ".join(reasons))
     return unassigned
 
@@ -163,8 +192,10 @@ def _result(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]], status
 def _fill(problem: AssignmentProblem, chosen: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Add pairs greedily to ``chosen`` while some proposal is short and a reviewer it may have has capacity left.
 
-    The proposals in the problem's order, each taking the best-affinity reviewers, the least loaded first on ties.
-    This is the greedy baseline when ``chosen`` is empty, and the repair of a solution cut short by the time limit.
+    Two rounds: first every proposal up to its first slots (its minimum), then every proposal up to its need; in each
+    round the proposals in the problem's order, each taking the best-affinity reviewers, the least loaded first on
+    ties. This is the greedy baseline when ``chosen`` is empty, and the repair of a solution cut short by the time
+    limit.
     """
     chosen = set(chosen)
     load = defaultdict(int)
@@ -178,14 +209,16 @@ def _fill(problem: AssignmentProblem, chosen: Iterable[tuple[str, str]]) -> set[
     allowed = defaultdict(list)
     for proposal, reviewer in _allowed_pairs(problem):
         allowed[proposal].append(reviewer)
-    for proposal in problem.proposals:
+    for proposal, target in [(p, _first(problem, p)) for p in problem.proposals] + [
+        (p, _need(problem, p)) for p in problem.proposals
+    ]:
         suggested = problem.suggested.get(proposal, frozenset())
         candidates = sorted(
             allowed[proposal],
             key=lambda r: (-_affinity(problem, proposal, r), problem.load_already.get(r, 0) + load[r]),
         )
         for reviewer in candidates:
-            if count[proposal] >= _need(problem, proposal):
+            if count[proposal] >= target:
                 break
             if (proposal, reviewer) in chosen or load[reviewer] >= _capacity(problem, reviewer):
                 continue
@@ -205,18 +238,20 @@ def _fill(problem: AssignmentProblem, chosen: Iterable[tuple[str, str]]) -> set[
 
 
 def assign_greedy(problem: AssignmentProblem) -> AssignmentResult:
-    """The obvious baseline: proposals in order, each taking the best-affinity reviewers still available."""
+    """The obvious baseline: proposals in order, each taking the best-affinity reviewers still available, first up
+    to its minimum (every proposal), then up to its need."""
     _validate(problem)
     return _result(problem, _fill(problem, ()), "greedy")
 
 
 class _Model:
-    """The pair variables and the network rows shared by the three stages.
+    """The pair and first-slot variables and the network rows shared by the three stages.
 
-    Every stage is a network-flow problem (source → proposal → [suggested group →] reviewer → sink), so its
-    constraint matrix is totally unimodular and the basic optimal solutions HiGHS returns for the linear relaxation
-    are integral: each stage is first solved as a linear programme and only re-solved with ``x`` binary, as a MILP,
-    if rounding errors left a fractional value.
+    Columns: ``x`` for the pairs, then ``f`` for the proposals with first slots (bounded by their first slots), then
+    any continuous columns a stage adds. Every stage is a network-flow problem (source → {first, rest} → proposal →
+    [suggested group →] reviewer → sink), so its constraint matrix is totally unimodular and the basic optimal
+    solutions HiGHS returns for the linear relaxation are integral: each stage is first solved as a linear programme
+    and only re-solved with ``x`` binary, as a MILP, if rounding errors left a fractional value.
     """
 
     def __init__(self, problem: AssignmentProblem, pairs: list[tuple[str, str]]):
@@ -228,10 +263,31 @@ class _Model:
         reviewer_index = {r: i for i, r in enumerate(dict.fromkeys(r for _, r in pairs))}
         self.reviewers = list(reviewer_index)
         self.pair_reviewer = np.array([reviewer_index[r] for _, r in pairs], dtype=np.int64)
-        # Proposal side: Σ_r x[p, r] ≤ need[p], and Σ over the suggested reviewers ≤ the suggested limit.
-        rows = [proposal_index[p] for p, _ in pairs]
-        cols = list(range(n))
-        upper = [float(_need(problem, p)) for p in proposal_index]
+        pair_proposal = [proposal_index[p] for p, _ in pairs]
+        # The first-slot columns f[p], one per proposal with first slots, after the pair columns.
+        first = {p: _first(problem, p) for p in proposal_index}
+        first_column = {p: n + k for k, p in enumerate(p for p, value in first.items() if value > 0)}
+        self.first_count = len(first_column)
+        self.size = n + self.first_count
+        self.upper = np.concatenate([np.ones(n), np.array([float(first[p]) for p in first_column])])
+        # Proposal side ("rest" arcs): Σ_r x[p, r] - f[p] ≤ need[p] - first[p].
+        rows = [*pair_proposal, *(proposal_index[p] for p in first_column)]
+        cols = [*range(n), *first_column.values()]
+        values = [1.0] * n + [-1.0] * self.first_count
+        upper = [float(_need(problem, p) - first[p]) for p in proposal_index]
+        # Proposal side (flow conservation on the "first" arcs): f[p] - Σ_r x[p, r] ≤ 0.
+        first_row = {p: len(proposal_index) + k for k, p in enumerate(first_column)}
+        for j, (proposal, _reviewer) in enumerate(pairs):
+            if proposal in first_row:
+                rows.append(first_row[proposal])
+                cols.append(j)
+                values.append(-1.0)
+        for p, column in first_column.items():
+            rows.append(first_row[p])
+            cols.append(column)
+            values.append(1.0)
+        upper.extend([0.0] * self.first_count)
+        # Proposal side (suggested groups): Σ over the suggested reviewers ≤ the suggested limit.
         groups: dict[str, list[int]] = defaultdict(list)
         for j, (p, r) in enumerate(pairs):
             if r in problem.suggested.get(p, frozenset()):
@@ -241,27 +297,29 @@ class _Model:
             if len(members) > limit:
                 rows.extend([len(upper)] * len(members))
                 cols.extend(members)
+                values.extend([1.0] * len(members))
                 upper.append(float(limit))
-        self.proposal_rows = coo_array((np.ones(len(rows)), (rows, cols)), shape=(len(upper), n)).tocsr()
+        self.proposal_rows = coo_array((values, (rows, cols)), shape=(len(upper), self.size)).tocsr()
         self.proposal_upper = np.array(upper)
         # Reviewer side: Σ_p x[p, r] ≤ capacity[r].
         self.reviewer_rows = coo_array(
-            (np.ones(n), (self.pair_reviewer, np.arange(n))), shape=(len(self.reviewers), n)
+            (np.ones(n), (self.pair_reviewer, np.arange(n))), shape=(len(self.reviewers), self.size)
         ).tocsr()
         self.reviewer_upper = np.array([float(_capacity(problem, r)) for r in self.reviewers])
 
     def solve(
         self, *, objective: np.ndarray, constraints: list[LinearConstraint], time_limit: float
     ) -> tuple[str, set[tuple[str, str]] | None]:
-        """Minimise ``objective`` (x first, then any continuous columns); the status and the chosen pairs."""
+        """Minimise ``objective`` (x, f, then any further columns in [0, 1]); the status and the chosen pairs."""
         n = len(self.pairs)
         size = len(objective)
+        upper = np.concatenate([self.upper, np.ones(size - self.size)])
         deadline = time.monotonic() + time_limit
-        status, x = _milp(objective, np.zeros(size), constraints, time_limit)
+        status, x = _milp(objective, np.zeros(size), upper, constraints, time_limit)
         if x is not None and np.any(np.minimum(x[:n], 1.0 - x[:n]) > 1e-6):  # pragma: no cover - see below
             # Defensive: the matrix is totally unimodular, so HiGHS's basic solutions are integral; never seen.
             integrality = np.concatenate([np.ones(n), np.zeros(size - n)])
-            status, x = _milp(objective, integrality, constraints, deadline - time.monotonic())
+            status, x = _milp(objective, integrality, upper, constraints, deadline - time.monotonic())
         if x is None:
             return status, None
         return status, {pair for pair, value in zip(self.pairs, x[:n], strict=True) if value > 0.5}
@@ -275,9 +333,25 @@ class _Model:
         return constraints
 
     def slots_at_least(self, slots: int, *, extra_columns: int = 0) -> LinearConstraint:
-        return LinearConstraint(
-            np.concatenate([np.ones(len(self.pairs)), np.zeros(extra_columns)])[None, :], slots, np.inf
-        )
+        row = np.zeros(self.size + extra_columns)
+        row[: len(self.pairs)] = 1.0
+        return LinearConstraint(row[None, :], slots, np.inf)
+
+    def first_at_least(self, first: int, *, extra_columns: int = 0) -> LinearConstraint:
+        row = np.zeros(self.size + extra_columns)
+        row[len(self.pairs) : self.size] = 1.0
+        return LinearConstraint(row[None, :], first, np.inf)
+
+    def keep(self, *, first: int, slots: int, extra_columns: int = 0) -> list[LinearConstraint]:
+        """The rows that keep stage 1's numbers of first slots and of slots."""
+        rows = [self.slots_at_least(slots, extra_columns=extra_columns)]
+        if self.first_count:
+            rows.append(self.first_at_least(first, extra_columns=extra_columns))
+        return rows
+
+    def objective(self, pairs: np.ndarray, first: float = 0.0, extra: np.ndarray | None = None) -> np.ndarray:
+        """An objective vector: ``pairs`` on x, ``first`` on every f, then ``extra``."""
+        return np.concatenate([pairs, np.full(self.first_count, first), np.zeros(0) if extra is None else extra])
 
     def load_units(self) -> tuple[LinearConstraint, np.ndarray]:
         """The load of each reviewer as unit columns whose costs are the increments of load² (2·load + 1).
@@ -299,21 +373,27 @@ class _Model:
         linking = coo_array(
             (
                 np.concatenate([np.ones(n), -np.ones(m)]),
-                (np.concatenate([self.pair_reviewer, np.array(unit_reviewer, dtype=np.int64)]), np.arange(n + m)),
+                (
+                    np.concatenate([self.pair_reviewer, np.array(unit_reviewer, dtype=np.int64)]),
+                    np.concatenate([np.arange(n), self.size + np.arange(m)]),
+                ),
             ),
-            shape=(len(self.reviewers), n + m),
+            shape=(len(self.reviewers), self.size + m),
         ).tocsr()
         return LinearConstraint(linking, 0, 0), np.array(costs, dtype=float)
 
 
 def _milp(
-    objective: np.ndarray, integrality: np.ndarray, constraints: list[LinearConstraint], time_limit: float
+    objective: np.ndarray,
+    integrality: np.ndarray,
+    upper: np.ndarray,
+    constraints: list[LinearConstraint],
+    time_limit: float,
 ) -> tuple[str, np.ndarray | None]:
-    size = len(objective)
     result = milp(
         c=objective,
         integrality=integrality,
-        bounds=Bounds(np.zeros(size), np.ones(size)),
+        bounds=Bounds(np.zeros(len(objective)), upper),
         constraints=constraints,
         options={"time_limit": max(time_limit, 0.01), "presolve": True, "disp": False, "mip_rel_gap": 1e-9},
     )
@@ -339,7 +419,8 @@ def _grid(values: np.ndarray) -> float:
 
 
 def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> AssignmentResult:
-    """The optimal assignment: most slots, then most affinity, then the most even load (see the module docstring)."""
+    """The optimal assignment: most first slots (every proposal up to its minimum), then most slots, then most
+    affinity, then the most even load (see the module docstring)."""
     _validate(problem)
     deadline = time.monotonic() + time_limit
     pairs = _allowed_pairs(problem)
@@ -347,12 +428,13 @@ def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> Assignmen
         return _result(problem, (), "optimal")
     model = _Model(problem, pairs)
 
-    # Stage 1: the number of slots. Each slot is worth 1 plus its affinity / W, where W exceeds any total affinity
-    # (at most one per slot), so no affinity outweighs a slot; the affinity only breaks the many ties, which makes
-    # the simplex much faster than with a flat objective and usually gives stage 2 nothing left to do.
+    # Stage 1: the number of first slots, then of slots. Each slot is worth 1 plus its affinity / W, where W exceeds
+    # any total affinity (at most one per slot), so no affinity outweighs a slot; the affinity only breaks the many
+    # ties, which makes the simplex much faster than with a flat objective and usually gives stage 2 nothing left to
+    # do. Each first slot is worth W on top: more than all the slots and their affinity together (less than W).
     weight = 1.0 + min(sum(_need(problem, p) for p in problem.proposals), sum(model.reviewer_upper))
     status, chosen = model.solve(
-        objective=-(1.0 + model.affinity / weight),
+        objective=-model.objective(1.0 + model.affinity / weight, weight),
         constraints=model.flow_constraints(),
         time_limit=deadline - time.monotonic(),
     )
@@ -360,16 +442,20 @@ def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> Assignmen
         return _result(problem, _fill(problem, ()), "time_limit")
     if status != "optimal":
         return _result(problem, _fill(problem, chosen), status)
+    first = _first_filled(problem, chosen)
     slots = len(chosen)
 
-    # Stage 2: the affinity at that number of slots.
+    def as_good(candidate: set[tuple[str, str]] | None) -> bool:
+        return candidate is not None and _first_filled(problem, candidate) >= first and len(candidate) == slots
+
+    # Stage 2: the affinity at those numbers of first slots and slots.
     if model.affinity.any():
         status, better = model.solve(
-            objective=-model.affinity,
-            constraints=[*model.flow_constraints(), model.slots_at_least(slots)],
+            objective=-model.objective(model.affinity),
+            constraints=[*model.flow_constraints(), *model.keep(first=first, slots=slots)],
             time_limit=deadline - time.monotonic(),
         )
-        if better is not None and len(better) == slots and _total(problem, better) >= _total(problem, chosen):
+        if as_good(better) and _total(problem, better) >= _total(problem, chosen):
             chosen = better
         if status != "optimal":
             return _result(problem, _fill(problem, chosen), status)
@@ -384,21 +470,16 @@ def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> Assignmen
     most = max(int(problem.load_already.get(r, 0)) + _capacity(problem, r) for r in model.reviewers)
     weight = (2 * most + 1) / _grid(model.affinity)
     status, even = model.solve(
-        objective=np.concatenate([-weight * model.affinity, unit_cost]),
+        objective=model.objective(-weight * model.affinity, extra=unit_cost),
         constraints=[
             *model.flow_constraints(extra_columns=m, reviewers=False),
             link,
-            model.slots_at_least(slots, extra_columns=m),
+            *model.keep(first=first, slots=slots, extra_columns=m),
         ],
         time_limit=deadline - time.monotonic(),
     )
     slack = AFFINITY_TOLERANCE * max(1.0, best)
-    if (
-        even is not None
-        and len(even) == slots
-        and _total(problem, even) >= best - slack
-        and _spread(problem, even) <= _spread(problem, chosen)
-    ):
+    if as_good(even) and _total(problem, even) >= best - slack and _spread(problem, even) <= _spread(problem, chosen):
         chosen = even
     return _result(problem, chosen, status)
 
@@ -426,7 +507,8 @@ def check_assignment(problem: AssignmentProblem, result: AssignmentResult) -> li
     Written from the rules alone, not from the solver: known ids, no conflict, no proposal over its need, no
     reviewer over capacity, at most one suggested reviewer per proposal (counting those already assigned), the
     ``unassigned`` counts and ``objective`` consistent with the pairs, and no proposal left short while a reviewer it
-    may have (no conflict, suggested limit respected) still has capacity.
+    may have (no conflict, suggested limit respected) still has capacity: said as "below its minimum" when that
+    reviewer could have taken one of the proposal's first slots.
     """
     violations = []
     per_proposal: dict[str, list[str]] = defaultdict(list)
@@ -473,9 +555,17 @@ def check_assignment(problem: AssignmentProblem, result: AssignmentResult) -> li
                     and per_reviewer.get(reviewer, 0) < capacity
                     and not (reviewer in suggested and suggested_used >= 1)
                 ):
-                    violations.append(
-                        f"proposal {proposal} is short of reviewers although reviewer {reviewer} could still take it"
-                    )
+                    given = len(per_proposal.get(proposal, ()))
+                    minimum = min(max(0, problem.proposals[proposal]), max(0, problem.min_reviewers.get(proposal, 0)))
+                    if given < minimum:
+                        violations.append(
+                            f"proposal {proposal} is below its minimum ({given} of {minimum} first slots filled) "
+                            f"although reviewer {reviewer} could still take it"
+                        )
+                    else:
+                        violations.append(
+                            f"proposal {proposal} is short of reviewers although reviewer {reviewer} could still take it"
+                        )
                     break
     for proposal in result.unassigned:
         if proposal not in problem.proposals:

@@ -168,14 +168,18 @@ def assignment_problem(*, call: Call) -> AssignmentProblem:
         for r in reviewer_tags
         if proposal_tags[p] & reviewer_tags[r]
     }
+    need = {p: max(0, call.reviewers_per_proposal - per_proposal.get(p, 0)) for p in proposals}
+    # The first slots: those that bring a proposal up to the call's minimum number of reviewers.
+    first = {p: min(need[p], max(0, call.min_reviewers - per_proposal.get(p, 0))) for p in proposals}
     return AssignmentProblem(
-        proposals={str(p): max(0, call.reviewers_per_proposal - per_proposal.get(p, 0)) for p in proposals},
+        proposals={str(p): n for p, n in need.items()},
         reviewers={str(r): max(0, limits.get(r, default_limit) - load.get(r, 0)) for r in reviewers},
         conflicts=frozenset(conflicts),
         suggested={p: frozenset(rs) for p, rs in suggested.items()},
         affinity=affinity,
         suggested_already=suggested_already,
         load_already={str(r): n for r, n in load.items()},
+        min_reviewers={str(p): n for p, n in first.items() if n},
     )
 
 

@@ -266,6 +266,78 @@ def test_assign_out_of_time_falls_back_to_a_valid_greedy_assignment():
     assert check_assignment(problem, result) == []
 
 
+def test_assign_brings_every_proposal_to_its_minimum_before_filling_any():
+    # 6 places for 9 slots. P1 and P2 match every reviewer perfectly, P3 weakly: by slots then affinity, P1 and P2
+    # would take all 6 places and P3 would get nobody; with a minimum of 2 every proposal gets 2.
+    fields = {
+        "proposals": {"P1": 3, "P2": 3, "P3": 3},
+        "reviewers": {"R1": 2, "R2": 2, "R3": 2},
+        "affinity": {(p, r): 1.0 if p != "P3" else 0.2 for p in ("P1", "P2", "P3") for r in ("R1", "R2", "R3")},
+    }
+    without = problem_of(**fields)
+    problem = problem_of(**fields, min_reviewers={"P1": 2, "P2": 2, "P3": 2})
+
+    old = assign(without)
+    result = assign(problem)
+    greedy = assign_greedy(problem)
+
+    assert Counter(p for p, _r in old.pairs) == {"P1": 3, "P2": 3}
+    assert old.unassigned == {"P3": (3, "reviewers' capacity exhausted")}
+    assert Counter(p for p, _r in result.pairs) == {"P1": 2, "P2": 2, "P3": 2}
+    assert result.objective == pytest.approx(4.4)
+    assert loads(result) == {"R1": 2, "R2": 2, "R3": 2}
+    assert result.unassigned == dict.fromkeys(("P1", "P2", "P3"), (1, "reviewers' capacity exhausted"))
+    assert Counter(p for p, _r in greedy.pairs) == {"P1": 2, "P2": 2, "P3": 2}
+    assert check_assignment(problem, result) == []
+    assert check_assignment(problem, greedy) == []
+
+
+def test_assign_counts_first_slots_and_reports_a_proposal_below_its_minimum():
+    # 3 places for 4 first slots: one proposal reaches its minimum of 2, the other gets 1 (never 0).
+    problem = problem_of(
+        proposals={"P1": 3, "P2": 3},
+        reviewers={"R1": 2, "R2": 1, "R3": 0},
+        affinity={("P1", "R1"): 1.0, ("P1", "R2"): 1.0},
+        min_reviewers={"P1": 2, "P2": 2},
+    )
+
+    result = assign(problem)
+
+    assert result.pairs == frozenset({("P1", "R1"), ("P1", "R2"), ("P2", "R1")})
+    assert result.unassigned == {
+        "P1": (1, "reviewers' capacity exhausted"),
+        "P2": (2, "1 short of the minimum number of reviewers; reviewers' capacity exhausted"),
+    }
+
+
+def test_assign_maximises_first_slots_not_proposals_at_their_minimum():
+    # Two first slots either way; the affinity then prefers one reviewer each to both on P1 (what greedy does), so
+    # no proposal reaches its minimum. Most proposals at the minimum is not a network flow (see the module docstring).
+    problem = problem_of(
+        proposals={"P1": 2, "P2": 2},
+        reviewers={"R1": 1, "R2": 1},
+        affinity={("P1", "R1"): 1.0, ("P2", "R2"): 1.0},
+        min_reviewers={"P1": 2, "P2": 2},
+    )
+
+    assert assign(problem).pairs == frozenset({("P1", "R1"), ("P2", "R2")})
+    assert assign_greedy(problem).pairs == frozenset({("P1", "R1"), ("P1", "R2")})
+
+
+def test_assign_caps_the_minimum_at_the_need_and_ignores_a_negative_one():
+    problem = problem_of(
+        proposals={"P1": 1, "P2": 2},
+        reviewers={"R1": 1, "R2": 1},
+        affinity={("P2", "R1"): 1.0, ("P2", "R2"): 1.0},
+        min_reviewers={"P1": 5, "P2": -1},
+    )
+
+    result = assign(problem)
+
+    assert Counter(p for p, _r in result.pairs) == {"P1": 1, "P2": 1}
+    assert result.unassigned == {"P2": (1, "reviewers' capacity exhausted")}
+
+
 def test_check_assignment_lists_every_broken_rule():
     problem = problem_of(
         proposals={"P1": 1, "P2": 2},
@@ -305,6 +377,17 @@ def test_check_assignment_flags_a_short_proposal_a_free_reviewer_could_take():
     ]
 
 
+def test_check_assignment_flags_a_proposal_below_its_minimum_a_free_reviewer_could_take():
+    problem = problem_of(proposals={"P1": 3}, reviewers={"R1": 1, "R2": 1}, min_reviewers={"P1": 2})
+    result = AssignmentResult(
+        pairs=frozenset({("P1", "R1")}), unassigned={"P1": (2, "")}, objective=0.0, status="optimal"
+    )
+
+    assert check_assignment(problem, result) == [
+        "proposal P1 is below its minimum (1 of 2 first slots filled) although reviewer R2 could still take it"
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Properties on random instances
 # ---------------------------------------------------------------------------------------------------------------
@@ -313,7 +396,8 @@ AFFINITIES = st.one_of(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), st.floats(0
 
 
 @st.composite
-def problems(draw, max_proposals: int = 7, max_reviewers: int = 7) -> AssignmentProblem:
+def problems(draw, max_proposals: int = 7, max_reviewers: int = 7, places: int | None = None) -> AssignmentProblem:
+    """A random problem; with ``places``, every affinity rounded to that many decimal places."""
     proposals = [f"P{i}" for i in range(draw(st.integers(1, max_proposals)))]
     reviewers = [f"R{i}" for i in range(draw(st.integers(1, max_reviewers)))]
     pairs = [(p, r) for p in proposals for r in reviewers]
@@ -324,10 +408,35 @@ def problems(draw, max_proposals: int = 7, max_reviewers: int = 7) -> Assignment
         reviewers={r: draw(st.integers(0, 4)) for r in reviewers},
         conflicts=frozenset(conflicts),
         suggested=suggested,
-        affinity={pair: draw(AFFINITIES) for pair in draw(st.sets(st.sampled_from(pairs)))},
+        affinity={
+            pair: draw(AFFINITIES if places is None else AFFINITIES.map(lambda v: round(v, places)))
+            for pair in draw(st.sets(st.sampled_from(pairs)))
+        },
         suggested_already={p: draw(st.integers(0, 1)) for p in proposals if suggested[p]},
         load_already={r: draw(st.integers(0, 5)) for r in reviewers},
+        min_reviewers={p: draw(st.integers(0, 3)) for p in draw(st.sets(st.sampled_from(proposals)))},
     )
+
+
+def first_slots(problem: AssignmentProblem) -> dict[str, int]:
+    """Each proposal's first slots: its minimum, capped by its need."""
+    return {p: min(max(0, need), max(0, problem.min_reviewers.get(p, 0))) for p, need in problem.proposals.items()}
+
+
+def first_filled(problem: AssignmentProblem, pairs) -> int:
+    count = Counter(p for p, _r in pairs)
+    return sum(min(first, count[p]) for p, first in first_slots(problem).items())
+
+
+def at_minimum(problem: AssignmentProblem, pairs) -> int:
+    """How many proposals have at least their first slots filled."""
+    count = Counter(p for p, _r in pairs)
+    return sum(1 for p, first in first_slots(problem).items() if count[p] >= first)
+
+
+def max_first_slots(problem: AssignmentProblem) -> int:
+    """The most first slots any valid assignment fills: the maximum flow on the first slots only."""
+    return max_slots(AssignmentProblem(**{**problem.__dict__, "proposals": first_slots(problem)}))
 
 
 def max_slots(problem: AssignmentProblem) -> int:
@@ -359,8 +468,9 @@ def spread(problem: AssignmentProblem, pairs) -> int:
     return sum(value * value for value in load.values())
 
 
-def brute_force(problem: AssignmentProblem) -> tuple[int, float, int]:
-    """(most slots, then most affinity, then least Σ load²) over every valid set of pairs, by enumeration."""
+def brute_force(problem: AssignmentProblem) -> tuple[int, int, float, int]:
+    """(most first slots, then most slots, then most affinity, then least Σ load²) over every valid set of pairs, by
+    enumeration."""
     options = []
     for p, need in problem.proposals.items():
         allowed = [r for r in problem.reviewers if (p, r) not in problem.conflicts]
@@ -371,7 +481,7 @@ def brute_force(problem: AssignmentProblem) -> tuple[int, float, int]:
                 if not suggested or suggested + problem.suggested_already.get(p, 0) <= 1:
                     subsets.append([(p, r) for r in chosen])
         options.append(subsets)
-    best = (0, 0.0, 0)
+    best = (0, 0, 0.0, 0)
     best_key = None
     for combination in itertools.product(*options):
         pairs = [pair for subset in combination for pair in subset]
@@ -379,10 +489,11 @@ def brute_force(problem: AssignmentProblem) -> tuple[int, float, int]:
         if any(load[r] > problem.reviewers[r] for r in load):
             continue
         affinity = math.fsum(problem.affinity.get(pair, 0.0) for pair in pairs)
-        key = (len(pairs), round(affinity, 9), -spread(problem, pairs))
+        first = first_filled(problem, pairs)
+        key = (first, len(pairs), round(affinity, 9), -spread(problem, pairs))
         if best_key is None or key > best_key:
             best_key = key
-            best = (len(pairs), affinity, spread(problem, pairs))
+            best = (first, len(pairs), affinity, spread(problem, pairs))
     return best
 
 
@@ -405,12 +516,31 @@ def test_assign_valid_and_at_least_as_good_as_greedy_on_random_instances(problem
 
 
 @HYPOTHESIS
-@given(problems(max_proposals=3, max_reviewers=4))
+@given(problems())
+def test_assign_fills_the_most_first_slots_on_random_instances(problem):
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+    first = max_first_slots(problem)
+
+    assert first_filled(problem, optimal.pairs) == first
+    assert first_filled(problem, optimal.pairs) >= first_filled(problem, greedy.pairs)
+    # Every proposal reaches its minimum whenever the first slots alone can all be filled.
+    if first == sum(first_slots(problem).values()):
+        assert at_minimum(problem, optimal.pairs) == len(problem.proposals)
+        assert not any("short of the minimum" in reason for _missing, reason in optimal.unassigned.values())
+    # Filling first slots first costs no slot: a max flow on the first slots extends to a max flow on all of them.
+    assert len(optimal.pairs) == max_slots(problem)
+
+
+@HYPOTHESIS
+@given(problems(max_proposals=3, max_reviewers=4, places=6))
 def test_assign_matches_exhaustive_search_on_small_instances(problem):
-    slots, affinity, least_spread = brute_force(problem)
+    # Exact on a decimal grid of up to six places (the module docstring); below that, within AFFINITY_TOLERANCE.
+    first, slots, affinity, least_spread = brute_force(problem)
 
     result = assign(problem)
 
+    assert first_filled(problem, result.pairs) == first
     assert len(result.pairs) == slots
     assert result.objective == pytest.approx(affinity, rel=1e-6, abs=1e-9)
     assert spread(problem, result.pairs) == least_spread

@@ -212,3 +212,20 @@ def test_assignment_auto_reports_proposals_it_cannot_fill(call, secretariat):
     assert len(outcome.created) == 1
     assert outcome.result.unassigned[str(proposal.pk)][0] == 2
     assert Assignment.objects.get().status == AssignmentStatus.PENDING
+
+
+def test_assignment_problem_asks_for_the_minimum_less_the_active_reviewers(call, reviewer, reviewer2, assign):
+    third = ReviewerProfileFactory().user
+    untouched, one, conflicted, two = (submitted_proposal(call) for _ in range(4))
+    assign(one, reviewer)
+    services.assignment_declare(
+        assignment=assign(conflicted, reviewer, declare=False), user=reviewer, conflicted=True, reason="Co-author"
+    )
+    assign(two, reviewer2)
+    assign(two, third)
+
+    problem = services.assignment_problem(call=call)
+
+    assert (call.reviewers_per_proposal, call.min_reviewers) == (3, 2)
+    assert problem.proposals == {str(untouched.pk): 3, str(one.pk): 2, str(conflicted.pk): 3, str(two.pk): 1}
+    assert problem.min_reviewers == {str(untouched.pk): 2, str(one.pk): 1, str(conflicted.pk): 2}
