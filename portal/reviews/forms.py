@@ -182,3 +182,44 @@ class ProfileForm(forms.ModelForm):
         model = ReviewerProfile
         fields = ["organisation", "expertise", "max_per_call", "available"]
         widgets = {"expertise": forms.CheckboxSelectMultiple}
+
+
+class ReviewPreferencesForm(forms.Form):
+    """The areas of expertise a proposal needs and the reviewers its applicant suggests (optional)."""
+
+    use_required_attribute = False
+
+    tags = forms.MultipleChoiceField(
+        label=_("Areas of expertise the review needs"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("We look for reviewers with these areas of expertise."),
+    )
+
+    def __init__(self, *args, tags, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags"].choices = [(str(tag.pk), tag.name) for tag in tags]
+        for i in range(1, SUGGESTION_ROWS + 1):
+            self.fields[f"name{i}"] = forms.CharField(
+                label=_("Suggested reviewer %(n)s: name") % {"n": i}, max_length=200, required=False
+            )
+            self.fields[f"email{i}"] = forms.EmailField(
+                label=_("Suggested reviewer %(n)s: email") % {"n": i}, required=False
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        for i in range(1, SUGGESTION_ROWS + 1):
+            if cleaned.get(f"name{i}") and not cleaned.get(f"email{i}") and f"email{i}" not in self.errors:
+                self.add_error(f"email{i}", _("Give the suggested reviewer's email, or clear the name."))
+        return cleaned
+
+    def suggestions(self) -> list[tuple[str, str]]:
+        return [
+            (self.cleaned_data.get(f"name{i}") or "", self.cleaned_data[f"email{i}"])
+            for i in range(1, SUGGESTION_ROWS + 1)
+            if self.cleaned_data.get(f"email{i}")
+        ]
+
+
+SUGGESTION_ROWS = 3

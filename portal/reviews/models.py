@@ -86,16 +86,26 @@ class ProposalExpertise(models.Model):
 
 
 class SuggestedReviewer(models.Model):
-    """A reviewer the applicant suggested. At most one of them may review the proposal."""
+    """A reviewer the applicant suggested. At most one of them may review the proposal.
+
+    The applicant gives an email address (they never see who is in the reviewer pool); the secretariat may also
+    link a registered reviewer directly. A suggestion counts for every reviewer whose account has that address."""
 
     proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="suggested_reviewers")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email address"), blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["proposal", "reviewer"], name="unique_suggested_reviewer")]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "reviewer"], name="unique_suggested_reviewer"),
+            models.CheckConstraint(condition=Q(reviewer__isnull=False) | ~Q(email=""), name="suggested_reviewer_named"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.proposal}: {self.reviewer}"
+        return f"{self.proposal}: {self.reviewer or self.email}"
 
 
 class CallReviewSettings(models.Model):

@@ -15,7 +15,7 @@ from portal.proposals.models import Proposal
 from . import scoring
 from .conflicts import conflict_reason, conflicted_proposal_ids
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
-from .models import Assignment, CallReviewSettings, Review, Score
+from .models import Assignment, CallReviewSettings, Review, Score, SuggestedReviewer
 
 
 def review_settings(*, call: Call) -> CallReviewSettings:
@@ -363,3 +363,30 @@ def proposals_with_feedback(*, user) -> QuerySet[Proposal]:
         .order_by("-submitted_at", "-pk")
         .distinct()
     )
+
+
+def suggested_reviewer_ids(*, proposal_ids) -> dict[int, set[int]]:
+    """For each proposal, the reviewers the applicant suggested: linked directly, or by the email address the
+    applicant gave (matched case-insensitively against reviewer accounts). Two queries."""
+    from django.contrib.auth import get_user_model
+
+    from portal.accounts.enums import Role
+
+    out: dict[int, set[int]] = defaultdict(set)
+    by_email: dict[str, set[int]] = defaultdict(set)
+    for proposal_id, reviewer_id, email in SuggestedReviewer.objects.filter(proposal_id__in=proposal_ids).values_list(
+        "proposal_id", "reviewer_id", "email"
+    ):
+        if reviewer_id:
+            out[proposal_id].add(reviewer_id)
+        if email:
+            by_email[email.lower()].add(proposal_id)
+    if by_email:
+        users = get_user_model().objects.filter(role=Role.REVIEWER)
+        query = Q()
+        for email in by_email:
+            query |= Q(email__iexact=email)
+        for user_id, email in users.filter(query).values_list("pk", "email"):
+            for proposal_id in by_email[email.lower()]:
+                out[proposal_id].add(user_id)
+    return dict(out)

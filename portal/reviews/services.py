@@ -31,6 +31,7 @@ from .models import (
     Assignment,
     Consensus,
     Declaration,
+    ExpertiseTag,
     ProposalExpertise,
     ReminderSent,
     Review,
@@ -76,7 +77,7 @@ def assignment_create(
         raise ValidationError({"reviewer": _("This reviewer is not available.")})
     if _load(reviewer=reviewer, call=proposal.call) >= profile.max_per_call:
         raise ValidationError({"reviewer": _("This reviewer has reached their limit for this call.")})
-    suggested = set(SuggestedReviewer.objects.filter(proposal=proposal).values_list("reviewer_id", flat=True))
+    suggested = selectors.suggested_reviewer_ids(proposal_ids=[proposal.pk]).get(proposal.pk, set())
     if (
         reviewer.pk in suggested
         and Assignment.objects.filter(
@@ -147,8 +148,8 @@ def assignment_problem(*, call: Call) -> AssignmentProblem:
     conflicts = {(str(p), str(r)) for p, r, _s in assigned}
     conflicts |= {(str(p), str(r)) for p, r in conflicted_pairs(proposal_ids=proposals, user_ids=reviewers)}
     suggested: dict[str, set[str]] = {}
-    for p, r in SuggestedReviewer.objects.filter(proposal_id__in=proposals).values_list("proposal_id", "reviewer_id"):
-        suggested.setdefault(str(p), set()).add(str(r))
+    for p, reviewer_ids in selectors.suggested_reviewer_ids(proposal_ids=proposals).items():
+        suggested[str(p)] = {str(r) for r in reviewer_ids}
     suggested_already: dict[str, int] = {}
     for p, r in active:
         if str(r) in suggested.get(str(p), set()):
@@ -602,3 +603,40 @@ def review_reminders_send(*, now: datetime | None = None) -> int:
         )
         sent += 1
     return sent
+
+
+# ---- What the applicant tells the review ------------------------------------------------------------------------
+
+MAX_SUGGESTED_REVIEWERS = 3
+
+
+@transaction.atomic
+def review_preferences_set(*, proposal: Proposal, user, tag_ids: list[int], suggestions: list[tuple[str, str]]) -> None:
+    """The applicant's areas of expertise and suggested reviewers (name, email), while the proposal is editable.
+    At most one suggested reviewer will be assigned."""
+    if not user.has_perm("proposals.change_proposal", proposal):
+        raise PermissionDenied
+    suggestions = [(name.strip(), email.strip().lower()) for name, email in suggestions if email.strip()]
+    if len(suggestions) > MAX_SUGGESTED_REVIEWERS:
+        raise ValidationError(
+            _("Suggest at most %(n)s reviewers.") % {"n": MAX_SUGGESTED_REVIEWERS}, code="too_many_suggestions"
+        )
+    tags = list(ExpertiseTag.objects.filter(pk__in=tag_ids))
+    before = {
+        "tags": sorted(ProposalExpertise.objects.filter(proposal=proposal).values_list("tag_id", flat=True)),
+        "suggested": sorted(SuggestedReviewer.objects.filter(proposal=proposal).values_list("email", flat=True)),
+    }
+    ProposalExpertise.objects.filter(proposal=proposal).delete()
+    ProposalExpertise.objects.bulk_create(ProposalExpertise(proposal=proposal, tag=tag) for tag in tags)
+    SuggestedReviewer.objects.filter(proposal=proposal, reviewer__isnull=True).delete()
+    for name, email in {email: (name, email) for name, email in suggestions}.values():
+        row = SuggestedReviewer(proposal=proposal, name=name, email=email)
+        row.full_clean()
+        row.save()
+    audit_record(
+        actor=user,
+        action="proposal.review_preferences",
+        obj=proposal,
+        before=before,
+        after={"tags": sorted(t.pk for t in tags), "suggested": sorted(e for _n, e in suggestions)},
+    )

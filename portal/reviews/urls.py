@@ -22,6 +22,7 @@ urlpatterns = [
     path("calls/<int:call_pk>/ranking.csv", views.RankingCsvView.as_view(), name="ranking_csv"),
     path("reviews/<int:pk>/reopen/", views.ReopenView.as_view(), name="reopen"),
     path("proposals/<int:pk>/", views.CommitteeProposalView.as_view(), name="committee_proposal"),
+    path("proposals/<int:pk>/preferences/", views.ReviewPreferencesView.as_view(), name="preferences"),
     path("feedback/", views.FeedbackListView.as_view(), name="feedback_list"),
     path("feedback/<int:pk>/", views.FeedbackView.as_view(), name="feedback"),
 ]

@@ -20,6 +20,7 @@ from . import selectors, services
 from .enums import AssignmentStatus, ReviewState
 from .filters import RankingFilter
 from .forms import (
+    SUGGESTION_ROWS,
     ConflictRecordForm,
     ConsensusForm,
     DeclarationForm,
@@ -28,8 +29,9 @@ from .forms import (
     ReopenForm,
     ResponseForm,
     ReviewForm,
+    ReviewPreferencesForm,
 )
-from .models import Declaration, Review, ReviewerProfile
+from .models import Declaration, ExpertiseTag, Review, ReviewerProfile
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -569,4 +571,52 @@ class FeedbackView(LoginRequiredMixin, View):
                 "form": form,
             },
             status=status,
+        )
+
+
+class ReviewPreferencesView(LoginRequiredMixin, View):
+    """The applicant names the expertise the proposal needs and suggests up to three reviewers."""
+
+    template_name = "reviews/preferences.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        from portal.proposals.selectors import proposals_visible_to
+
+        self.proposal = get_object_or_404(proposals_visible_to(request.user).select_related("call"), pk=kwargs["pk"])
+        if not request.user.has_perm("proposals.change_proposal", self.proposal):
+            messages.error(request, _("The proposal can no longer be changed."))
+            return redirect("proposals:detail", pk=self.proposal.pk)
+        self.tags = list(ExpertiseTag.objects.order_by("name"))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        suggested = list(self.proposal.suggested_reviewers.filter(reviewer__isnull=True).order_by("pk"))
+        initial = {"tags": [str(t) for t in self.proposal.expertise_tags.values_list("tag_id", flat=True)]}
+        for i, row in enumerate(suggested[:SUGGESTION_ROWS], start=1):
+            initial[f"name{i}"] = row.name
+            initial[f"email{i}"] = row.email
+        return self.render(ReviewPreferencesForm(initial=initial, tags=self.tags))
+
+    def post(self, request, pk):
+        form = ReviewPreferencesForm(data=request.POST, tags=self.tags)
+        if form.is_valid():
+            try:
+                services.review_preferences_set(
+                    proposal=self.proposal,
+                    user=request.user,
+                    tag_ids=[int(t) for t in form.cleaned_data["tags"]],
+                    suggestions=form.suggestions(),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Your review preferences are saved."))
+                return redirect("proposals:edit", pk=self.proposal.pk)
+        return self.render(form, status=422)
+
+    def render(self, form, status=200):
+        return TemplateResponse(
+            self.request, self.template_name, {"form": form, "proposal": self.proposal}, status=status
         )
