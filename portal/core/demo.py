@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -107,6 +108,15 @@ def _pdf(title: str) -> bytes:
 def _hkt(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=HKT)
 
+
+EXPERTISE = [
+    ("Natural language processing", "自然語言處理"),
+    ("Computer vision", "電腦視覺"),
+    ("Medical imaging", "醫學影像"),
+    ("Large-scale training", "大規模訓練"),
+    ("Robotics", "機械人"),
+    ("Forecasting", "預測"),
+]
 
 PROJECTS = [
     # (title, Chinese title, organisation, hours per quarter, min share %, state to reach)
@@ -235,6 +245,7 @@ class DemoSeeder:
             self.out.write("Demo proposals already exist; kept as they are.")
             return
         applicants = self._project_applicants(organisations, users)
+        self.reviewers = self._reviewers()
         self._active_projects(first_call, organisations, applicants)
         for title, title_zh, org_name, hours, min_share, state in PROJECTS:
             self._proposal(
@@ -330,8 +341,13 @@ class DemoSeeder:
         return raw
 
     def _proposal(self, call, organisation, user, title, title_zh, hours, min_share, state, *, submitted_at=None):
-        proposal = Proposal.objects.create(call=call, organisation=organisation, created_by=user, draft={})
-        ProposalEvent.objects.create(proposal=proposal, actor=user, action="create", to_state=ProposalState.DRAFT)
+        started = (submitted_at or timezone.now()) - timedelta(days=1)
+        proposal = Proposal.objects.create(
+            call=call, organisation=organisation, created_by=user, draft={}, created_at=started
+        )
+        ProposalEvent.objects.create(
+            proposal=proposal, actor=user, action="create", to_state=ProposalState.DRAFT, created_at=started
+        )
         proposal_services.proposal_save_draft(
             proposal=proposal, raw=self._draft(call, title, title_zh, hours, min_share), user=user
         )
@@ -341,50 +357,88 @@ class DemoSeeder:
             kind="technical",
             user=user,
         )
-        proposal_services.proposal_submit(
-            proposal=proposal, user=user, now=submitted_at or min(self.now, call.closes_at)
+        proposal_services.proposal_submit(proposal=proposal, user=user, now=submitted_at)
+        proposal.refresh_from_db()
+        self._advance(proposal, state)
+        return proposal
+
+    def _reviewers(self) -> list[User]:
+        """The demo reviewers, with profiles and expertise."""
+        from portal.reviews.models import ExpertiseTag, ReviewerProfile
+
+        tags = [ExpertiseTag.objects.get_or_create(name=name, defaults={"name_zh": zh})[0] for name, zh in EXPERTISE]
+        reviewers = list(User.objects.filter(role=Role.REVIEWER, email__endswith="@demo.aiss.hk").order_by("email"))
+        for i, reviewer in enumerate(reviewers):
+            profile, _ = ReviewerProfile.objects.get_or_create(
+                user=reviewer,
+                defaults={"organisation": reviewer.organisations.first(), "max_per_call": 8},
+            )
+            profile.expertise.set(tags[i % len(tags) :: 2])
+        return reviewers
+
+    def _advance(self, proposal, state) -> None:
+        """Take a submitted proposal to ``state`` through the real workflow: screening, reviews by the demo
+        reviewers (those without a conflict), the committee's recommendation and the chair's decision."""
+        from portal.decisions import services as decisions
+        from portal.reviews import services as reviews
+
+        S = ProposalState
+        officer = User.objects.get(email="secretariat@demo.aiss.hk")
+        member = User.objects.get(email="committee@demo.aiss.hk")
+        chair = User.objects.get(email="chair@demo.aiss.hk")
+        if state == S.SUBMITTED:
+            return
+        if state == S.WITHDRAWN:
+            proposal_services.proposal_withdraw(
+                proposal=proposal, user=proposal.created_by, reason="The project found funding elsewhere."
+            )
+            return
+        proposal_services.proposal_transition(proposal=proposal, action="start_screening", actor=officer)
+        if state == S.SCREENING:
+            return
+        items = decisions.screening_checklist_ensure(call=proposal.call)
+        decisions.screening_record(proposal=proposal, actor=officer, answers={item.pk: True for item in items})
+        proposal.refresh_from_db()
+        criteria = list(proposal.call.criteria.values_list("number", flat=True))
+        assigned = 0
+        for harshness, reviewer in enumerate(self.reviewers):
+            try:
+                assignment = reviews.assignment_create(proposal=proposal, reviewer=reviewer, actor=officer)
+            except ValidationError:  # a conflict of interest: the next reviewer
+                continue
+            reviews.assignment_declare(assignment=assignment, user=reviewer, conflicted=False)
+            if state != S.IN_REVIEW or assigned == 0:
+                base = 3 + (proposal.pk % 3 == 0) - (harshness == 2)
+                data = reviews.ReviewInput(
+                    scores={n: (max(0, min(5, base + (n % 2))), "Well argued.") for n in criteria},
+                    recommendation="fund",
+                    comments_applicant="A clear plan; justify the second-quarter hours in more detail.",
+                    comments_committee="Strong team; compute request is on the high side.",
+                )
+                reviews.review_submit(assignment=assignment, user=reviewer, data=data)
+            assigned += 1
+        if state == S.IN_REVIEW:
+            return
+        proposal_services.proposal_transition(proposal=proposal, action="close_review", actor=officer)
+        proposal.refresh_from_db()
+        hours = {(r.pool_id, r.quarter_id): r.gpu_hours for r in proposal.current_version.compute_requests.all()}
+        decisions.recommendation_make(
+            proposal=proposal,
+            actor=member,
+            recommended=True,
+            hours=hours,
+            conditions="Publish an evaluation report within three months of the last quarter.",
+            rationale="Scores above the pass mark; the request is sized to the model and data.",
         )
         proposal.refresh_from_db()
-        path = {
-            ProposalState.SUBMITTED: [],
-            ProposalState.SCREENING: [ProposalState.SCREENING],
-            ProposalState.IN_REVIEW: [ProposalState.SCREENING, ProposalState.IN_REVIEW],
-            ProposalState.RECOMMENDED: [
-                ProposalState.SCREENING,
-                ProposalState.IN_REVIEW,
-                ProposalState.REVIEWED,
-                ProposalState.RECOMMENDED,
-            ],
-            ProposalState.APPROVED: [
-                ProposalState.SCREENING,
-                ProposalState.IN_REVIEW,
-                ProposalState.REVIEWED,
-                ProposalState.RECOMMENDED,
-                ProposalState.APPROVED,
-            ],
-            ProposalState.ACTIVE: [
-                ProposalState.SCREENING,
-                ProposalState.IN_REVIEW,
-                ProposalState.REVIEWED,
-                ProposalState.RECOMMENDED,
-                ProposalState.APPROVED,
-                ProposalState.ALLOCATED,
-                ProposalState.ACTIVE,
-            ],
-            ProposalState.WITHDRAWN: [ProposalState.WITHDRAWN],
-        }[state]
-        for step in path:
-            ProposalEvent.objects.create(
-                proposal=proposal,
-                actor=None,
-                action="demo",
-                from_state=proposal.state,
-                to_state=step,
-                reason="Demo data",
-            )
-            proposal.state = step
-        Proposal.objects.filter(pk=proposal.pk).update(state=proposal.state)
-        return proposal
+        if state == S.RECOMMENDED:
+            return
+        decisions.decision_make(proposal=proposal, actor=chair, approved=True, reason="As recommended.")
+        proposal.refresh_from_db()
+        if state == S.APPROVED:
+            return
+        for action in ("allocate", "activate"):
+            proposal_services.proposal_transition(proposal=proposal, action=action, actor=officer)
 
     def _active_projects(self, call, organisations, applicants) -> None:
         """Two projects of last year's call, active with a locked award: the Slurm sample's accounts."""
