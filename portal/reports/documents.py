@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, override
 
-from portal.proposals.models import ProposalVersion
+from portal.allocations.charts import Series, bar_chart
+from portal.calls.models import Call
+from portal.proposals.models import Proposal, ProposalVersion
+from portal.reviews.selectors import review_settings
 
-from .pdf import format_hkt, render_pdf
+from .pdf import HONG_KONG, format_hkt, render_pdf
+from .selectors import ApprovalReportData, approval_report_data, decision_letter_data, usage_statement_data
 
 
 def _submitted_field(content: dict, name: str) -> str:
@@ -45,3 +54,127 @@ def receipt_pdf(*, version: ProposalVersion, language: str) -> bytes:
         reference=proposal.reference or "",
         version=str(version.number),
     )
+
+
+# ---- The approval report ------------------------------------------------------------------------------------------
+
+CHART_FONT = 'font-family="Noto Sans CJK TC, Noto Sans, sans-serif"'
+# A call of 1,000 proposals takes one to two minutes on a shared core (make bench); Celery's soft limit is 14 min.
+APPROVAL_REPORT_TIME_LIMIT = 600.0
+
+
+def approval_report_reference(call: Call) -> str:
+    return f"{call.reference.upper()}-AR"
+
+
+def _pool_charts(data: ApprovalReportData) -> list[dict]:
+    """One SVG chart per pool: GPU-hours requested, awardable and awarded in each quarter. The pool code is the
+    chart id, and the chart's text is set in the document's font (Noto Sans CJK TC) like the rest."""
+    charts = []
+    for pool in data.pools:
+        svg = bar_chart(
+            chart_id=f"chart-{pool.pool.code}",
+            title=gettext("GPU-hours per quarter: %(pool)s") % {"pool": pool.pool.name},
+            description=gettext("Requested, awardable and awarded GPU-hours in each quarter of the call."),
+            labels=[q.quarter.code for q in pool.quarters],
+            series=[
+                Series(gettext("Requested"), [q.requested for q in pool.quarters]),
+                Series(gettext("Awardable"), [q.awardable for q in pool.quarters]),
+                Series(gettext("Awarded"), [q.awarded for q in pool.quarters]),
+            ],
+        )
+        charts.append({"pool": pool, "svg": mark_safe(svg.replace("<svg ", f"<svg {CHART_FONT} ", 1))})  # noqa: S308 - our own escaped SVG
+    return charts
+
+
+def approval_report_pdf(
+    *,
+    call: Call,
+    language: str,
+    data: ApprovalReportData | None = None,
+    version: str = "",
+    time_limit: float | None = None,
+    on_progress=None,
+) -> bytes:
+    """The approval report of ``call``: cover, summary figures, charts, the ranked list with raw and calibrated
+    scores and flags, each project's decision and award, and the approving officer's signature block."""
+    data = data or approval_report_data(call=call)
+    with override(language):
+        title = gettext("Approval report")
+        context = {
+            "data": data,
+            "call": call,
+            "charts": _pool_charts(data),
+            "fingerprint": data.fingerprint(),
+            "settings": review_settings(call=call),
+        }
+    if time_limit is None:
+        time_limit = float(getattr(settings, "PORTAL_APPROVAL_REPORT_TIME_LIMIT", APPROVAL_REPORT_TIME_LIMIT))
+    return render_pdf(
+        template="reports/approval_report.html",
+        context=context,
+        language=language,
+        title=title,
+        reference=approval_report_reference(call),
+        version=version,
+        time_limit=time_limit,
+        on_progress=on_progress,
+    )
+
+
+# ---- Letters and statements for one proposal ---------------------------------------------------------------------
+
+
+class NoDecision(Exception):
+    """The proposal has no decision on its current recommendation yet."""
+
+
+def decision_letter_pdf(*, proposal: Proposal, language: str) -> bytes:
+    """The decision letter: approved (hours per pool and quarter, subsidy rate and amount, conditions, tranche
+    schedule) or not approved (the reviewers' comments meant for the applicant, anonymised, and the committee's
+    feedback)."""
+    letter = decision_letter_data(proposal=proposal)
+    if letter is None:
+        raise NoDecision(proposal.reference)
+    with override(language):
+        title = gettext("Decision letter")
+        context = {
+            "letter": letter,
+            "proposal": proposal,
+            "call": proposal.call,
+            "organisation": proposal.organisation,
+            "addressee": proposal.created_by,
+            "decided_at_hkt": format_hkt(letter.decision.decided_at),
+            "decided_on": _hkt_date(letter.decision.decided_at),
+            "tranches": [
+                {"line": t, "released_hkt": format_hkt(t.released_at) if t.released_at else ""} for t in letter.tranches
+            ],
+        }
+    return render_pdf(
+        template="reports/decision_letter.html",
+        context=context,
+        language=language,
+        title=title,
+        reference=f"{proposal.reference}-DL",
+        version=str(letter.recommendation.version.number),
+    )
+
+
+def usage_statement_pdf(*, proposal: Proposal, language: str, today: date) -> bytes:
+    """Awarded, used and remaining GPU-hours per quarter, tranches released and claw-backs, as of ``today``."""
+    statement = usage_statement_data(proposal=proposal, today=today)
+    with override(language):
+        title = gettext("Usage statement")
+        context = {"statement": statement, "usage": statement.usage, "proposal": proposal, "call": proposal.call}
+    return render_pdf(
+        template="reports/usage_statement.html",
+        context=context,
+        language=language,
+        title=title,
+        reference=f"{proposal.reference}-US",
+        version=today.isoformat(),
+    )
+
+
+def _hkt_date(value) -> date:
+    return timezone.localtime(value, HONG_KONG).date()

@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,10 @@ class _RenderStopped(BaseException):
 
 
 def format_hkt(value: datetime) -> str:
-    """An aware datetime as Hong Kong time, to the minute: ``2026-11-27 15:04 HKT``."""
-    return f"{timezone.localtime(value, HONG_KONG):%Y-%m-%d %H:%M} HKT"
+    """An aware datetime as Hong Kong time, to the minute: ``2026-11-27 15:04 HKT`` (``香港時間`` in Chinese).
+
+    Lazy: the zone's name is translated when the document is rendered, in the document's language."""
+    return format_lazy("{} {}", f"{timezone.localtime(value, HONG_KONG):%Y-%m-%d %H:%M}", gettext_lazy("HKT"))
 
 
 def html_language(language: str) -> str:
@@ -254,11 +257,56 @@ def _let_stop_arrive(seconds: float = 0.2) -> None:
         time.sleep(0.005)
 
 
-def _write_pdf_within(work: Callable[[], bytes], time_limit: float) -> bytes:
+class _PageCounter(logging.Handler):
+    """Counts the pages WeasyPrint has laid out on one thread, from its ``weasyprint.progress`` log records
+    ("Step 5 - Creating layout - Page N"), so that the thread waiting for the render can report progress."""
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.thread_ident: int | None = None
+        self.pages = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread_ident or not isinstance(record.msg, str) or "layout" not in record.msg:
+            return
+        try:
+            self.pages = max(self.pages, int(str(record.args[-1] if record.args else record.msg.split()[-1])))
+        except (ValueError, IndexError):
+            return
+
+
+def _write_pdf_within(
+    work: Callable[[], bytes],
+    time_limit: float,
+    on_progress: Callable[[int], None] | None = None,
+    every: float = 1.0,
+) -> bytes:
     render = _Render(work)
     thread = threading.Thread(target=render.run, name="pdf-render", daemon=True)
+    counter = _PageCounter()
+    progress_logger = logging.getLogger("weasyprint.progress")
+    level = progress_logger.level
+    if on_progress is not None:
+        progress_logger.addHandler(counter)
+        if not progress_logger.isEnabledFor(logging.INFO):
+            progress_logger.setLevel(logging.INFO)
     thread.start()
-    if render.done.wait(time_limit):
+    counter.thread_ident = thread.ident
+    deadline = time.monotonic() + time_limit
+    try:
+        finished = False
+        while not finished:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            finished = render.done.wait(min(left, every) if on_progress is not None else left)
+            if not finished and on_progress is not None:
+                on_progress(counter.pages)  # called on the caller's thread, so it may use the database
+    finally:
+        if on_progress is not None:
+            progress_logger.removeHandler(counter)
+            progress_logger.setLevel(level)
+    if finished:
         if render.error is not None:
             raise render.error
         return render.pdf
@@ -270,12 +318,15 @@ def _write_pdf_within(work: Callable[[], bytes], time_limit: float) -> bytes:
     raise PdfTimeLimitExceeded(f"the PDF took longer than {time_limit:g} s and was stopped")
 
 
-def html_to_pdf(html: str, *, time_limit: float | None = None) -> bytes:
+def html_to_pdf(
+    html: str, *, time_limit: float | None = None, on_progress: Callable[[int], None] | None = None
+) -> bytes:
     """PDF/A-3b bytes from HTML written for :data:`BASE_URL`, fetching only our static files.
 
     Raises :class:`PdfTimeLimitExceeded` after ``time_limit`` seconds (default
     ``settings.PORTAL_PDF_TIME_LIMIT``, else :data:`DEFAULT_TIME_LIMIT`). Celery's task time limits stay the
-    outer backstop for the whole task."""
+    outer backstop for the whole task. ``on_progress(pages_laid_out)`` is called about once a second on the
+    calling thread while the render runs."""
     if time_limit is None:
         time_limit = float(getattr(settings, "PORTAL_PDF_TIME_LIMIT", DEFAULT_TIME_LIMIT))
     # Imported here on purpose: slow to import, and must not be imported before a Celery worker forks.
@@ -296,7 +347,7 @@ def html_to_pdf(html: str, *, time_limit: float | None = None) -> bytes:
             color_profiles=color_profiles,
         )
 
-    return _write_pdf_within(work, time_limit)
+    return _write_pdf_within(work, time_limit, on_progress)
 
 
 # ---- Templates → PDF ----------------------------------------------------------------------------------------------
@@ -311,6 +362,7 @@ def render_pdf(
     reference: str = "",
     version: str = "",
     time_limit: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> bytes:
     """Render ``template`` (which extends ``reports/base_document.html``) in ``language`` and return the PDF.
 
@@ -338,7 +390,7 @@ def render_pdf(
             "page_after": page_after,
         }
         html = render_to_string(template, {**context, "document": document})
-    pdf = html_to_pdf(html, time_limit=time_limit)
+    pdf = html_to_pdf(html, time_limit=time_limit, on_progress=on_progress)
     logger.info(
         "PDF %s rendered from %s in %.0f ms (%d bytes)",
         reference or title,

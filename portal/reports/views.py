@@ -1,0 +1,231 @@
+"""Thin views: the officials' reports page per call, the approval report's generation, progress and download,
+spreadsheet and open-data exports, and the applicant's decision letter and usage statement."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import ListView, TemplateView
+
+from portal.allocations.services import today_hkt
+from portal.calls.models import Call
+from portal.proposals.enums import ProposalState as S
+from portal.proposals.selectors import proposals_visible_to
+
+from . import exports, selectors, services
+from .documents import NoDecision, decision_letter_pdf, usage_statement_pdf
+from .enums import DocumentStatus, ExportFormat, ExportTable, OpenDataFormat
+from .models import GeneratedDocument
+
+LETTER_STATES = frozenset({S.APPROVED, S.REJECTED, S.ALLOCATED, S.ACTIVE, S.COMPLETED})
+USAGE_STATES = frozenset({S.ALLOCATED, S.ACTIVE, S.COMPLETED})
+
+
+def _language(request) -> str:
+    """The reader's choice (``?lang=``), else the page's language."""
+    wanted = request.GET.get("lang") or request.POST.get("language") or get_language()
+    codes = {code for code, _name in settings.LANGUAGES}
+    return wanted if wanted in codes else settings.LANGUAGE_CODE
+
+
+def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class ReportsIndexView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+    template_name = "reports/index.html"
+    context_object_name = "calls"
+    permission_required = "reports.view_reports"
+
+    def get_queryset(self):
+        return selectors.report_calls()
+
+
+class CallExportMixin(LoginRequiredMixin):
+    """A page or download about one call: officials only, and only those free of any conflict in the call."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not request.user.has_perm("reports.view_reports"):
+            raise PermissionDenied
+        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
+        self.can_export = request.user.has_perm("reports.export_call", self.call)
+        if not self.can_export and request.method == "POST":
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CallReportsView(CallExportMixin, TemplateView):
+    template_name = "reports/call.html"
+
+    def get_context_data(self, **kwargs):
+        documents = list(selectors.latest_documents(call=self.call)[:10]) if self.can_export else []
+        return {
+            **super().get_context_data(**kwargs),
+            "call": self.call,
+            "can_export": self.can_export,
+            "documents": documents,
+            "languages": settings.LANGUAGES,
+            "tables": ExportTable.choices,
+            "formats": ExportFormat.choices,
+            "open_formats": OpenDataFormat.choices,
+        }
+
+
+class ApprovalReportRequestView(CallExportMixin, View):
+    def post(self, request, call_pk):
+        document = services.approval_report_request(call=self.call, language=_language(request), actor=request.user)
+        if document.status == DocumentStatus.SUCCEEDED:
+            messages.info(request, _("The data has not changed since this report was generated; it is ready."))
+        else:
+            messages.success(request, _("The approval report is being generated."))
+        return redirect(f"{reverse('reports:call', args=[call_pk])}#document-{document.pk}")
+
+
+class DocumentMixin(LoginRequiredMixin):
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.document = get_object_or_404(GeneratedDocument.objects.select_related("call"), pk=kwargs["pk"])
+        if not request.user.has_perm("reports.export_call", self.document.call):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class DocumentStatusView(DocumentMixin, View):
+    def get(self, request, pk):
+        document = self.document
+        return JsonResponse(
+            {
+                "status": document.status,
+                "status_display": document.get_status_display(),
+                "progress": document.progress,
+                "stage": document.stage,
+                "pages": document.pages,
+                "error": document.error,
+                "url": reverse("reports:document_download", args=[pk])
+                if document.status == DocumentStatus.SUCCEEDED
+                else "",
+            }
+        )
+
+
+class DocumentDownloadView(DocumentMixin, View):
+    def get(self, request, pk):
+        document = self.document
+        if document.status != DocumentStatus.SUCCEEDED:
+            raise Http404
+        services.export_record(
+            actor=request.user,
+            action="reports.approval_report_download",
+            obj=document.call,
+            details={"document": document.pk, "version": document.version, "language": document.language},
+        )
+        response = FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.download_name,
+            content_type="application/pdf",
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class CallExportView(CallExportMixin, View):
+    def get(self, request, call_pk, table, fmt):
+        if table not in ExportTable.values or fmt not in ExportFormat.values:
+            raise Http404
+        if not self.can_export:
+            raise PermissionDenied
+        content = exports.call_export(selectors.approval_report_data(call=self.call), table, fmt)
+        services.export_record(
+            actor=request.user, action="reports.call_export", obj=self.call, details={"table": table, "format": fmt}
+        )
+        response = HttpResponse(content, content_type=exports.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{self.call.reference}-{table}.{fmt}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class OpenDataView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    permission_required = "reports.export_open_data"
+
+    def get(self, request, fmt):
+        if fmt not in OpenDataFormat.values:
+            raise Http404
+        call = None
+        if request.GET.get("call"):
+            call = get_object_or_404(Call, pk=request.GET["call"])
+        content = exports.open_data(selectors.open_data_rows(call=call), fmt)
+        services.export_record(
+            actor=request.user,
+            action="reports.open_data_export",
+            obj=call,
+            details={"format": fmt, "call": call.reference if call else "all"},
+        )
+        name = f"aiss-approved-projects{'-' + call.reference if call else ''}.{fmt}"
+        content_type = exports.CONTENT_TYPES[ExportFormat.CSV if fmt == OpenDataFormat.CSV else fmt]
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class ProposalDocumentMixin(LoginRequiredMixin):
+    """A proposal the user may see (else 404) and whose documents they may read (else 403)."""
+
+    states: frozenset = frozenset()
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = get_object_or_404(
+            proposals_visible_to(request.user).select_related("call", "organisation", "current_version", "created_by"),
+            pk=kwargs["pk"],
+        )
+        if not request.user.has_perm("reports.view_proposal_documents", self.proposal):
+            raise PermissionDenied
+        if self.proposal.state not in self.states:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+
+class DecisionLetterView(ProposalDocumentMixin, View):
+    """Short: rendered on request, in the reader's language."""
+
+    states = LETTER_STATES
+
+    def get(self, request, pk):
+        language = _language(request)
+        try:
+            pdf = decision_letter_pdf(proposal=self.proposal, language=language)
+        except NoDecision as exc:
+            raise Http404 from exc
+        services.export_record(
+            actor=request.user, action="reports.decision_letter", obj=self.proposal, details={"language": language}
+        )
+        return _pdf_response(pdf, f"{self.proposal.reference}-decision-{language}.pdf")
+
+
+class UsageStatementView(ProposalDocumentMixin, View):
+    states = USAGE_STATES
+
+    def get(self, request, pk):
+        language = _language(request)
+        today = today_hkt()
+        pdf = usage_statement_pdf(proposal=self.proposal, language=language, today=today)
+        services.export_record(
+            actor=request.user, action="reports.usage_statement", obj=self.proposal, details={"language": language}
+        )
+        return _pdf_response(pdf, f"{self.proposal.reference}-usage-{today.isoformat()}-{language}.pdf")
