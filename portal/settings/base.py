@@ -164,3 +164,6 @@ LOGGING = {
 # Portal settings.
 PORTAL_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 PORTAL_REFERENCE_PREFIX = "AISS"
+# Seconds a PDF render may take (a letter or receipt; the approval report of a whole call).
+PORTAL_PDF_TIME_LIMIT = env.int("PORTAL_PDF_TIME_LIMIT", default=60)
+PORTAL_APPROVAL_REPORT_TIME_LIMIT = env.int("PORTAL_APPROVAL_REPORT_TIME_LIMIT", default=600)
