@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import OrganisationType
@@ -140,6 +141,12 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def local_title(self) -> str:
+        """The title in the language being shown (Chinese where there is one)."""
+        language = get_language() or ""
+        return self.title_zh if language.startswith("zh") and self.title_zh else self.title
 
     def is_open(self, at=None) -> bool:
         at = at or timezone.now()

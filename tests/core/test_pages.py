@@ -96,3 +96,16 @@ def test_pagination_keeps_the_filters(client):
     client.force_login(user)
     html = client.get(reverse("notifications:list"), {"q": "x"}).content.decode()
     assert 'href="?q=x&amp;page=2"' in html
+
+
+@pytest.mark.django_db
+def test_call_title_follows_the_language():
+    from django.utils import translation
+
+    from tests.factories import open_call
+
+    call = open_call(title="AISS 2027 Batch 1", title_zh="人工智能資助計劃 2027 第一批")
+    with translation.override("zh-hant"):
+        assert call.local_title == "人工智能資助計劃 2027 第一批"
+    with translation.override("en"):
+        assert call.local_title == "AISS 2027 Batch 1"
