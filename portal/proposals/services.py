@@ -25,7 +25,7 @@ from portal.notifications.services import email_queue, notify, users_notify
 
 from .enums import EDITABLE, AttachmentKind, ProposalState
 from .models import Attachment, ComputeRequest, Proposal, ProposalEvent, ProposalVersion, ReferenceCounter
-from .schema import CallContext, ProposalSchema, co_field_names
+from .schema import CO_APPLICANT_ROWS, CallContext, ProposalSchema, co_field_names
 from .validators import validate_pdf
 from .workflow import TRANSITIONS
 
@@ -191,14 +191,16 @@ def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attac
     data = schema.cleaned_data
     budget = schema.budget()
     organisations = {str(o.pk): o for o in schema.context.organisations}
-    skip = {name for name in data if name.startswith(("hours__", "co"))} - {"compute_justification"}
+    # Hours and co-applicants are stored structured below, not as loose fields.
+    skip = {name for _pool, _quarter, name in schema.context.hours_fields()}
+    skip |= {name for i in range(1, CO_APPLICANT_ROWS + 1) for name in co_field_names(i)}
     fields = {}
     for name, value in data.items():
         if name in skip:
             continue
         fields[name] = str(value) if isinstance(value, Decimal) else ("" if value is None else value)
     co_applicants = []
-    for i in range(1, 6):
+    for i in range(1, CO_APPLICANT_ROWS + 1):
         name, org, email = co_field_names(i)
         if data.get(name):
             organisation = organisations.get(data.get(org) or "")
