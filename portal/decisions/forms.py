@@ -121,6 +121,12 @@ class RecommendationForm(forms.Form):
     def hour_fields(self):
         return [self[name] for _pool, _quarter, name in self.cells]
 
+    def field_for_error(self, name: str) -> str:
+        """The services report a problem with the hours as a whole under ``hours``: it goes on the first cell."""
+        if name == "hours" and self.cells:
+            return self.cells[0][2]
+        return name
+
     def hours(self) -> dict[tuple[int, int], int]:
         return {(pool.pk, quarter.pk): self.cleaned_data.get(name) or 0 for pool, quarter, name in self.cells}
 
@@ -129,6 +135,8 @@ class RecommendationForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
+    # The recommendation the decider read; a decision on one revised meanwhile is refused.
+    recommendation = forms.IntegerField(widget=forms.HiddenInput, required=False)
     decision = forms.ChoiceField(
         label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect
     )
@@ -166,3 +174,25 @@ class StepForm(forms.Form):
     def __init__(self, *args, reason_required: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = reason_required
+
+
+class RecommendationRevisionForm(RecommendationForm):
+    """The recommendation form, filled with the current recommendation, and the reason for revising it."""
+
+    reason = forms.CharField(
+        label=_("Reason for the revision"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Recorded on the timeline and in the audit log; the deciders see it."),
+        error_messages={"required": _("Give the reason for revising the recommendation.")},
+    )
+
+    def __init__(self, *args, current, pools, quarters, **kwargs):
+        hours = {(h.pool_id, h.quarter_id): h.gpu_hours for h in current.hours.all()}
+        super().__init__(
+            *args, pools=pools, quarters=quarters, requested=hours, call_rate=current.subsidy_rate, **kwargs
+        )
+        self.fields["recommended"].initial = "yes" if current.recommended else "no"
+        self.fields["rate_reason"].initial = current.rate_reason
+        self.fields["conditions"].initial = current.conditions
+        self.fields["rationale"].initial = current.rationale

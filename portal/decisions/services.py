@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from portal.accounts.enums import OrganisationType
 from portal.audit.services import audit_record
 from portal.calls.models import Call
-from portal.proposals.enums import AttachmentKind
-from portal.proposals.models import Proposal, ProposalVersion
-from portal.proposals.services import TransitionConflict, proposal_transition
+from portal.proposals.enums import AttachmentKind, ProposalState
+from portal.proposals.models import Proposal, ProposalEvent, ProposalVersion
+from portal.proposals.services import TransitionConflict, _notify_state_change, proposal_transition
 
 from .models import (
     MAX_SUBSIDY_RATE,
@@ -196,25 +196,19 @@ def _check_rate(call: Call, subsidy_rate: Decimal, rate_reason: str) -> None:
         )
 
 
-@transaction.atomic
-def recommendation_make(
+def _recommendation_new(
     *,
     proposal: Proposal,
     actor,
     recommended: bool,
-    hours: dict[tuple[int, int], int] | None = None,
-    subsidy_rate: Decimal | None = None,
-    rate_reason: str = "",
-    conditions: str = "",
-    rationale: str = "",
-    now: datetime | None = None,
-) -> Recommendation:
-    """The committee recommends a proposal (hours per (pool id, quarter id), subsidy rate, conditions) or not.
-
-    The subsidy rate is the call's unless raised with a reason; never above 90%."""
-    now = now or timezone.now()
-    if not actor.has_perm("proposals.recommend_proposal", proposal):
-        raise PermissionDenied
+    hours: dict[tuple[int, int], int] | None,
+    subsidy_rate: Decimal | None,
+    rate_reason: str,
+    conditions: str,
+    rationale: str,
+    now: datetime,
+) -> tuple[Recommendation, dict[tuple[int, int], int]]:
+    """Check a recommendation and save it as the current one, superseding any other. Returns it and its hours."""
     call = proposal.call
     subsidy_rate = call.subsidy_rate if subsidy_rate is None else Decimal(subsidy_rate)
     _check_rate(call, subsidy_rate, rate_reason)
@@ -251,6 +245,39 @@ def recommendation_make(
         RecommendedHours(recommendation=recommendation, pool_id=pool, quarter_id=quarter, gpu_hours=h)
         for (pool, quarter), h in sorted(cells.items())
     )
+    return recommendation, cells
+
+
+@transaction.atomic
+def recommendation_make(
+    *,
+    proposal: Proposal,
+    actor,
+    recommended: bool,
+    hours: dict[tuple[int, int], int] | None = None,
+    subsidy_rate: Decimal | None = None,
+    rate_reason: str = "",
+    conditions: str = "",
+    rationale: str = "",
+    now: datetime | None = None,
+) -> Recommendation:
+    """The committee recommends a proposal (hours per (pool id, quarter id), subsidy rate, conditions) or not.
+
+    The subsidy rate is the call's unless raised with a reason; never above 90%."""
+    now = now or timezone.now()
+    if not actor.has_perm("proposals.recommend_proposal", proposal):
+        raise PermissionDenied
+    recommendation, cells = _recommendation_new(
+        proposal=proposal,
+        actor=actor,
+        recommended=recommended,
+        hours=hours,
+        subsidy_rate=subsidy_rate,
+        rate_reason=rate_reason,
+        conditions=conditions,
+        rationale=rationale,
+        now=now,
+    )
     proposal_transition(
         proposal=proposal,
         action="recommend" if recommended else "not_recommend",
@@ -265,7 +292,7 @@ def recommendation_make(
         after={
             "proposal": proposal.pk,
             "recommended": recommended,
-            "subsidy_rate": str(subsidy_rate),
+            "subsidy_rate": str(recommendation.subsidy_rate),
             "rate_reason": recommendation.rate_reason,
             "conditions": recommendation.conditions,
             "hours": {f"{p}:{q}": h for (p, q), h in sorted(cells.items())},
@@ -275,18 +302,142 @@ def recommendation_make(
     return recommendation
 
 
+# ---- Revising a recommendation before the decision ---------------------------------------------------------------
+
+REVISABLE_STATES = frozenset({ProposalState.RECOMMENDED, ProposalState.NOT_RECOMMENDED})
+REVISE_ACTION = "revise_recommendation"
+
+
+def recommendation_revisable(*, proposal: Proposal) -> Recommendation | None:
+    """The current recommendation if it may still be revised: the proposal waits for a decision and has none."""
+    if proposal.state not in REVISABLE_STATES or proposal.decisions.exists():
+        return None
+    return (
+        Recommendation.objects.filter(proposal=proposal, is_current=True)
+        .select_related("recommended_by")
+        .prefetch_related("hours")
+        .first()
+    )
+
+
+def _recommendation_snapshot(recommendation: Recommendation, state: str) -> dict:
+    return {
+        "recommendation": recommendation.pk,
+        "state": state,
+        "recommended": recommendation.recommended,
+        "recommended_by": recommendation.recommended_by_id,
+        "subsidy_rate": str(recommendation.subsidy_rate),
+        "rate_reason": recommendation.rate_reason,
+        "conditions": recommendation.conditions,
+        "rationale": recommendation.rationale,
+        "hours": {f"{h.pool_id}:{h.quarter_id}": h.gpu_hours for h in recommendation.hours.order_by("pool", "quarter")},
+    }
+
+
+def _recommendation_state_move(*, proposal: Proposal, actor, target: str, reason: str, now: datetime) -> None:
+    """Put a revised recommendation on the timeline, moving the proposal between recommended and not recommended
+    when the revision turns it round, and tell the deciders as ``proposal_transition`` does.
+
+    Not a row of the workflow table: the table's rows are taken once along the life, while a revision may be made
+    any number of times before the decision, from either state to either."""
+    from_state = proposal.state
+    if not Proposal.objects.filter(pk=proposal.pk, state=from_state).update(state=target, updated_at=now):
+        raise TransitionConflict
+    proposal.state = target
+    event = ProposalEvent.objects.create(
+        proposal=proposal,
+        actor=actor,
+        action=REVISE_ACTION,
+        from_state=from_state,
+        to_state=target,
+        reason=reason,
+        visible_to_applicant=False,
+        created_at=now,
+    )
+    transaction.on_commit(lambda: _notify_state_change(proposal.pk, event.pk, applicants=False))
+
+
+@transaction.atomic
+def recommendation_revise(
+    *,
+    proposal: Proposal,
+    actor,
+    recommended: bool,
+    hours: dict[tuple[int, int], int] | None,
+    subsidy_rate: Decimal | None,
+    rate_reason: str,
+    conditions: str,
+    rationale: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Recommendation:
+    """Replace the current recommendation before the decision, giving the reason. The old one is kept, no longer
+    current; the new one is checked as ``recommendation_make`` checks one. Whoever revises becomes the current
+    recommender, so the four-eyes rule then keeps them from deciding."""
+    now = now or timezone.now()
+    if not actor.has_perm("proposals.recommend_proposal", proposal):
+        raise PermissionDenied
+    # The same lock as ``decision_make``: a revision and a decision on the proposal are taken one after the other.
+    current = Recommendation.objects.select_for_update().filter(proposal=proposal, is_current=True).first()
+    if current is None:
+        raise ValidationError(_("There is no recommendation to revise."))
+    if Proposal.objects.filter(pk=proposal.pk).values_list("state", flat=True).get() != proposal.state:
+        raise TransitionConflict
+    if proposal.decisions.exists():
+        raise ValidationError(_("The proposal has been decided; its recommendation can no longer be revised."))
+    if proposal.state not in REVISABLE_STATES:
+        raise ValidationError(_("A recommendation can only be revised while the proposal waits for a decision."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for revising the recommendation.")})
+    before = _recommendation_snapshot(current, proposal.state)
+    recommendation, _cells = _recommendation_new(
+        proposal=proposal,
+        actor=actor,
+        recommended=recommended,
+        hours=hours,
+        subsidy_rate=subsidy_rate,
+        rate_reason=rate_reason,
+        conditions=conditions,
+        rationale=rationale,
+        now=now,
+    )
+    target = ProposalState.RECOMMENDED if recommended else ProposalState.NOT_RECOMMENDED
+    _recommendation_state_move(proposal=proposal, actor=actor, target=target, reason=reason, now=now)
+    audit_record(
+        actor=actor,
+        action="recommendation.revise",
+        obj=recommendation,
+        before=before,
+        after=_recommendation_snapshot(recommendation, proposal.state),
+        reason=reason,
+    )
+    return recommendation
+
+
 # ---- Decision (four-eyes) ---------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def decision_make(
-    *, proposal: Proposal, actor, approved: bool, reason: str = "", now: datetime | None = None
+    *,
+    proposal: Proposal,
+    actor,
+    approved: bool,
+    reason: str = "",
+    recommendation_id: int | None = None,
+    now: datetime | None = None,
 ) -> Decision:
-    """Approve or reject the current recommendation. Whoever recommended may not decide (four-eyes rule)."""
+    """Approve or reject the current recommendation. Whoever recommended may not decide (four-eyes rule).
+
+    ``recommendation_id``, when given, is the recommendation the decider read: if it has been revised since, nothing
+    is decided (``TransitionConflict``)."""
     now = now or timezone.now()
     recommendation = Recommendation.objects.select_for_update().filter(proposal=proposal, is_current=True).first()
     if recommendation is None:
         raise ValidationError(_("There is no recommendation to decide on."))
+    if recommendation_id is not None and recommendation.pk != recommendation_id:
+        raise TransitionConflict
     # The lock serialises two deciders; whoever comes second finds the state changed and does nothing.
     if Proposal.objects.filter(pk=proposal.pk).values_list("state", flat=True).get() != proposal.state:
         raise TransitionConflict

@@ -16,20 +16,51 @@ from portal.proposals.workflow import GENERIC_ACTIONS, TRANSITIONS
 
 from . import selectors, services
 from .diff import version_diff
-from .forms import BulkDecisionForm, ClarificationForm, DecisionForm, RecommendationForm, ScreeningForm, StepForm
+from .forms import (
+    BulkDecisionForm,
+    ClarificationForm,
+    DecisionForm,
+    RecommendationForm,
+    RecommendationRevisionForm,
+    ScreeningForm,
+    StepForm,
+)
 
 
 def _form_errors(form, exc: ValidationError) -> None:
+    """Put a service's errors on the form's fields (a form may name the field for a key of its own)."""
+    field_for = getattr(form, "field_for_error", lambda name: name)
     if hasattr(exc, "error_dict"):
         for name, errors in exc.error_dict.items():
+            field = field_for(name)
             for error in errors:
-                form.add_error(name if name in form.fields else None, error)
+                form.add_error(field if field in form.fields else None, error)
     else:
         for message in exc.messages:
             form.add_error(None, message)
 
 
-class ProposalStepMixin(LoginRequiredMixin):
+class ProposalPageMixin(LoginRequiredMixin):
+    """A page acting on one proposal the user may see (others: 404)."""
+
+    def load_proposal(self, request, pk):
+        return get_object_or_404(
+            proposals_visible_to(request.user).select_related("call", "organisation", "current_version"), pk=pk
+        )
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "proposal": self.proposal}
+
+    def done(self, message: str):
+        messages.success(self.request, message)
+        return redirect("proposals:detail", pk=self.proposal.pk)
+
+    def conflict(self):
+        messages.error(self.request, _("The proposal changed meanwhile; nothing was done."))
+        return redirect("proposals:detail", pk=self.proposal.pk)
+
+
+class ProposalStepMixin(ProposalPageMixin):
     """A page on which one or more rows of the workflow table are taken for one proposal.
 
     The user must hold the permission of at least one of ``actions`` and the proposal must be in one of their
@@ -43,10 +74,7 @@ class ProposalStepMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        self.proposal = get_object_or_404(
-            proposals_visible_to(request.user).select_related("call", "organisation", "current_version"),
-            pk=kwargs["pk"],
-        )
+        self.proposal = self.load_proposal(request, kwargs["pk"])
         rows = [TRANSITIONS[a] for a in self.get_actions()]
         if not any(request.user.has_perm(t.permission, self.proposal) for t in rows):
             raise PermissionDenied
@@ -57,15 +85,7 @@ class ProposalStepMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "proposal": self.proposal, "rows": self.allowed}
-
-    def done(self, message: str):
-        messages.success(self.request, message)
-        return redirect("proposals:detail", pk=self.proposal.pk)
-
-    def conflict(self):
-        messages.error(self.request, _("The proposal changed meanwhile; nothing was done."))
-        return redirect("proposals:detail", pk=self.proposal.pk)
+        return {**super().get_context_data(**kwargs), "rows": self.allowed}
 
 
 class StepView(ProposalStepMixin, FormView):
@@ -195,10 +215,65 @@ class RecommendationView(ProposalStepMixin, FormView):
         return self.done(_("The recommendation is recorded and waits for a decision."))
 
 
+class RecommendationRevisionView(ProposalPageMixin, FormView):
+    """Replace the current recommendation before the decision, with a reason (committee members, not conflicted)."""
+
+    template_name = "decisions/revise.html"
+    form_class = RecommendationRevisionForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = self.load_proposal(request, kwargs["pk"])
+        if not request.user.has_perm("proposals.recommend_proposal", self.proposal):
+            raise PermissionDenied
+        self.current = services.recommendation_revisable(proposal=self.proposal)
+        if self.current is None:
+            messages.error(request, _("A recommendation can only be revised while the proposal waits for a decision."))
+            return redirect("proposals:detail", pk=self.proposal.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        call = self.proposal.call
+        return {
+            **super().get_form_kwargs(),
+            "current": self.current,
+            "pools": list(call.pools.order_by("code")),
+            "quarters": list(call.quarters.order_by("starts_on")),
+        }
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "current": self.current}
+
+    def form_valid(self, form):
+        try:
+            services.recommendation_revise(
+                proposal=self.proposal,
+                actor=self.request.user,
+                recommended=form.cleaned_data["recommended"] == "yes",
+                hours=form.hours(),
+                subsidy_rate=form.rate(),
+                rate_reason=form.cleaned_data["rate_reason"],
+                conditions=form.cleaned_data["conditions"],
+                rationale=form.cleaned_data["rationale"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+            return self.form_invalid(form)
+        except TransitionConflict:
+            return self.conflict()
+        return self.done(_("The recommendation is revised and waits for a decision."))
+
+
 class DecisionView(ProposalStepMixin, FormView):
     template_name = "decisions/decide.html"
     form_class = DecisionForm
     actions = ("approve", "reject")
+
+    def get_initial(self):
+        current = self.proposal.recommendations.filter(is_current=True).values_list("pk", flat=True).first()
+        return {**super().get_initial(), "recommendation": current}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -213,6 +288,7 @@ class DecisionView(ProposalStepMixin, FormView):
                 actor=self.request.user,
                 approved=form.cleaned_data["decision"] == "approve",
                 reason=form.cleaned_data["reason"],
+                recommendation_id=form.cleaned_data["recommendation"],
             )
         except ValidationError as exc:
             _form_errors(form, exc)

@@ -22,6 +22,7 @@ def decision_record(proposal, user):
         **record,
         "proposal": proposal,
         "official": official,
+        "can_revise": official and user.has_perm("proposals.recommend_proposal", proposal),
         "now": timezone.now(),
         "version_pairs": list(pairwise(versions)) if official else [],
     }
