@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -5,26 +6,41 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # ---- Usage (imported from Slurm sacct exports; services and selectors in usage.py) ------------------------------
 
 
 class UsageImportStatus(models.TextChoices):
+    QUEUED = "queued", pgettext_lazy("usage import status", "Queued")
+    RUNNING = "running", pgettext_lazy("usage import status", "Running")
     COMPLETED = "completed", _("Completed")
     REJECTED = "rejected", _("Rejected")
+    FAILED = "failed", _("Failed")
+
+
+def usage_upload_path(instance: "UsageImport", filename: str) -> str:
+    # The stored name is generated; the uploaded file's own name is kept in UsageImport.filename only.
+    return f"usage-imports/{uuid.uuid4().hex}.txt"
 
 
 class UsageImport(models.Model):
     """One attempt to import a sacct export: who, when, which file, and what it changed. A rejected file is
-    recorded with its reason and changes nothing else."""
+    recorded with its reason and changes nothing else. An upload through the portal is stored (``upload``) and
+    queued; a worker claims it (queued -> running), imports it and deletes the stored file."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("imported at"), default=timezone.now)
     filename = models.CharField(_("file name"), max_length=255)
-    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64)
+    # Blank while the import is queued: the worker hashes the file as it reads it.
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=UsageImportStatus.choices)
+    # The uploaded file, kept only until the worker has imported (or refused) it.
+    upload = models.FileField(_("stored upload"), upload_to=usage_upload_path, max_length=255, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("reason for rejection"), blank=True)
     lines_read = models.PositiveBigIntegerField(_("lines read"), default=0)
     jobs_created = models.PositiveIntegerField(_("jobs created"), default=0)

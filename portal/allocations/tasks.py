@@ -2,12 +2,9 @@ from pathlib import Path
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.db import InterfaceError, OperationalError
 
 from .services import allocation_run_execute
-from .usage import usage_import
-
-TRANSIENT = (OperationalError, InterfaceError)
+from .usage import TRANSIENT, usage_import, usage_import_run
 
 
 @shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=10, retry_backoff_max=300, max_retries=5)
@@ -18,6 +15,14 @@ def usage_import_file(self, path: str, actor_id: int | None) -> int:
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id is not None else None
     with open(path, "rb") as stream:
         return usage_import(stream=stream, filename=Path(path).name, actor=actor).pk
+
+
+@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=10, retry_backoff_max=300, max_retries=5)
+def usage_import_task(self, import_id: int) -> str:
+    """Import a file uploaded through the portal (its import's id only through the broker; the file stays on
+    storage) and return the import's status. Safe to run twice: the import is claimed from "queued" first, so a
+    redelivered task does nothing. A bad file is recorded as rejected, not retried."""
+    return usage_import_run(import_id=import_id).status
 
 
 @shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=120, max_retries=5)

@@ -18,5 +18,7 @@ urlpatterns = [
     path("tranches/<int:pk>/release/", views.TrancheReleaseView.as_view(), name="tranche_release"),
     path("checkpoints/<int:pk>/", views.CheckpointView.as_view(), name="checkpoint"),
     path("usage/upload/", views.UsageUploadView.as_view(), name="usage_upload"),
+    path("usage/imports/<int:pk>/", views.UsageImportView.as_view(), name="usage_import"),
+    path("usage/imports/<int:pk>/status.json", views.UsageImportStatusView.as_view(), name="usage_import_status"),
     path("projects/<int:pk>/", views.ProjectUsageView.as_view(), name="project"),
 ]

@@ -14,16 +14,31 @@ Decisions:
 - **Pending jobs are not stored**: they have used nothing yet; the import counts them (``jobs_pending``). A
   later export in which the job has started creates it.
 - **Exact totals.** Totals are summed from whole GPU-seconds; hours are derived at the end.
+- **Uploads are queued.** A file uploaded through the portal may be hundreds of megabytes, too long to import
+  within a request: :func:`usage_import_queue` checks that it is text and within the size limit
+  (``settings.USAGE_UPLOAD_MAX_BYTES``, 512 MB by default), stores it under ``MEDIA_ROOT`` with a generated name,
+  records a *queued* :class:`UsageImport` and hands its id to the worker after commit. :func:`usage_import_run`
+  (the worker's side) claims the record by a conditional update from *queued* to *running*, so a redelivered task
+  does nothing, imports the file into that same record and deletes the stored file.
 """
 
+import codecs
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import PurePath
 from typing import IO, Any
 
-from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q, QuerySet, Sum
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.audit.services import audit_record
 from portal.proposals.models import Proposal
@@ -32,6 +47,9 @@ from .models import UsageImport, UsageImportStatus, UsageJob, UsageQuarter
 from .sacct import SacctError, SacctJob, gpu_hours, sacct_jobs
 
 BATCH_SIZE = 2000
+UPLOAD_MAX_BYTES = 512 * 1024 * 1024  # unless settings.USAGE_UPLOAD_MAX_BYTES says otherwise
+SNIFF_BYTES = 64 * 1024  # how much of an upload is read to tell text from binary before it is queued
+TRANSIENT = (OperationalError, InterfaceError)
 FIELD_MAX_LENGTH = 64  # UsageJob's text columns
 JOB_UPDATE_FIELDS = [
     "account",
@@ -96,24 +114,28 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 
 @transaction.atomic
-def usage_import_reject(*, filename: str, sha256: str, lines_read: int, error: SacctError, actor) -> UsageImport:
-    """Record a refused file and why; nothing else is written."""
-    record = UsageImport(
-        actor=actor if getattr(actor, "pk", None) else None,
-        filename=filename[:255],
-        sha256=sha256,
-        status=UsageImportStatus.REJECTED,
-        error=str(error),
-        lines_read=lines_read,
-    )
+def usage_import_reject(
+    *, filename: str, sha256: str, lines_read: int, error: SacctError, actor, record: UsageImport | None = None
+) -> UsageImport:
+    """Record a refused file and why (in ``record``, a queued upload's, or a new record); nothing else is
+    written."""
+    record = record or UsageImport(actor=actor if getattr(actor, "pk", None) else None, filename=filename[:255])
+    record.sha256 = sha256
+    record.status = UsageImportStatus.REJECTED
+    record.error = str(error)
+    record.lines_read = lines_read
+    record.finished_at = timezone.now()
     record.full_clean()
     record.save()
     audit_record(actor=actor, action="usage.import_rejected", obj=record, reason=str(error))
     return record
 
 
-def usage_import(*, stream: IO[str] | IO[bytes] | Iterable[str], filename: str, actor) -> UsageImport:
-    """Import one ``sacct --parsable2`` export and return its :class:`UsageImport` record.
+def usage_import(
+    *, stream: IO[str] | IO[bytes] | Iterable[str], filename: str, actor, record: UsageImport | None = None
+) -> UsageImport:
+    """Import one ``sacct --parsable2`` export and return its :class:`UsageImport` record: ``record`` (a queued
+    upload's, see :func:`usage_import_run`) or a new one.
 
     ``stream`` is read once, line by line (a file opened in text or binary mode; binary gives the exact SHA-256
     of the file). Raises :class:`~portal.allocations.sacct.SacctError` (line number and reason) for a bad file,
@@ -137,7 +159,12 @@ def usage_import(*, stream: IO[str] | IO[bytes] | Iterable[str], filename: str, 
     except SacctError as error:
         reader.drain()
         usage_import_reject(
-            filename=filename, sha256=reader.digest.hexdigest(), lines_read=reader.lines, error=error, actor=actor
+            filename=filename,
+            sha256=reader.digest.hexdigest(),
+            lines_read=reader.lines,
+            error=error,
+            actor=actor,
+            record=record,
         )
         raise
     return _usage_write(
@@ -147,21 +174,27 @@ def usage_import(*, stream: IO[str] | IO[bytes] | Iterable[str], filename: str, 
         sha256=reader.digest.hexdigest(),
         lines_read=reader.lines,
         actor=actor,
+        record=record,
     )
 
 
 @transaction.atomic
 def _usage_write(
-    *, jobs: dict[str, SacctJob], jobs_pending: int, filename: str, sha256: str, lines_read: int, actor
+    *,
+    jobs: dict[str, SacctJob],
+    jobs_pending: int,
+    filename: str,
+    sha256: str,
+    lines_read: int,
+    actor,
+    record: UsageImport | None,
 ) -> UsageImport:
-    record = UsageImport(
-        actor=actor if getattr(actor, "pk", None) else None,
-        filename=filename[:255],
-        sha256=sha256,
-        status=UsageImportStatus.COMPLETED,
-        lines_read=lines_read,
-        jobs_pending=jobs_pending,
-    )
+    record = record or UsageImport(actor=actor if getattr(actor, "pk", None) else None, filename=filename[:255])
+    record.sha256 = sha256
+    record.status = UsageImportStatus.COMPLETED
+    record.lines_read = lines_read
+    record.jobs_pending = jobs_pending
+    record.finished_at = timezone.now()
     record.full_clean()
     record.save()
 
@@ -256,6 +289,133 @@ def usage_jobs_link(*, actor=None) -> int:
     return linked
 
 
+# ---- Uploads through the portal: queued, then imported by a worker ----------------------------------------------
+
+
+def usage_upload_max_bytes() -> int:
+    """The largest upload accepted, in bytes: ``settings.USAGE_UPLOAD_MAX_BYTES``, 512 MB by default."""
+    return getattr(settings, "USAGE_UPLOAD_MAX_BYTES", UPLOAD_MAX_BYTES)
+
+
+def usage_upload_check(upload: File) -> None:
+    """Refuse an upload that is empty, over the size limit, or not text, before anything is stored or queued.
+
+    Only the first :data:`SNIFF_BYTES` are read here: a NUL byte or bytes that are not UTF-8 mean a binary file
+    (a spreadsheet, an archive, UTF-16 text). The worker still reads every line, and refuses the whole file at
+    the first bad one, naming it.
+    """
+    limit = usage_upload_max_bytes()
+    if not upload.size:
+        raise ValidationError(_("The file is empty."), code="empty")
+    if upload.size > limit:
+        raise ValidationError(
+            _("The file is %(size)s; files up to %(limit)s are accepted."),
+            code="too_large",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+        )
+    upload.seek(0)
+    head = upload.read(SNIFF_BYTES)
+    upload.seek(0)
+    try:
+        # Unless the sample is the whole file, a character cut in two at its end is not an error.
+        whole = len(head) >= upload.size
+        binary = "\x00" in codecs.getincrementaldecoder("utf-8")().decode(head, final=whole)
+    except UnicodeDecodeError:
+        binary = True
+    if binary:
+        raise ValidationError(
+            _("This is not a text file. Upload the output of sacct --parsable2 as it is, as plain text (UTF-8)."),
+            code="binary",
+        )
+
+
+@transaction.atomic
+def usage_import_queue(*, upload: File, actor) -> UsageImport:
+    """Check an uploaded sacct export, store it under ``MEDIA_ROOT`` with a generated name and record a queued
+    import; after commit, :func:`~portal.allocations.tasks.usage_import_task` imports it. Raises
+    ``ValidationError`` for a file refused by :func:`usage_upload_check` (nothing is stored then)."""
+    from .tasks import usage_import_task  # tasks sit above services
+
+    usage_upload_check(upload)
+    record = UsageImport(
+        actor=actor if getattr(actor, "pk", None) else None,
+        filename=PurePath(upload.name or "").name[:255] or "upload.txt",
+        status=UsageImportStatus.QUEUED,
+    )
+    record.upload.save("upload.txt", upload, save=False)
+    try:
+        record.full_clean()
+        record.save()
+        audit_record(
+            actor=actor,
+            action="usage.import_queued",
+            obj=record,
+            after={"filename": record.filename, "size": upload.size},
+        )
+    except BaseException:
+        record.upload.delete(save=False)
+        raise
+    transaction.on_commit(lambda: usage_import_task.delay(record.pk))
+    return record
+
+
+def _stored_file_delete(record: UsageImport) -> None:
+    if record.upload:
+        record.upload.delete(save=False)
+        UsageImport.objects.filter(pk=record.pk).update(upload="")
+
+
+def _lines(handle: File) -> Iterable[bytes]:
+    # A file on local disk is read directly (lines end at "\n" only, as ``manage.py import_usage`` reads them);
+    # other storages through Django's File.
+    raw = getattr(handle, "file", None)
+    return raw if isinstance(raw, io.IOBase) else handle
+
+
+def usage_import_run(*, import_id: int) -> UsageImport:
+    """Import a queued upload into its own record and delete the stored file; return the record.
+
+    Safe to run twice: the record is claimed by a conditional update from *queued* to *running*, so a redelivered
+    task finds it claimed (or finished) and does nothing. A record left *running* by a worker that died is claimed
+    again only once ``CELERY_TASK_TIME_LIMIT`` has passed since it started, when that worker cannot still be at it
+    (its writes are one transaction, so it wrote nothing). A bad file is recorded as *rejected* with the line and
+    the reason; a database error puts the record back in the queue and is raised, for the task to retry; any other
+    error marks it *failed* and is raised.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 3600)
+    claimed = (
+        UsageImport.objects.filter(pk=import_id)
+        .filter(Q(status=UsageImportStatus.QUEUED) | Q(status=UsageImportStatus.RUNNING, started_at__lt=stale))
+        .update(status=UsageImportStatus.RUNNING, started_at=now)
+    )
+    record = UsageImport.objects.select_related("actor").get(pk=import_id)
+    if not claimed:
+        if record.status in (UsageImportStatus.COMPLETED, UsageImportStatus.REJECTED, UsageImportStatus.FAILED):
+            _stored_file_delete(record)  # left behind if the worker stopped right after the import
+        return record
+    try:
+        with record.upload.storage.open(record.upload.name, "rb") as handle:
+            usage_import(stream=_lines(handle), filename=record.filename, actor=record.actor, record=record)
+    except SacctError:
+        pass  # recorded as rejected by usage_import
+    except TRANSIENT:
+        UsageImport.objects.filter(pk=import_id, status=UsageImportStatus.RUNNING).update(
+            status=UsageImportStatus.QUEUED, started_at=None
+        )
+        raise
+    except Exception as error:
+        UsageImport.objects.filter(pk=import_id).update(
+            status=UsageImportStatus.FAILED, error=type(error).__name__, finished_at=timezone.now()
+        )
+        audit_record(actor=record.actor, action="usage.import_failed", obj=record, reason=type(error).__name__)
+        _stored_file_delete(record)
+        raise
+    _stored_file_delete(record)
+    record.refresh_from_db()
+    return record
+
+
 # ---- Selectors ---------------------------------------------------------------------------------------------------
 
 
@@ -288,3 +448,19 @@ def usage_hours_display(gpu_seconds: int) -> str:
 def usage_imports() -> QuerySet:
     """Import records, newest first, with who ran them."""
     return UsageImport.objects.select_related("actor").order_by("-created_at", "-pk")
+
+
+def usage_import_get(*, pk: int) -> UsageImport:
+    """One import record with who ran it; ``UsageImport.DoesNotExist`` if there is none."""
+    return usage_imports().get(pk=pk)
+
+
+def usage_import_totals(*, record: UsageImport) -> list[dict[str, Any]]:
+    """GPU-hours used to date (all imports) per account and quarter, for the accounts whose jobs ``record`` wrote:
+    rows ``{"account", "quarter", "gpu_seconds", "gpu_hours"}`` (hours as :func:`usage_hours_display` gives them),
+    sorted by account then quarter: the figures ``manage.py usage_summary`` prints for those accounts."""
+    accounts = UsageJob.objects.filter(imported_in=record).values("account")
+    return [
+        {**row, "gpu_hours": usage_hours_display(row["gpu_seconds"])}
+        for row in usage_by_account_quarter().filter(job__account__in=accounts)
+    ]

@@ -17,9 +17,17 @@ from . import selectors, services
 from .charts import Series, bar_chart
 from .explain import award_reason
 from .forms import AwardAdjustForm, CompareForm, RunStartForm, UsageUploadForm
-from .models import AllocationRun, Award, AwardHours, ClawbackCheckpoint, RunStatus, Tranche
-from .sacct import SacctError
-from .usage import usage_import, usage_imports
+from .models import (
+    AllocationRun,
+    Award,
+    AwardHours,
+    ClawbackCheckpoint,
+    RunStatus,
+    Tranche,
+    UsageImport,
+    UsageImportStatus,
+)
+from .usage import usage_import_get, usage_import_queue, usage_import_totals, usage_imports, usage_upload_max_bytes
 
 STAGES = {
     "queued": gettext_lazy("Waiting for a worker"),
@@ -28,6 +36,7 @@ STAGES = {
     "finished": gettext_lazy("Finished"),
     "failed": gettext_lazy("Failed"),
 }
+USAGE_IMPORT_WAITING = (UsageImportStatus.QUEUED, UsageImportStatus.RUNNING)
 
 
 class OfficialMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -280,35 +289,75 @@ class AwardAdjustView(OfficialMixin, FormView):
 
 
 class UsageUploadView(OfficialMixin, FormView):
+    """Upload a sacct export: checked, stored and queued here; a worker imports it (see ``usage_import_queue``)."""
+
     template_name = "allocations/usage_upload.html"
     form_class = UsageUploadForm
     permission_required = "allocations.import_usage"
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "imports": usage_imports()[:20]}
+        return {
+            **super().get_context_data(**kwargs),
+            "imports": usage_imports()[:20],
+            "max_size": usage_upload_max_bytes(),
+        }
 
     def form_valid(self, form):
-        upload = form.cleaned_data["file"]
         try:
-            record = usage_import(stream=upload, filename=upload.name, actor=self.request.user)
-        except SacctError as exc:
-            form.add_error("file", _("The file was refused and nothing was imported: %(error)s.") % {"error": exc})
-            return self.render_to_response(self.get_context_data(form=form), status=422)
-        messages.success(
-            self.request,
-            _("%(file)s imported: %(created)s jobs created, %(updated)s updated.")
-            % {"file": record.filename, "created": record.jobs_created, "updated": record.jobs_updated},
-        )
-        if record.unknown_accounts:
-            messages.warning(
-                self.request,
-                _("Lines for accounts the portal does not know were kept aside: %(accounts)s.")
-                % {"accounts": ", ".join(entry["account"] for entry in record.unknown_accounts)},
-            )
-        return redirect("allocations:usage_upload")
+            record = usage_import_queue(upload=form.cleaned_data["file"], actor=self.request.user)
+        except ValidationError as exc:
+            form.add_error("file", exc)
+            return self.form_invalid(form)
+        return redirect("allocations:usage_import", pk=record.pk)
 
     def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form), status=422)
+
+
+def _usage_import(pk: int) -> UsageImport:
+    try:
+        return usage_import_get(pk=pk)
+    except UsageImport.DoesNotExist:
+        raise Http404 from None
+
+
+class UsageImportView(OfficialMixin, TemplateView):
+    """One import: queued, running, its counts and totals, or why the file was refused."""
+
+    template_name = "allocations/usage_import.html"
+    permission_required = "allocations.import_usage"
+
+    def get_context_data(self, **kwargs):
+        record = _usage_import(kwargs["pk"])
+        done = record.status == UsageImportStatus.COMPLETED
+        return {
+            **super().get_context_data(**kwargs),
+            "record": record,
+            "pending": record.status in USAGE_IMPORT_WAITING,
+            "totals": usage_import_totals(record=record) if done else [],
+        }
+
+
+class UsageImportStatusView(OfficialMixin, View):
+    """An import's state as JSON, polled by its page while it waits or runs."""
+
+    permission_required = "allocations.import_usage"
+
+    def get(self, request, pk):
+        record = _usage_import(pk)
+        return JsonResponse(
+            {
+                "status": record.status,
+                "status_display": str(record.get_status_display()),
+                "finished": record.status not in USAGE_IMPORT_WAITING,
+                "lines_read": record.lines_read,
+                "jobs_created": record.jobs_created,
+                "jobs_updated": record.jobs_updated,
+                "jobs_pending": record.jobs_pending,
+                "unknown_accounts": record.unknown_accounts,
+                "error": record.error,
+            }
+        )
 
 
 class ProjectUsageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):

@@ -167,3 +167,5 @@ PORTAL_REFERENCE_PREFIX = "AISS"
 # Seconds a PDF render may take (a letter or receipt; the approval report of a whole call).
 PORTAL_PDF_TIME_LIMIT = env.int("PORTAL_PDF_TIME_LIMIT", default=60)
 PORTAL_APPROVAL_REPORT_TIME_LIMIT = env.int("PORTAL_APPROVAL_REPORT_TIME_LIMIT", default=600)
+# The largest Slurm export the upload page accepts (the proxy's body limit must allow it too).
+USAGE_UPLOAD_MAX_BYTES = env.int("USAGE_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from portal.allocations import services
-from portal.allocations.models import AllocationRun, UsageImport
+from portal.allocations.models import AllocationRun
 from portal.proposals.enums import ProposalState
 from tests.factories import MembershipFactory, UserFactory
 from tests.factories.allocations import allocatable_proposal, usage
@@ -196,29 +195,6 @@ def test_pool_page_capacity_and_query_count(
         '<td class="num">1,000</td> <td class="num">0.1%</td>'
     ) in page
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page
-
-
-def test_usage_upload_sample_and_bad_file(client, officer):
-    allocatable_proposal_codes = []
-    for code in ("aiss-0007", "aiss-0012"):
-        from tests.factories import ProposalFactory
-
-        allocatable_proposal_codes.append(ProposalFactory(state=ProposalState.ACTIVE, account_code=code))
-    client.force_login(officer)
-    url = reverse("allocations:usage_upload")
-
-    response = client.post(url, {"file": SimpleUploadedFile("sacct-sample.txt", SAMPLE.read_bytes())}, follow=True)
-    assert "sacct-sample.txt imported: 4 jobs created, 0 updated." in text(response)
-
-    bad = b"JobID|Account\n1|x\n"
-    response = client.post(url, {"file": SimpleUploadedFile("bad.txt", bad)})
-    assert response.status_code == 422
-    assert (
-        "The file was refused and nothing was imported: line 1: header lacks AllocTRES, ElapsedRaw, Start, End, State"
-        in text(response)
-    )
-    assert UsageImport.objects.filter(status="rejected").count() == 1
-    assert client.get(url).status_code == 200
 
 
 def test_usage_upload_forbidden_to_committee(client):
