@@ -2,6 +2,7 @@
 nothing may skip in CI."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,11 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture
-def celery_worker(transactional_db, settings):
-    """A real Celery worker consuming from the broker in CELERY_BROKER_URL (Redis in CI)."""
+def celery_worker(transactional_db, settings, worker_id, monkeypatch):
+    """A real Celery worker consuming from the broker in CELERY_BROKER_URL (Redis in CI).
+
+    Each pytest-xdist worker has its own test database, so each gets its own Redis database too: a Celery worker
+    of one must never pick up a task queued by the other."""
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis://"):
         pytest.skip("needs a Redis broker for a real Celery worker: set CELERY_BROKER_URL=redis://...")
@@ -56,8 +60,12 @@ def celery_worker(transactional_db, settings):
 
     from portal.celery import app
 
+    offset = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+    broker = re.sub(r"/(\d+)$", lambda m: f"/{(int(m.group(1)) - offset) % 16}", broker)
+    monkeypatch.setenv("CELERY_BROKER_URL", broker)  # Celery reads this variable before its own settings
     app.conf.update(task_always_eager=False, broker_url=broker, result_backend=None)
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.control.purge()  # tasks left over from an earlier test point at rows that no longer exist
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
             yield worker
