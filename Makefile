@@ -21,7 +21,7 @@ run: $(STAMP)
 
 ## test: the whole suite (SQLite by default, PostgreSQL when DATABASE_URL is set)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
