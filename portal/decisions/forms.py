@@ -133,6 +133,17 @@ class RecommendationForm(forms.Form):
     def rate(self) -> Decimal:
         return (self.cleaned_data["subsidy_rate"] / 100).quantize(Decimal("0.001"))
 
+    def recommendation(self) -> dict:
+        """The service's keyword arguments for what the committee member entered."""
+        return {
+            "recommended": self.cleaned_data["recommended"] == "yes",
+            "hours": self.hours(),
+            "subsidy_rate": self.rate(),
+            "rate_reason": self.cleaned_data["rate_reason"],
+            "conditions": self.cleaned_data["conditions"],
+            "rationale": self.cleaned_data["rationale"],
+        }
+
 
 class DecisionForm(forms.Form):
     # The recommendation the decider read; a decision on one revised meanwhile is refused.

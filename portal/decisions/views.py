@@ -197,16 +197,7 @@ class RecommendationView(ProposalStepMixin, FormView):
 
     def form_valid(self, form):
         try:
-            services.recommendation_make(
-                proposal=self.proposal,
-                actor=self.request.user,
-                recommended=form.cleaned_data["recommended"] == "yes",
-                hours=form.hours(),
-                subsidy_rate=form.rate(),
-                rate_reason=form.cleaned_data["rate_reason"],
-                conditions=form.cleaned_data["conditions"],
-                rationale=form.cleaned_data["rationale"],
-            )
+            services.recommendation_make(proposal=self.proposal, actor=self.request.user, **form.recommendation())
         except ValidationError as exc:
             _form_errors(form, exc)
             return self.form_invalid(form)
@@ -250,13 +241,8 @@ class RecommendationRevisionView(ProposalPageMixin, FormView):
             services.recommendation_revise(
                 proposal=self.proposal,
                 actor=self.request.user,
-                recommended=form.cleaned_data["recommended"] == "yes",
-                hours=form.hours(),
-                subsidy_rate=form.rate(),
-                rate_reason=form.cleaned_data["rate_reason"],
-                conditions=form.cleaned_data["conditions"],
-                rationale=form.cleaned_data["rationale"],
                 reason=form.cleaned_data["reason"],
+                **form.recommendation(),
             )
         except ValidationError as exc:
             _form_errors(form, exc)
