@@ -1,4 +1,4 @@
-"""The reason for each award, in words, from the optimiser's reason code (``/work/shared/allocation.md``)."""
+"""The reason for each award, in words, from the optimiser's reason code (``docs/allocation.md``)."""
 
 from __future__ import annotations
 

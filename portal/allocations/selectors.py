@@ -110,7 +110,7 @@ def call_pools_quarters(call: Call) -> tuple[list[ResourcePool], list[Quarter]]:
 
 
 def allocation_problem(*, call: Call) -> ProblemBuild:
-    """The problem (``/work/shared/allocation.md``) for the recommended and approved proposals of ``call``.
+    """The problem (``docs/allocation.md``) for the recommended and approved proposals of ``call``.
 
     Capacity per pool and quarter is what may be awarded (after the held-back share) less what locked runs of
     other calls have awarded there. Scores come from the committee (``call_scores``); a proposal with no score

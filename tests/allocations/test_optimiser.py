@@ -1,4 +1,4 @@
-"""The allocation optimiser (``/work/shared/allocation.md``): parsing, the three policies, the feasibility check."""
+"""The allocation optimiser (``docs/allocation.md``): parsing, the three policies, the feasibility check."""
 
 import copy
 import itertools

@@ -9,7 +9,7 @@ from django.conf import settings
 from portal.allocations.sacct import SacctError, gpu_hours, sacct_jobs, split_by_quarter
 
 # The shared folder sits beside the repository (../shared), here and in CI.
-SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "sacct-sample.txt"
+SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State\n"
 
 

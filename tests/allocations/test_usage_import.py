@@ -27,7 +27,7 @@ from tests.factories import ProposalFactory, UserFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 # The shared folder sits beside the repository (../shared), here and in CI.
-SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "sacct-sample.txt"
+SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State\n"
 
 

@@ -25,7 +25,7 @@ from tests.factories import ProposalFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
-SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "sacct-sample.txt"
+SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State\n"
 GOOD_LINE = (
     "5001|name|aiss-0007|kwong|h800|cpu=8,gres/gpu=8,node=1|3600|2026-01-05T08:00:00|2026-01-05T09:00:00|COMPLETED\n"

@@ -16,7 +16,7 @@ from tests.factories.allocations import allocatable_proposal, usage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
-SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "sacct-sample.txt"
+SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 
 
 def run_for(call, officer, capture, n, policy="rank") -> AllocationRun:

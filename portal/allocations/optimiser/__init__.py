@@ -1,6 +1,6 @@
 """The allocation optimiser: a pure function over plain data (no Django, no database).
 
-``allocate(problem, policy)`` takes a problem in the input format of ``/work/shared/allocation.md`` (a dict, e.g.
+``allocate(problem, policy)`` takes a problem in the input format of ``docs/allocation.md`` (a dict, e.g.
 loaded from JSON, or a parsed :class:`Problem`) and returns the result dict of its "Output" section::
 
     {"policy": ..., "status": ..., "objective": ..., "gap": ..., "awards": {...}, "totals": {...}}

@@ -1,4 +1,4 @@
-"""An independent check that a result satisfies constraints 1-4 of ``/work/shared/allocation.md``.
+"""An independent check that a result satisfies constraints 1-4 of ``docs/allocation.md``.
 
 Written apart from the policies on purpose: it recomputes everything from the problem and the result as
 reported (shares, hours, subsidies, totals), in exact decimal arithmetic, and shares no code with the solvers

@@ -1,4 +1,4 @@
-"""The rank and tiers policies, in exact arithmetic (``/work/shared/allocation.md``, "Policies")."""
+"""The rank and tiers policies, in exact arithmetic (``docs/allocation.md``, "Policies")."""
 
 from __future__ import annotations
 

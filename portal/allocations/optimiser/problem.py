@@ -1,4 +1,4 @@
-"""The allocation problem as plain, validated data (``/work/shared/allocation.md``, "Input").
+"""The allocation problem as plain, validated data (``docs/allocation.md``, "Input").
 
 Every number is kept as an exact :class:`~decimal.Decimal`: money always, and hours, scores and shares too, so
 that feasibility can be decided exactly. A malformed input raises :class:`ProblemError` naming the field path,

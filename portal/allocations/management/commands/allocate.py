@@ -1,6 +1,6 @@
 """``manage.py allocate --input problem.json --policy {rank,tiers,optimal} [--output result.json]``.
 
-Runs the optimiser on a problem file (``/work/shared/allocation.md``) and writes the result JSON to ``--output``
+Runs the optimiser on a problem file (``docs/allocation.md``) and writes the result JSON to ``--output``
 or stdout. A malformed input, an unreadable file or invalid JSON is refused with a one-line message naming the
 field, and exit status 2.
 """
