@@ -5,6 +5,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("portal.accounts.urls")),
+    path("calls/", include("portal.calls.urls")),
     path("proposals/", include("portal.proposals.urls")),
     path("notifications/", include("portal.notifications.urls")),
     path("reviews/", include("portal.reviews.urls")),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Call, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
+from .models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
 
 
 @admin.register(Scheme)
@@ -29,9 +29,14 @@ class RubricCriterionInline(admin.TabularInline):
     extra = 0
 
 
+class CallQuestionInline(admin.StackedInline):
+    model = CallQuestion
+    extra = 0
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
     list_display = ["reference", "title", "opens_at", "closes_at", "subsidy_rate", "budget"]
     search_fields = ["reference", "title", "title_zh"]
     filter_horizontal = ["pools", "quarters"]
-    inlines = [RubricCriterionInline]
+    inlines = [RubricCriterionInline, CallQuestionInline]

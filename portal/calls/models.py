@@ -4,10 +4,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import OrganisationType
+from portal.core.i18n import localised
 
 
 def default_eligible_types() -> list[str]:
@@ -45,6 +45,7 @@ class ResourcePool(models.Model):
 
     code = models.SlugField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100, blank=True)
     gpu_type = models.CharField(_("GPU type"), max_length=50, blank=True)
     list_price = models.DecimalField(
         _("list price per GPU-hour (HK$)"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
@@ -102,6 +103,15 @@ class Call(models.Model):
     title = models.CharField(_("title (English)"), max_length=200)
     title_zh = models.CharField(_("title (Chinese)"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
+    description_zh = models.TextField(_("description (Chinese)"), blank=True)
+    guidance = models.TextField(
+        _("guidance for applicants"),
+        blank=True,
+        help_text=_("Shown on the call's public page. Blank lines part paragraphs."),
+    )
+    guidance_zh = models.TextField(_("guidance for applicants (Chinese)"), blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    contact_phone = models.CharField(_("contact telephone"), max_length=30, blank=True)
     opens_at = models.DateTimeField(_("opens at"))
     closes_at = models.DateTimeField(_("closes at"))
     subsidy_rate = models.DecimalField(
@@ -145,8 +155,7 @@ class Call(models.Model):
     @property
     def local_title(self) -> str:
         """The title in the language being shown (Chinese where there is one)."""
-        language = get_language() or ""
-        return self.title_zh if language.startswith("zh") and self.title_zh else self.title
+        return localised(self, "title")
 
     def is_open(self, at=None) -> bool:
         at = at or timezone.now()
@@ -159,6 +168,7 @@ class RubricCriterion(models.Model):
     name = models.CharField(_("name (English)"), max_length=200)
     name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
     description = models.TextField(_("guidance"), blank=True)
+    description_zh = models.TextField(_("guidance (Chinese)"), blank=True)
     weight = models.DecimalField(
         _("weight (%)"),
         max_digits=5,
@@ -176,3 +186,23 @@ class RubricCriterion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}. {self.name}"
+
+
+class CallQuestion(models.Model):
+    """A frequently asked question about a call, with its answer, shown on the call's public page."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="questions")
+    number = models.PositiveSmallIntegerField(_("number"))
+    question = models.CharField(_("question (English)"), max_length=300)
+    question_zh = models.CharField(_("question (Chinese)"), max_length=300, blank=True)
+    answer = models.TextField(_("answer (English)"))
+    answer_zh = models.TextField(_("answer (Chinese)"), blank=True)
+
+    class Meta:
+        ordering = ["call", "number"]
+        constraints = [models.UniqueConstraint(fields=["call", "number"], name="unique_call_question_number")]
+        verbose_name = _("frequently asked question")
+        verbose_name_plural = _("frequently asked questions")
+
+    def __str__(self) -> str:
+        return f"{self.number}. {self.question}"

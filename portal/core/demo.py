@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from portal.accounts.enums import MembershipRole, OrganisationType, Role
 from portal.accounts.models import PICS_VERSION, ConsentRecord, Membership, Organisation, User
-from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
+from portal.calls.models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
 from portal.proposals import services as proposal_services
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal, ProposalEvent
@@ -34,6 +34,31 @@ RUBRIC = [
     (3, "Technical and financial capability of the team", "團隊的技術及財務能力", 20, None),
     (4, "Implementation plan and schedule for using the compute", "使用算力的實施計劃及時間表", 20, None),
     (5, "Deliverables, KPIs and wider impact", "成果、關鍵績效指標及更廣泛的影響", 15, None),
+]
+
+CALL_GUIDANCE = (
+    "Request GPU-hours per quarter for the work you can do in that quarter, and give the smallest share of the "
+    "request with which the project can still go ahead.\n\n"
+    "Attach the technical proposal as a PDF. Budgets are worked out for you from the centre's list price and the "
+    "call's subsidy rate."
+)
+CALL_GUIDANCE_ZH = (
+    "請按每季可完成的工作申請該季的 GPU 小時，並註明項目仍可進行的最低申請比例。\n\n"
+    "請以 PDF 格式附上技術建議書。預算會按中心牌價及本徵集的資助比率自動計算。"
+)
+CALL_FAQ = [
+    (
+        "May a start-up apply?",
+        "初創企業可以申請嗎？",
+        "Yes, an enterprise with an 8-digit Business Registration number may apply.",
+        "可以，持有八位數字商業登記號碼的企業均可申請。",
+    ),
+    (
+        "Can I change my proposal after submitting it?",
+        "提交申請後可以修改嗎？",
+        "Yes, until the deadline: reopen it, amend it and submit it again. Each submission has its own receipt.",
+        "可以，截止時間前您可重新開啟申請、作出修改並再次提交。每次提交均有收據。",
+    ),
 ]
 
 ORGANISATIONS = [
@@ -183,6 +208,7 @@ class DemoSeeder:
             code="h800",
             defaults={
                 "name": "AISC H800",
+                "name_zh": "人工智能超算中心 H800",
                 "gpu_type": "NVIDIA H800",
                 "list_price": Decimal("25.00"),
                 "held_back_share": Decimal("0.100"),
@@ -277,11 +303,25 @@ class DemoSeeder:
                 "budget": Decimal("300000000.00"),
                 "max_subsidy_per_proposal": Decimal("50000000.00"),
                 "description": "Subsidised GPU time at the AI Supercomputing Centre.",
+                "description_zh": "人工智能超算中心的資助 GPU 時間。",
+                "guidance": CALL_GUIDANCE,
+                "guidance_zh": CALL_GUIDANCE_ZH,
+                "contact_email": "aiss@demo.aiss.hk",
+                "contact_phone": "+852 3000 0000",
             },
         )
         if created:
             call.pools.add(pool)
             call.quarters.add(*quarters)
+            for number, (question, question_zh, answer, answer_zh) in enumerate(CALL_FAQ, start=1):
+                CallQuestion.objects.create(
+                    call=call,
+                    number=number,
+                    question=question,
+                    question_zh=question_zh,
+                    answer=answer,
+                    answer_zh=answer_zh,
+                )
             for number, name, name_zh, weight, minimum in RUBRIC:
                 RubricCriterion.objects.create(
                     call=call, number=number, name=name, name_zh=name_zh, weight=Decimal(weight), min_to_pass=minimum

@@ -2,6 +2,7 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from portal.accounts.enums import Role
+from portal.calls.selectors import calls_by_status
 
 
 class HomeView(TemplateView):
@@ -13,6 +14,9 @@ class HomeView(TemplateView):
                 return redirect("reviews:my_assignments")
             return redirect("proposals:dashboard")
         return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(calls=calls_by_status(closed_limit=0), **kwargs)
 
 
 class PrivacyView(TemplateView):

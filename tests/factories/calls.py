@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
+from portal.calls.models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
 
 DEFAULT_RUBRIC = [
     (1, "Alignment with Hong Kong's innovation-and-technology and AI development needs", Decimal("25"), None),
@@ -102,3 +102,13 @@ def open_call(**kwargs) -> Call:
 
 
 __all__ = ["QUARTERS_2026", "timedelta"]
+
+
+class CallQuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CallQuestion
+
+    call = factory.SubFactory(CallFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    question = factory.Sequence(lambda n: f"Question {n}?")
+    answer = "An answer."
