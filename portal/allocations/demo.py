@@ -15,9 +15,10 @@ from .services import _awards_create
 
 
 @transaction.atomic
-def demo_allocation_lock(*, call: Call, proposals, actor, score: str = "4.00") -> AllocationRun | None:
-    """Award ``proposals`` (already active) their full request in a locked rank-order run of ``call``, with the
-    first tranche released. Does nothing if the call already has a locked run."""
+def demo_allocation_lock(*, call: Call, proposals, actor, approver=None, score: str = "4.00") -> AllocationRun | None:
+    """Award ``proposals`` (already active) their full request in a locked rank-order run of ``call``, proposed by
+    ``actor`` and approved by ``approver`` (four-eyes; ``actor`` when none is given), with the first tranche
+    released. Does nothing if the call already has a locked run."""
     if AllocationRun.objects.filter(call=call, locked_at__isnull=False).exists():
         return None
     build = allocation_problem(call=call)
@@ -49,10 +50,17 @@ def demo_allocation_lock(*, call: Call, proposals, actor, score: str = "4.00") -
         call=call, kind=RunKind.ALLOCATION, policy="rank", inputs=problem, started_by=actor, created_at=now
     )
     _awards_create(run, allocate(problem, "rank"))
-    AllocationRun.objects.filter(pk=run.pk).update(locked_at=now, locked_by=actor, started_at=now)
+    AllocationRun.objects.filter(pk=run.pk).update(
+        lock_proposed_at=now, lock_proposed_by=actor, locked_at=now, locked_by=approver or actor, started_at=now
+    )
     for award in run.awards.filter(share__gt=0):
         Tranche.objects.create(
-            award=award, number=1, share="0.5", condition=TrancheCondition.START, released_at=now, released_by=actor
+            award=award,
+            number=1,
+            share="0.5",
+            condition=TrancheCondition.START,
+            released_at=now,
+            released_by=approver or actor,
         )
         Tranche.objects.create(award=award, number=2, share="0.5", condition=TrancheCondition.PROGRESS_REPORT)
     run.refresh_from_db()

@@ -7,6 +7,26 @@ from django.utils.translation import gettext as _
 from .models import Award
 
 
+def limit_text(code: str, *, pool_names: dict[str, str], org_names: dict[str, str]) -> str:
+    """A limit's code in words: ``capacity h800 2026Q2`` → "the capacity of AISC H800 in 2026Q2"."""
+    parts = code.split(" ")
+    if parts[0] == "capacity" and len(parts) == 3:
+        return _("the capacity of %(pool)s in %(quarter)s") % {
+            "pool": pool_names.get(parts[1], parts[1]),
+            "quarter": parts[2],
+        }
+    if parts[0] == "org_cap" and len(parts) == 3:
+        return _("the organisation cap of %(org)s in %(pool)s") % {
+            "org": org_names.get(parts[1], parts[1]),
+            "pool": pool_names.get(parts[2], parts[2]),
+        }
+    if parts[0] == "budget":
+        return _("the call's subsidy budget")
+    if parts[0] == "min_share":
+        return _("the project's minimum viable share")
+    return code
+
+
 def award_reason(award: Award, *, pool_names: dict[str, str], org_names: dict[str, str]) -> str:
     """E.g. "Cut to 62.5% of its request by the capacity of AISC H800 in 2026Q2"."""
     share = f"{award.share * 100:.1f}%"
@@ -14,28 +34,31 @@ def award_reason(award: Award, *, pool_names: dict[str, str], org_names: dict[st
     parts = award.reason.split(" ")
     code = parts[0] if parts else ""
     if award.adjusted_at is not None:
-        prefix = _("Adjusted by hand to %(share)s (“%(reason)s”). Before the adjustment: ") % {
+        prefix = _("Adjusted by hand to %(share)s (“%(reason)s”). ") % {
             "share": share,
             "reason": award.adjust_reason,
         }
+        if award.soft_limits:
+            prefix += _("Past %(limits)s (“%(reason)s”), for the approving official to approve. ") % {
+                "limits": _(", ").join(
+                    limit_text(c, pool_names=pool_names, org_names=org_names) for c in award.soft_limits
+                ),
+                "reason": award.soft_limit_reason,
+            }
+        prefix += _("Before the adjustment: ")
     else:
         prefix = ""
-    if code == "full":
+    if code == "tier_share" and len(parts) > 1:
+        text = _(
+            "Cut to %(share)s of its request: its tier shares one common share, which %(limit)s bound (a limit of others, not its own)."
+        ) % {
+            "share": share,
+            "limit": limit_text(" ".join(parts[1:]), pool_names=pool_names, org_names=org_names),
+        }
+    elif code == "full":
         text = _("Funded in full.")
-    elif code == "capacity" and len(parts) == 3:
-        limit = _("the capacity of %(pool)s in %(quarter)s") % {
-            "pool": pool_names.get(parts[1], parts[1]),
-            "quarter": parts[2],
-        }
-        text = _cut(award, share, minimum, limit)
-    elif code == "budget":
-        text = _cut(award, share, minimum, _("the call's subsidy budget"))
-    elif code == "org_cap" and len(parts) == 3:
-        limit = _("the organisation cap of %(org)s in %(pool)s") % {
-            "org": org_names.get(parts[1], parts[1]),
-            "pool": pool_names.get(parts[2], parts[2]),
-        }
-        text = _cut(award, share, minimum, limit)
+    elif code in ("capacity", "org_cap", "budget"):
+        text = _cut(award, share, minimum, limit_text(award.reason, pool_names=pool_names, org_names=org_names))
     elif code == "min_share":
         text = _(
             "Not funded: what was left for it was less than its minimum viable share of %(minimum)s of its request."

@@ -36,31 +36,53 @@ class CompareForm(forms.Form):
 
 
 class AwardAdjustForm(forms.Form):
-    """One field per pool and quarter of the award, plus the reason (required)."""
+    """One field per pool and quarter of the award (whole GPU-hours), the reason (required) and the reason for
+    passing a soft limit (required only when the adjustment passes one)."""
 
     reason = forms.CharField(
         label=_("Reason for the adjustment"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Recorded in the audit log and shown beside the award."),
     )
+    limit_reason = forms.CharField(
+        label=_("Reason for passing a soft limit"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only when the adjustment goes past the organisation cap or the project's minimum viable share: the "
+            "approving official approves it with the lock. Capacity and the budget cannot be passed."
+        ),
+    )
 
     def __init__(self, *args, cells=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.cells = list(cells)
         for cell in self.cells:
-            self.fields[f"cell_{cell.pk}"] = forms.DecimalField(
+            self.fields[f"cell_{cell.pk}"] = forms.IntegerField(
                 label=_("GPU-hours in %(pool)s, %(quarter)s") % {"pool": cell.pool.name, "quarter": cell.quarter.code},
-                min_value=Decimal(0),
-                max_value=cell.requested,
-                decimal_places=6,
-                max_digits=18,
+                min_value=0,
+                max_value=int(cell.requested),
                 initial=_plain(cell.gpu_hours),
-                help_text=_("Requested: %(hours)s") % {"hours": f"{cell.requested:,.0f}"},
+                help_text=_("Whole GPU-hours; requested: %(hours)s") % {"hours": f"{cell.requested:,.0f}"},
             )
-        self.order_fields([f"cell_{c.pk}" for c in self.cells] + ["reason"])
+        self.order_fields([f"cell_{c.pk}" for c in self.cells] + ["reason", "limit_reason"])
 
     def hours(self) -> dict[int, Decimal]:
-        return {cell.pk: self.cleaned_data[f"cell_{cell.pk}"] for cell in self.cells}
+        return {cell.pk: Decimal(self.cleaned_data[f"cell_{cell.pk}"]) for cell in self.cells}
+
+
+class LockConfirmForm(forms.Form):
+    """Propose or approve a lock: the totals shown (their fingerprint) and the reader's confirmation."""
+
+    confirmed = forms.CharField(widget=forms.HiddenInput)
+    checked = forms.BooleanField(
+        label=_("I have checked these totals and the awards past a soft limit."),
+        error_messages={"required": _("Confirm that you have checked the totals.")},
+    )
+
+
+class LockCancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class UsageUploadForm(forms.Form):

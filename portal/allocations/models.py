@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Floor
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -187,6 +188,13 @@ class AllocationRun(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Four-eyes locking: an allocation officer proposes the lock with the totals they confirmed; an approving
+    # official (the chair or an approving officer), not the proposer, approves it, which locks the run.
+    lock_proposed_at = models.DateTimeField(_("lock proposed at"), null=True, blank=True)
+    lock_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lock_totals = models.JSONField(_("totals confirmed when the lock was proposed"), default=dict, blank=True)
     locked_at = models.DateTimeField(_("locked at"), null=True, blank=True)
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -204,6 +212,10 @@ class AllocationRun(models.Model):
             models.CheckConstraint(
                 condition=Q(locked_at__isnull=True) | Q(status="succeeded"), name="run_locked_only_if_succeeded"
             ),
+            models.CheckConstraint(
+                condition=Q(lock_proposed_at__isnull=True) | Q(status="succeeded"),
+                name="run_lock_proposed_only_if_succeeded",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -216,6 +228,11 @@ class AllocationRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+    @property
+    def is_lock_proposed(self) -> bool:
+        """Proposed for locking and waiting for an approving official."""
+        return self.lock_proposed_at is not None and self.locked_at is None
 
 
 class Award(models.Model):
@@ -236,6 +253,10 @@ class Award(models.Model):
     )
     adjusted_at = models.DateTimeField(_("adjusted at"), null=True, blank=True)
     adjust_reason = models.TextField(_("reason for the adjustment"), blank=True)
+    # Soft limits a hand adjustment went past (``org_cap ORG POOL``, ``min_share``), with the officer's reason; the
+    # approving official who approves the lock approves them too (and may not be the officer who adjusted).
+    soft_limits = models.JSONField(_("soft limits passed"), default=list, blank=True)
+    soft_limit_reason = models.TextField(_("reason for passing a soft limit"), blank=True)
 
     class Meta:
         ordering = ["run", "-score", "proposal__reference"]
@@ -255,7 +276,7 @@ class Award(models.Model):
 
 class AwardHours(models.Model):
     """GPU-hours awarded in one pool and quarter, beside what was requested there. The database refuses negative
-    hours and hours above the request."""
+    hours, hours above the request and fractions of an hour: awards are signed in whole GPU-hours."""
 
     award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="hours")
     pool = models.ForeignKey("calls.ResourcePool", on_delete=models.PROTECT, related_name="+")
@@ -270,6 +291,7 @@ class AwardHours(models.Model):
             models.UniqueConstraint(fields=["award", "pool", "quarter"], name="unique_award_cell"),
             models.CheckConstraint(condition=Q(gpu_hours__gte=0), name="award_hours_not_negative"),
             models.CheckConstraint(condition=Q(gpu_hours__lte=F("requested")), name="award_hours_within_request"),
+            models.CheckConstraint(condition=Q(gpu_hours=Floor("gpu_hours")), name="award_hours_whole"),
             models.CheckConstraint(condition=Q(reclaimed__gte=0), name="award_reclaimed_not_negative"),
         ]
         verbose_name_plural = _("award hours")

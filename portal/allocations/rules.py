@@ -10,8 +10,11 @@ is_allocation_officer = is_secretariat | is_chair
 rules.add_perm("allocations.view_allocation", is_official)
 rules.add_perm("allocations.run_allocation", is_allocation_officer)
 rules.add_perm("allocations.adjust_award", is_allocation_officer)
-# Also the permission of the workflow's ``allocate`` and ``activate`` rows (checked against the proposal).
-rules.add_perm("allocations.lock_allocation", is_allocation_officer)
+# Four-eyes locking: an allocation officer proposes, an approving official (the chair or an approving officer)
+# approves, which locks. ``lock_allocation`` is also the permission of the workflow's ``allocate`` and ``activate``
+# rows (checked against the proposal), taken when the lock is approved.
+rules.add_perm("allocations.propose_lock", is_allocation_officer)
+rules.add_perm("allocations.lock_allocation", is_chair)
 rules.add_perm("allocations.release_tranche", is_secretariat)
 rules.add_perm("allocations.manage_clawback", is_secretariat)
 rules.add_perm("allocations.import_usage", is_secretariat)

@@ -19,6 +19,7 @@ from portal.proposals.enums import ProposalState
 from portal.proposals.models import ComputeRequest, Proposal
 from portal.reviews.selectors import call_scores
 
+from .explain import award_reason
 from .models import (
     AllocationRun,
     Award,
@@ -521,3 +522,61 @@ def calls_with_allocations() -> QuerySet[Call]:
         .filter(Q(allocatable__gt=0) | Q(runs__gt=0))
         .order_by("-opens_at")
     )
+
+
+# ---- Comparison of runs, project by project -----------------------------------------------------------------------
+
+
+@dataclass
+class ProjectOutcome:
+    """One project's award in one run: share, whole GPU-hours, subsidy and the reason (in words)."""
+
+    award: Award
+    hours: Decimal
+    reason: str = ""
+
+
+@dataclass
+class ComparisonRow:
+    proposal: Proposal
+    score: Decimal
+    requested: Decimal
+    outcomes: list[ProjectOutcome | None]
+
+    @property
+    def differs(self) -> bool:
+        """The runs do not give this project the same hours."""
+        return len({o.hours if o else None for o in self.outcomes}) > 1
+
+
+def run_comparison(*, runs: list[AllocationRun], pool_names: dict[str, str]) -> list[ComparisonRow]:
+    """Every project of ``runs``, with its outcome in each run side by side (None where a run left it out),
+    highest score first. One query, whatever the number of runs and projects."""
+    index = {run.pk: i for i, run in enumerate(runs)}
+    awards = list(
+        Award.objects.filter(run__in=runs)
+        .select_related("proposal__organisation")
+        .annotate(
+            total_hours=Coalesce(Sum("hours__gpu_hours"), Value(ZERO), output_field=HOURS),
+            requested_hours=Coalesce(Sum("hours__requested"), Value(ZERO), output_field=HOURS),
+        )
+        .order_by("proposal__reference", "run_id")
+    )
+    org_names = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in awards}
+    rows: dict[int, ComparisonRow] = {}
+    for award in awards:
+        row = rows.get(award.proposal_id)
+        if row is None:
+            row = rows[award.proposal_id] = ComparisonRow(
+                proposal=award.proposal,
+                score=award.score,
+                requested=award.requested_hours,
+                outcomes=[None] * len(runs),
+            )
+        row.score = max(row.score, award.score)
+        row.outcomes[index[award.run_id]] = ProjectOutcome(
+            award=award,
+            hours=award.total_hours,
+            reason=award_reason(award, pool_names=pool_names, org_names=org_names),
+        )
+    return sorted(rows.values(), key=lambda r: (-r.score, r.proposal.reference or ""))

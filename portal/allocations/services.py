@@ -6,6 +6,8 @@ award more hours than a pool has (PostgreSQL; SQLite serialises writers anyway).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -96,6 +98,16 @@ def allocation_run_start(
         time_limit=time_limit or call_settings(call=call).solver_time_limit,
         now=now,
     )
+
+
+@transaction.atomic
+def allocation_runs_start_all(*, call: Call, actor, now: datetime | None = None) -> list[AllocationRun]:
+    """One run per policy (rank, tiers when the call has tier thresholds, optimal) on the same problem, to be
+    compared side by side."""
+    _require(actor, "allocations.run_allocation")
+    tiers = bool(call_settings(call=call).tiers)
+    policies = [p for p in AllocationPolicy.values if p != AllocationPolicy.TIERS or tiers]
+    return [allocation_run_start(call=call, policy=policy, actor=actor, now=now) for policy in policies]
 
 
 def _run_create(*, call, kind, policy, inputs, actor, time_limit, now=None, repeat_of=None, checkpoint=None):
@@ -190,8 +202,30 @@ def _run_fail(run: AllocationRun, message: str, result: dict | None = None) -> A
     return run
 
 
+WHOLE_HOUR = Decimal(1)
+
+
+def whole_hours(value) -> Decimal:
+    """GPU-hours rounded down to a whole hour: an award never holds more than the optimiser found."""
+    return Decimal(str(value)).quantize(WHOLE_HOUR, rounding=ROUND_FLOOR)
+
+
+def _run_prices(run: AllocationRun) -> dict[str, Decimal]:
+    """The list price per pool the run was solved with (pool code -> HK$ per GPU-hour)."""
+    return {code: Decimal(entry["price"]) for code, entry in (run.inputs.get("pools") or {}).items()}
+
+
+def _cells_subsidy(cells, rate: Decimal, prices: dict[str, Decimal]) -> Decimal:
+    """Σ hours x price x rate, rounded down to the cent (so whole hours never cost more than the optimiser's)."""
+    return sum((c.gpu_hours * prices.get(c.pool.code, c.pool.list_price) * rate for c in cells), ZERO).quantize(
+        CENT, rounding=ROUND_FLOOR
+    )
+
+
 @transaction.atomic
 def _awards_create(run: AllocationRun, result: dict) -> None:
+    """Store the optimiser's result as awards in whole GPU-hours: each pool-quarter rounded down, the subsidy
+    worked out again from the rounded hours (so it never exceeds the optimiser's either)."""
     run = AllocationRun.objects.select_for_update().get(pk=run.pk)
     if run.is_finished:
         return
@@ -202,38 +236,41 @@ def _awards_create(run: AllocationRun, result: dict) -> None:
     pools = {p.code: p for p in ResourcePool.objects.filter(code__in=run.inputs["pools"])}
     quarter_codes = {q for entry in run.inputs["pools"].values() for q in entry["capacity"]}
     quarters = {q.code: q for q in Quarter.objects.filter(code__in=quarter_codes)}
+    prices = _run_prices(run)
     call_rate = Decimal(run.inputs["subsidy_rate"])
     awards = []
+    cells_by_award: list[list[AwardHours]] = []
     for project in projects:
         outcome = result["awards"][project["id"]]
-        awards.append(
-            Award(
-                run=run,
-                proposal_id=proposals[project["id"]],
-                score=Decimal(str(project["score"])),
-                min_share=Decimal(str(project["min_share"])),
-                share=Decimal(repr(outcome["share"])).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR),
-                subsidy_rate=Decimal(project.get("subsidy_rate", call_rate)),
-                subsidy=Decimal(outcome["subsidy"]),
-                reason=outcome["reason"],
-            )
+        rate = Decimal(project.get("subsidy_rate", call_rate))
+        award = Award(
+            run=run,
+            proposal_id=proposals[project["id"]],
+            score=Decimal(str(project["score"])),
+            min_share=Decimal(str(project["min_share"])),
+            share=Decimal(repr(outcome["share"])).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR),
+            subsidy_rate=rate,
+            reason=outcome["reason"],
         )
+        cells = [
+            AwardHours(
+                award=award,
+                pool=pools[pool_code],
+                quarter=quarters[quarter_code],
+                requested=Decimal(str(requested)),
+                gpu_hours=whole_hours(outcome["hours"][pool_code][quarter_code]),
+            )
+            for pool_code, quarter_hours in project["request"].items()
+            for quarter_code, requested in quarter_hours.items()
+        ]
+        award.subsidy = _cells_subsidy(cells, rate, prices)
+        awards.append(award)
+        cells_by_award.append(cells)
     Award.objects.bulk_create(awards)
-    cells = []
-    for project, award in zip(projects, awards, strict=True):
-        awarded = result["awards"][project["id"]]["hours"]
-        for pool_code, quarter_hours in project["request"].items():
-            for quarter_code, requested in quarter_hours.items():
-                cells.append(
-                    AwardHours(
-                        award=award,
-                        pool=pools[pool_code],
-                        quarter=quarters[quarter_code],
-                        requested=Decimal(str(requested)),
-                        gpu_hours=Decimal(str(awarded[pool_code][quarter_code])),
-                    )
-                )
-    AwardHours.objects.bulk_create(cells, batch_size=2000)
+    for award, cells in zip(awards, cells_by_award, strict=True):
+        for cell in cells:
+            cell.award = award
+    AwardHours.objects.bulk_create([c for cells in cells_by_award for c in cells], batch_size=2000)
     run.result = result
     run.status = RunStatus.SUCCEEDED
     run.solver_status = result["status"]
@@ -245,68 +282,231 @@ def _awards_create(run: AllocationRun, result: dict) -> None:
         actor=None,
         action="allocation.run_finished",
         obj=run,
-        after={"status": result["status"], "objective": result["objective"], "gap": result["gap"]},
+        after={
+            "status": result["status"],
+            "objective": result["objective"],
+            "gap": result["gap"],
+            "subsidy": str(sum((a.subsidy for a in awards), ZERO)),
+            "hours": str(sum((c.gpu_hours for cells in cells_by_award for c in cells), ZERO)),
+        },
     )
 
 
 # ---- Hand adjustment -----------------------------------------------------------------------------------------------
 
+SOFT_LIMIT_MIN_SHARE = "min_share"
+
+
+def _org_code(run: AllocationRun, reference: str) -> str:
+    return next((p["org"] for p in run.inputs.get("projects", []) if p["id"] == reference), "")
+
+
+def _pool_names(run: AllocationRun) -> dict[str, str]:
+    return dict(ResourcePool.objects.filter(code__in=run.inputs.get("pools") or {}).values_list("code", "name"))
+
 
 @transaction.atomic
-def award_adjust(*, award: Award, hours: dict[int, Decimal], reason: str, actor, now: datetime | None = None) -> Award:
-    """Set the hours of an unlocked award by hand, cell by cell (``hours``: AwardHours id -> GPU-hours).
+def award_adjust(
+    *,
+    award: Award,
+    hours: dict[int, Decimal],
+    reason: str,
+    actor,
+    limit_reason: str = "",
+    now: datetime | None = None,
+) -> Award:
+    """Set the hours of an unlocked award by hand, cell by cell (``hours``: AwardHours id -> whole GPU-hours).
 
-    The reason is required and audited. Each cell must lie between 0 and the request; the award as a whole
-    must be nothing or at least the project's minimum viable share. Share and subsidy are worked out again.
-    Capacity is checked again when the allocation is locked."""
+    The reason is required and audited. Hard limits refuse the adjustment: each cell between 0 and the request, in
+    whole GPU-hours; the run's capacity in each pool and quarter; the subsidy budget the run was solved with. Soft
+    limits may be passed with a reason (``limit_reason``), which the approving official approves with the lock:
+    the organisation cap (per organisation and pool) and the project's minimum viable share. Only a change that
+    raises a figure is held against a limit, so hours can always be taken away. Share and subsidy are worked out
+    again. Capacity and the budget are checked again, against every locked allocation, when the run is locked."""
     _require(actor, "allocations.adjust_award")
-    if not reason.strip():
+    reason = reason.strip()
+    limit_reason = limit_reason.strip()
+    if not reason:
         raise ValidationError({"reason": _("Give the reason for the adjustment.")})
     run = AllocationRun.objects.select_for_update().get(pk=award.run_id)
     if run.is_locked or run.status != RunStatus.SUCCEEDED:
         raise ValidationError(_("Only the awards of a finished, unlocked run can be adjusted."))
-    award = Award.objects.select_for_update().get(pk=award.pk)
-    cells = list(award.hours.select_related("pool"))
-    before = {f"{c.pool.code} {c.quarter_id}": str(c.gpu_hours) for c in cells}
-    errors = {}
+    if run.lock_proposed_at is not None:
+        raise ValidationError(
+            _("The lock of this run has been proposed: withdraw the proposal before adjusting an award.")
+        )
+    award = Award.objects.select_for_update().select_related("proposal__organisation").get(pk=award.pk)
+    cells = list(award.hours.select_related("pool", "quarter"))
+    before_cells = {c.pk: c.gpu_hours for c in cells}
+    before = {f"{c.pool.code} {c.quarter.code}": str(c.gpu_hours) for c in cells} | {
+        "share": str(award.share),
+        "subsidy": str(award.subsidy),
+    }
+    errors: dict[str, list[str]] = defaultdict(list)
     for cell in cells:
-        value = hours.get(cell.pk, cell.gpu_hours)
-        if value < 0 or value > cell.requested:
-            errors[f"cell_{cell.pk}"] = _("Between 0 and the %(requested)s GPU-hours requested.") % {
-                "requested": f"{cell.requested:,.0f}"
-            }
+        value = Decimal(hours.get(cell.pk, cell.gpu_hours))
+        field = f"cell_{cell.pk}"
+        if value != value.to_integral_value():
+            errors[field].append(_("Awards are in whole GPU-hours."))
+        elif value < 0 or value > cell.requested:
+            errors[field].append(
+                _("Between 0 and the %(requested)s GPU-hours requested.") % {"requested": f"{cell.requested:,.0f}"}
+            )
         cell.gpu_hours = value
     if errors:
-        raise ValidationError(errors)
-    requested = sum((c.requested for c in cells), ZERO)
-    total = sum((c.gpu_hours for c in cells), ZERO)
-    share = (total / requested).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR) if requested else ZERO
-    if 0 < share < award.min_share:
+        raise ValidationError(dict(errors))
+    pool_names = _pool_names(run)
+    # Hard: the run's capacity in each pool and quarter (what was free when it was solved).
+    others = defaultdict(Decimal)
+    for row in (
+        AwardHours.objects.filter(award__run=run)
+        .exclude(award=award)
+        .values("pool__code", "quarter__code")
+        .annotate(total=Sum("gpu_hours"))
+        .order_by()
+    ):
+        others[(row["pool__code"], row["quarter__code"])] = row["total"]
+    for cell in cells:
+        if cell.gpu_hours <= before_cells[cell.pk]:
+            continue
+        capacity = Decimal(
+            str(run.inputs["pools"].get(cell.pool.code, {}).get("capacity", {}).get(cell.quarter.code, 0))
+        )
+        total = others[(cell.pool.code, cell.quarter.code)] + cell.gpu_hours
+        if total > capacity:
+            errors[f"cell_{cell.pk}"].append(
+                _(
+                    "Capacity: the run would award %(total)s GPU-hours of %(pool)s in %(quarter)s, above the %(limit)s available to it."
+                )
+                % {
+                    "total": f"{total:,.0f}",
+                    "pool": pool_names.get(cell.pool.code, cell.pool.code),
+                    "quarter": cell.quarter.code,
+                    "limit": f"{capacity:,.0f}",
+                }
+            )
+    if errors:
+        raise ValidationError(dict(errors))
+    # Hard: the subsidy budget the run was solved with.
+    subsidy = _cells_subsidy(cells, award.subsidy_rate, _run_prices(run))
+    budget = Decimal(run.inputs["budget"])
+    other_subsidy = run.awards.exclude(pk=award.pk).aggregate(total=Sum("subsidy"))["total"] or ZERO
+    if subsidy > award.subsidy and other_subsidy + subsidy > budget:
         raise ValidationError(
             _(
-                "That is %(share)s of the request, below the minimum viable share of %(minimum)s: award nothing or at least the minimum."
+                "Budget: the run's subsidy would be %(total)s, above the budget of %(budget)s it was solved with; this award may add at most %(room)s."
             )
-            % {"share": f"{share * 100:.1f}%", "minimum": f"{award.min_share * 100:.1f}%"}
+            % {
+                "total": f"HK${other_subsidy + subsidy:,.2f}",
+                "budget": f"HK${budget:,.2f}",
+                "room": f"HK${max(budget - other_subsidy - award.subsidy, ZERO):,.2f}",
+            }
+        )
+    # Soft: the organisation cap per pool, and the minimum viable share.
+    soft: list[str] = []
+    messages: list[str] = []
+    org = _org_code(run, award.proposal.reference)
+    org_cap = Decimal(run.inputs["org_cap"])
+    same_org = [
+        p["id"] for p in run.inputs.get("projects", []) if p["org"] == org and p["id"] != award.proposal.reference
+    ]
+    org_others = defaultdict(Decimal)
+    for row in (
+        AwardHours.objects.filter(award__run=run, award__proposal__reference__in=same_org)
+        .values("pool__code")
+        .annotate(total=Sum("gpu_hours"))
+        .order_by()
+    ):
+        org_others[row["pool__code"]] = row["total"]
+    pool_totals = defaultdict(Decimal)
+    pool_before = defaultdict(Decimal)
+    for cell in cells:
+        pool_totals[cell.pool.code] += cell.gpu_hours
+        pool_before[cell.pool.code] += before_cells[cell.pk]
+    for pool_code in sorted(pool_totals):
+        if pool_totals[pool_code] <= pool_before[pool_code]:
+            continue
+        capacity = sum((Decimal(str(v)) for v in run.inputs["pools"][pool_code]["capacity"].values()), ZERO)
+        limit = (org_cap * capacity).quantize(WHOLE_HOUR, rounding=ROUND_FLOOR)
+        total = org_others[pool_code] + pool_totals[pool_code]
+        if total > limit:
+            soft.append(f"org_cap {org} {pool_code}")
+            messages.append(
+                _(
+                    "Organisation cap: %(org)s would hold %(total)s GPU-hours of %(pool)s in this run, above its cap of %(cap)s (%(limit)s GPU-hours)."
+                )
+                % {
+                    "org": award.proposal.organisation.name,
+                    "total": f"{total:,.0f}",
+                    "pool": pool_names.get(pool_code, pool_code),
+                    "cap": f"{org_cap * 100:.1f}%",
+                    "limit": f"{limit:,.0f}",
+                }
+            )
+    requested = sum((c.requested for c in cells), ZERO)
+    total = sum((c.gpu_hours for c in cells), ZERO)
+    minimum = minimum_hours(cells, award.min_share)
+    if 0 < total < minimum:
+        soft.append(SOFT_LIMIT_MIN_SHARE)
+        messages.append(
+            _(
+                "Minimum share: %(hours)s GPU-hours is %(share)s of the request, below the project's minimum viable share of %(minimum)s (%(min_hours)s GPU-hours)."
+            )
+            % {
+                "hours": f"{total:,.0f}",
+                "share": f"{total / requested * 100:.1f}%",
+                "minimum": f"{award.min_share * 100:.1f}%",
+                "min_hours": f"{minimum:,.0f}",
+            }
+        )
+    if soft and not limit_reason:
+        raise ValidationError(
+            {
+                "limit_reason": [
+                    *messages,
+                    _("To go past a soft limit, give the reason; the chair approves it when approving the lock."),
+                ]
+            }
         )
     for cell in cells:
         cell.full_clean()
     AwardHours.objects.bulk_update(cells, ["gpu_hours"])
+    share = (total / requested).quantize(SHARE_QUANTUM, rounding=ROUND_FLOOR) if requested else ZERO
     award.share = share
-    award.subsidy = _subsidy(cells, award.subsidy_rate)
+    award.subsidy = subsidy
     award.adjusted_by = actor
     award.adjusted_at = now or timezone.now()
-    award.adjust_reason = reason.strip()
+    award.adjust_reason = reason
+    award.soft_limits = soft
+    award.soft_limit_reason = limit_reason if soft else ""
     award.full_clean()
-    award.save(update_fields=["share", "subsidy", "adjusted_by", "adjusted_at", "adjust_reason"])
+    award.save(
+        update_fields=[
+            "share",
+            "subsidy",
+            "adjusted_by",
+            "adjusted_at",
+            "adjust_reason",
+            "soft_limits",
+            "soft_limit_reason",
+        ]
+    )
     audit_record(
         actor=actor,
         action="allocation.award_adjust",
         obj=award,
         before=before,
-        after={f"{c.pool.code} {c.quarter_id}": str(c.gpu_hours) for c in cells} | {"share": str(share)},
+        after={f"{c.pool.code} {c.quarter.code}": str(c.gpu_hours) for c in cells}
+        | {"share": str(share), "subsidy": str(subsidy), "soft_limits": soft, "limit_reason": award.soft_limit_reason},
         reason=award.adjust_reason,
     )
     return award
+
+
+def minimum_hours(cells, min_share: Decimal) -> Decimal:
+    """The fewest GPU-hours an award may have and still meet its minimum viable share: the minimum share of each
+    pool-quarter's request, rounded down to whole hours as awards are."""
+    return sum((whole_hours(min_share * c.requested) for c in cells), ZERO)
 
 
 def _subsidy(cells, rate: Decimal) -> Decimal:
@@ -366,9 +566,153 @@ def _check_capacity(cells: dict[tuple[int, int], Decimal]) -> None:
         raise CapacityExceeded(problems)
 
 
+def lock_totals(run: AllocationRun) -> dict:
+    """The figures an officer confirms when proposing a lock and the approver when approving it: projects funded,
+    GPU-hours per pool and quarter and in all, the subsidy, and the awards past a soft limit. Two queries."""
+    funded = 0
+    projects = 0
+    subsidy = ZERO
+    soft = []
+    for award_id, share, amount, limits in run.awards.order_by("pk").values_list(
+        "pk", "share", "subsidy", "soft_limits"
+    ):
+        projects += 1
+        funded += share > 0
+        subsidy += amount
+        if limits:
+            soft.append(award_id)
+    cells = {}
+    total = ZERO
+    for row in (
+        AwardHours.objects.filter(award__run=run)
+        .values("pool__code", "quarter__code")
+        .annotate(hours=Sum("gpu_hours"))
+        .order_by("pool__code", "quarter__code")
+    ):
+        cells[f"{row['pool__code']} {row['quarter__code']}"] = str(whole_hours(row["hours"]))
+        total += row["hours"]
+    return {
+        "run": run.pk,
+        "projects": projects,
+        "funded": funded,
+        "hours": cells,
+        "total_hours": str(whole_hours(total)),
+        "subsidy": f"{subsidy:.2f}",
+        "soft_limits": soft,
+    }
+
+
+def lock_fingerprint(totals: dict) -> str:
+    """A short digest of ``lock_totals``: what the confirmation form carries, so that figures that changed after
+    they were shown are never confirmed."""
+    return hashlib.sha256(json.dumps(totals, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_confirmed(run: AllocationRun, confirmed: str) -> dict:
+    totals = lock_totals(run)
+    if confirmed != lock_fingerprint(totals):
+        raise ValidationError(
+            _("The awards changed after the totals were shown to you; check the new totals and confirm again.")
+        )
+    return totals
+
+
 @transaction.atomic
-def allocation_lock(*, call: Call, run: AllocationRun, actor, now: datetime | None = None) -> AllocationRun:
-    """Lock ``run`` as the call's allocation (or, for a reallocation run, as a top-up).
+def allocation_lock_propose(*, run: AllocationRun, actor, confirmed: str, now: datetime | None = None) -> AllocationRun:
+    """The first pair of eyes: an allocation officer proposes to lock ``run`` with the totals they confirmed
+    (``confirmed`` is the ``lock_fingerprint`` of the totals they were shown). Awards cannot be adjusted while the
+    proposal stands; an approving official approves it (``allocation_lock``) or sends it back."""
+    _require(actor, "allocations.propose_lock")
+    run = AllocationRun.objects.select_for_update().select_related("call").get(pk=run.pk)
+    if run.status != RunStatus.SUCCEEDED:
+        raise ValidationError(_("Only a finished run can be locked."))
+    if run.is_locked:
+        raise ValidationError(_("This run is already locked."))
+    if run.lock_proposed_at is not None:
+        raise ValidationError(_("The lock of this run has already been proposed."))
+    if run.kind == RunKind.ALLOCATION and locked_run(call=run.call) is not None:
+        raise ValidationError(_("Another run of this call is already locked."))
+    totals = _check_confirmed(run, confirmed)
+    run.lock_proposed_at = now or timezone.now()
+    run.lock_proposed_by = actor
+    run.lock_totals = totals
+    run.full_clean()
+    run.save(update_fields=["lock_proposed_at", "lock_proposed_by", "lock_totals"])
+    audit_record(actor=actor, action="allocation.lock_propose", obj=run, after=totals)
+    transaction.on_commit(lambda: _notify_lock_proposed(run.pk))
+    return run
+
+
+@transaction.atomic
+def allocation_lock_cancel(*, run: AllocationRun, actor, reason: str, now: datetime | None = None) -> AllocationRun:
+    """Withdraw a proposed lock (its proposer) or send it back (an approving official), with the reason. The
+    awards can then be adjusted again."""
+    run = (
+        AllocationRun.objects.select_for_update(of=("self",)).select_related("call", "lock_proposed_by").get(pk=run.pk)
+    )
+    if not run.is_lock_proposed:
+        raise ValidationError(_("No lock of this run waits for approval."))
+    if actor.pk != run.lock_proposed_by_id and not actor.has_perm("allocations.lock_allocation"):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason.")})
+    proposer = run.lock_proposed_by
+    before = {"proposed_by": proposer.pk, "proposed_at": run.lock_proposed_at, "totals": run.lock_totals}
+    run.lock_proposed_at = None
+    run.lock_proposed_by = None
+    run.lock_totals = {}
+    run.save(update_fields=["lock_proposed_at", "lock_proposed_by", "lock_totals"])
+    returned = actor.pk != proposer.pk
+    audit_record(
+        actor=actor,
+        action="allocation.lock_return" if returned else "allocation.lock_withdraw",
+        obj=run,
+        before=before,
+        reason=reason.strip(),
+    )
+    if returned:
+        url = reverse("allocations:run", args=[run.pk])
+        with override(proposer.preferred_language):
+            message = _("The lock of run #%(n)s was sent back by %(who)s: %(reason)s") % {
+                "n": run.pk,
+                "who": actor.full_name,
+                "reason": reason.strip(),
+            }
+        notify(user=proposer, message=message, url=url)
+    return run
+
+
+def _notify_lock_proposed(run_id: int) -> None:
+    from portal.accounts.enums import Role
+    from portal.accounts.models import User
+
+    run = AllocationRun.objects.select_related("call", "lock_proposed_by").get(pk=run_id)
+    totals = run.lock_totals
+    url = reverse("allocations:run_lock", args=[run.pk])
+    approvers = User.objects.filter(role__in=(Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER), is_active=True)
+    for user in approvers.exclude(pk=run.lock_proposed_by_id).order_by("pk"):
+        with override(user.preferred_language):
+            message = _(
+                "%(who)s proposes to lock run #%(n)s of %(call)s: %(funded)s projects, %(hours)s GPU-hours, subsidy %(subsidy)s. It waits for your approval."
+            ) % {
+                "who": run.lock_proposed_by.full_name,
+                "n": run.pk,
+                "call": run.call.local_title,
+                "funded": totals.get("funded"),
+                "hours": f"{Decimal(totals.get('total_hours', 0)):,.0f}",
+                "subsidy": f"HK${Decimal(totals.get('subsidy', 0)):,.2f}",
+            }
+        notify(user=user, message=message, url=url, key=f"lock-proposed:{run.pk}:{run.lock_proposed_at.isoformat()}")
+
+
+@transaction.atomic
+def allocation_lock(
+    *, call: Call, run: AllocationRun, actor, confirmed: str, now: datetime | None = None
+) -> AllocationRun:
+    """Lock ``run`` as the call's allocation (or, for a reallocation run, as a top-up): the one place where awards
+    become locked. It is the second pair of eyes: the lock must have been proposed (``allocation_lock_propose``)
+    by someone else, ``actor`` is an approving official who adjusted none of the awards past a soft limit, and
+    ``confirmed`` is the fingerprint of the totals they were shown, which must still be the proposed ones.
 
     Inside one transaction: the run row and the capacity rows it touches are locked, capacity and the call's
     budget are checked against every locked award, the funded proposals move APPROVED → ALLOCATED → ACTIVE, the
@@ -382,6 +726,17 @@ def allocation_lock(*, call: Call, run: AllocationRun, actor, now: datetime | No
         raise ValidationError(_("Only a finished run can be locked."))
     if run.is_locked:
         raise ValidationError(_("This run is already locked."))
+    if run.lock_proposed_at is None:
+        raise ValidationError(_("The lock must first be proposed by an allocation officer."))
+    if run.lock_proposed_by_id == actor.pk:
+        raise ValidationError(_("You proposed this lock: another approving official must approve it (four-eyes rule)."))
+    totals = _check_confirmed(run, confirmed)
+    if totals != run.lock_totals:
+        raise ValidationError(_("The awards changed after the lock was proposed; it must be proposed again."))
+    if run.awards.filter(adjusted_by=actor).exclude(soft_limits=[]).exists():
+        raise ValidationError(
+            _("You took an award of this run past a soft limit: another approving official must approve the lock.")
+        )
     awards = list(
         run.awards.filter(share__gt=0).select_related("proposal__organisation").prefetch_related("hours__pool")
     )
@@ -443,9 +798,11 @@ def allocation_lock(*, call: Call, run: AllocationRun, actor, now: datetime | No
         obj=run,
         after={
             "kind": run.kind,
+            "proposed_by": run.lock_proposed_by_id,
             "funded": [a.proposal.reference for a in awards],
             "hours": {f"{k[0]}:{k[1]}": str(v) for k, v in sorted(cells.items())},
             "subsidy": str(subsidy),
+            "soft_limits_approved": {str(a.pk): a.soft_limits for a in awards if a.soft_limits},
         },
     )
     award_ids = [a.pk for a in awards]

@@ -1,9 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -13,10 +14,9 @@ from rules.contrib.views import PermissionRequiredMixin
 from portal.calls.models import Call, ResourcePool
 from portal.proposals.selectors import proposals_visible_to
 
-from . import selectors, services
+from . import explain, selectors, services
 from .charts import Series, bar_chart
-from .explain import award_reason
-from .forms import AwardAdjustForm, CompareForm, RunStartForm, UsageUploadForm
+from .forms import AwardAdjustForm, CompareForm, LockCancelForm, LockConfirmForm, RunStartForm, UsageUploadForm
 from .models import (
     AllocationRun,
     Award,
@@ -105,6 +105,8 @@ class CallAllocationView(OfficialMixin, TemplateView):
         call = get_object_or_404(Call, pk=pk)
         if not request.user.has_perm("allocations.run_allocation"):
             raise Http404
+        if request.POST.get("all_policies"):
+            return self.start_all(call)
         form = RunStartForm(request.POST)
         if form.is_valid():
             try:
@@ -116,10 +118,27 @@ class CallAllocationView(OfficialMixin, TemplateView):
             return redirect("allocations:run", pk=run.pk)
         return self.render_to_response(self.get_context_data(pk=pk, form=form), status=422)
 
+    def start_all(self, call):
+        """Start one run of each policy on the same problem, then compare them side by side."""
+        try:
+            runs = services.allocation_runs_start_all(call=call, actor=self.request.user)
+        except ValidationError as exc:
+            messages.error(self.request, _errors(exc))
+            return redirect("allocations:call", pk=call.pk)
+        messages.success(
+            self.request,
+            _("Runs %(runs)s have started, one per policy.") % {"runs": ", ".join(f"#{r.pk}" for r in runs)},
+        )
+        query = "&".join(f"runs={r.pk}" for r in runs)
+        return redirect(f"{reverse('allocations:compare', args=[call.pk])}?{query}")
+
 
 def _run(pk: int) -> AllocationRun:
     return get_object_or_404(
-        AllocationRun.objects.select_related("call", "started_by", "locked_by", "repeat_of", "checkpoint"), pk=pk
+        AllocationRun.objects.select_related(
+            "call", "started_by", "locked_by", "lock_proposed_by", "repeat_of", "checkpoint"
+        ),
+        pk=pk,
     )
 
 
@@ -132,7 +151,7 @@ class RunView(OfficialMixin, TemplateView):
         pools = {p.code: p.name for p in run.call.pools.all()}
         orgs = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in awards}
         for award in awards:
-            award.reason_text = award_reason(award, pool_names=pools, org_names=orgs)
+            award.reason_text = explain.award_reason(award, pool_names=pools, org_names=orgs)
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
             award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
         summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
@@ -157,11 +176,16 @@ class RunView(OfficialMixin, TemplateView):
             else [],
             "pool_names": pools,
             "last_good": selectors.last_good_run(call=run.call, kind=run.kind),
-            "can_adjust": user.has_perm("allocations.adjust_award") and not run.is_locked,
-            "can_lock": user.has_perm("allocations.lock_allocation")
+            "can_adjust": user.has_perm("allocations.adjust_award") and not run.is_locked and not run.is_lock_proposed,
+            "can_propose": user.has_perm("allocations.propose_lock")
             and run.status == RunStatus.SUCCEEDED
-            and not run.is_locked,
+            and not run.is_locked
+            and not run.is_lock_proposed,
+            "can_approve": run.is_lock_proposed
+            and run.lock_proposed_by_id != user.pk
+            and user.has_perm("allocations.lock_allocation"),
             "can_run": user.has_perm("allocations.run_allocation"),
+            "soft_limit_awards": [a for a in awards if a.soft_limits],
         }
 
 
@@ -211,29 +235,115 @@ class RunRepeatView(OfficialMixin, View):
         return redirect("allocations:run", pk=new.pk)
 
 
-class RunLockView(OfficialMixin, View):
+class RunLockView(OfficialMixin, TemplateView):
+    """Four-eyes locking. The page states the totals; an allocation officer proposes the lock after confirming
+    them, an approving official (not the proposer) approves it after confirming them again, which locks the run.
+    The proposer may withdraw a proposal and the approver may send it back, each with a reason."""
+
+    template_name = "allocations/lock.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.run = _run(kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        run = self.run
+        user = self.request.user
+        totals = services.lock_totals(run)
+        pools = {p.code: p.name for p in run.call.pools.all()}
+        cells = []
+        capacity = {
+            f"{pool} {quarter}": hours
+            for pool, entry in (run.inputs.get("pools") or {}).items()
+            for quarter, hours in entry["capacity"].items()
+        }
+        for key, hours in totals["hours"].items():
+            pool, quarter = key.split(" ")
+            cells.append(
+                {"pool": pools.get(pool, pool), "quarter": quarter, "hours": hours, "capacity": capacity.get(key)}
+            )
+        soft = list(
+            run.awards.filter(pk__in=totals["soft_limits"]).select_related("proposal__organisation", "adjusted_by")
+        )
+        orgs = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in soft}
+        for award in soft:
+            award.limits_text = [explain.limit_text(c, pool_names=pools, org_names=orgs) for c in award.soft_limits]
+        proposed = run.is_lock_proposed
+        return {
+            **super().get_context_data(**kwargs),
+            "run": run,
+            "call": run.call,
+            "totals": totals,
+            "cells": cells,
+            "soft": soft,
+            "changed": proposed and totals != run.lock_totals,
+            "form": kwargs.get("form") or LockConfirmForm(initial={"confirmed": services.lock_fingerprint(totals)}),
+            "cancel_form": kwargs.get("cancel_form") or LockCancelForm(),
+            "can_propose": user.has_perm("allocations.propose_lock")
+            and run.status == RunStatus.SUCCEEDED
+            and not run.is_locked
+            and not proposed,
+            "can_approve": user.has_perm("allocations.lock_allocation")
+            and proposed
+            and run.lock_proposed_by_id != user.pk,
+            "can_cancel": proposed
+            and (run.lock_proposed_by_id == user.pk or user.has_perm("allocations.lock_allocation")),
+        }
+
     def post(self, request, pk):
-        run = _run(pk)
-        if not request.user.has_perm("allocations.lock_allocation"):
+        run = self.run
+        action = request.POST.get("action")
+        if action == "cancel":
+            form = LockCancelForm(request.POST)
+            if not form.is_valid():
+                return self.render_to_response(self.get_context_data(cancel_form=form), status=422)
+            try:
+                services.allocation_lock_cancel(run=run, actor=request.user, reason=form.cleaned_data["reason"])
+            except PermissionDenied:
+                raise Http404 from None
+            except ValidationError as exc:
+                messages.error(request, _errors(exc))
+                return redirect("allocations:run_lock", pk=run.pk)
+            messages.success(request, _("The proposed lock is withdrawn; the awards can be adjusted again."))
+            return redirect("allocations:run", pk=run.pk)
+        if action not in ("propose", "approve"):
             raise Http404
+        permission = "allocations.propose_lock" if action == "propose" else "allocations.lock_allocation"
+        if not request.user.has_perm(permission):
+            raise Http404
+        form = LockConfirmForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=422)
         try:
-            services.allocation_lock(call=run.call, run=run, actor=request.user)
+            if action == "propose":
+                services.allocation_lock_propose(run=run, actor=request.user, confirmed=form.cleaned_data["confirmed"])
+            else:
+                services.allocation_lock(
+                    call=run.call, run=run, actor=request.user, confirmed=form.cleaned_data["confirmed"]
+                )
         except ValidationError as exc:
             messages.error(request, _("The allocation was not locked: %(reason)s") % {"reason": _errors(exc)})
-            return redirect("allocations:run", pk=run.pk)
-        messages.success(request, _("The allocation is locked and the projects are told."))
+            return redirect("allocations:run_lock", pk=run.pk)
+        if action == "propose":
+            messages.success(request, _("The lock is proposed; an approving official is asked to approve it."))
+        else:
+            messages.success(request, _("The allocation is locked and the projects are told."))
         return redirect("allocations:run", pk=run.pk)
 
 
 class CompareView(OfficialMixin, TemplateView):
+    """Runs side by side: the totals, capacity used per pool and quarter, and every project's hours, share and
+    reason in each run."""
+
     template_name = "allocations/compare.html"
 
     def get_context_data(self, **kwargs):
         call = get_object_or_404(Call, pk=kwargs["pk"])
-        runs_all = list(AllocationRun.objects.filter(call=call, status=RunStatus.SUCCEEDED).order_by("-pk"))
+        runs_all = list(AllocationRun.objects.filter(call=call).order_by("-pk"))
         form = CompareForm(self.request.GET or None, runs=runs_all)
-        chosen = [r for r in runs_all if form.is_valid() and r.pk in form.cleaned_data["runs"]]
-        summaries = selectors.run_summaries(runs=sorted(chosen, key=lambda r: r.pk))
+        picked = [r for r in runs_all if form.is_valid() and r.pk in form.cleaned_data["runs"]]
+        chosen = sorted((r for r in picked if r.status == RunStatus.SUCCEEDED), key=lambda r: r.pk)
+        summaries = selectors.run_summaries(runs=chosen)
         cells = sorted({key for s in summaries for key in s.capacity})
         pools = {p.code: p.name for p in call.pools.all()}
         rows = [
@@ -244,7 +354,15 @@ class CompareView(OfficialMixin, TemplateView):
             }
             for pool, quarter in cells
         ]
-        return {**super().get_context_data(**kwargs), "call": call, "form": form, "summaries": summaries, "rows": rows}
+        return {
+            **super().get_context_data(**kwargs),
+            "call": call,
+            "form": form,
+            "summaries": summaries,
+            "rows": rows,
+            "projects": selectors.run_comparison(runs=chosen, pool_names=pools),
+            "unfinished": [r for r in picked if r.status != RunStatus.SUCCEEDED],
+        }
 
 
 class AwardAdjustView(OfficialMixin, FormView):
@@ -265,12 +383,23 @@ class AwardAdjustView(OfficialMixin, FormView):
         return {**super().get_form_kwargs(), "cells": self.award.hours.all()}
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "award": self.award, "run": self.award.run}
+        cells = list(self.award.hours.all())
+        return {
+            **super().get_context_data(**kwargs),
+            "award": self.award,
+            "run": self.award.run,
+            "minimum": services.minimum_hours(cells, self.award.min_share),
+            "requested": sum((c.requested for c in cells), 0),
+        }
 
     def form_valid(self, form):
         try:
             services.award_adjust(
-                award=self.award, hours=form.hours(), reason=form.cleaned_data["reason"], actor=self.request.user
+                award=self.award,
+                hours=form.hours(),
+                reason=form.cleaned_data["reason"],
+                limit_reason=form.cleaned_data["limit_reason"],
+                actor=self.request.user,
             )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):

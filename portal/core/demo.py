@@ -477,8 +477,8 @@ class DemoSeeder:
         proposal.refresh_from_db()
         if state == S.APPROVED:
             return
-        for action in ("allocate", "activate"):
-            proposal_services.proposal_transition(proposal=proposal, action=action, actor=officer)
+        for action in ("allocate", "activate"):  # taken when the chair approves a lock (four-eyes)
+            proposal_services.proposal_transition(proposal=proposal, action=action, actor=chair)
 
     def _active_projects(self, call, organisations, applicants) -> None:
         """Two projects of last year's call, active with a locked award: the Slurm sample's accounts."""
@@ -508,7 +508,12 @@ class DemoSeeder:
             Proposal.objects.filter(pk=proposal.pk).update(account_code=code)
             proposal.account_code = code
             active.append(proposal)
-        demo_allocation_lock(call=call, proposals=active, actor=User.objects.get(email="secretariat@demo.aiss.hk"))
+        demo_allocation_lock(
+            call=call,
+            proposals=active,
+            actor=User.objects.get(email="secretariat@demo.aiss.hk"),
+            approver=User.objects.get(email="chair@demo.aiss.hk"),
+        )
 
 
 def print_logins(out) -> None:

@@ -15,16 +15,21 @@ from tests.factories.allocations import allocatable_proposal
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def log_in(page, email: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+
+
 def test_officer_runs_compares_adjusts_and_locks(page, live_server):
     call = open_call(title="AISS 2026 Batch 1")
     for score, min_share in (("4.60", "0.5"), ("4.20", "0.5"), ("3.90", "0.7"), ("3.10", "0.5")):
         allocatable_proposal(call, hours={("h800", "2026Q1"): 400_000}, score=score, min_share=min_share)
     UserFactory(email="officer@aiss.example.hk", role=Role.SECRETARIAT, full_name="Mr Lau Chi Keung")
+    UserFactory(email="chair@aiss.example.hk", role=Role.COMMITTEE_CHAIR, full_name="Prof Tang Kwok Wai")
 
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill("officer@aiss.example.hk")
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "officer@aiss.example.hk")
     page.get_by_role("link", name="Allocations").click()
     page.get_by_role("link", name="AISS 2026 Batch 1").click()
     page.shot("call")
@@ -64,7 +69,19 @@ def test_officer_runs_compares_adjusts_and_locks(page, live_server):
     expect(page.locator(f"#award-{optimal.awards.get(proposal=first).pk}")).to_contain_text("Adjusted by hand to 75.0%")
     page.shot("adjusted")
 
-    page.get_by_role("button", name="Lock the allocation").click()
+    page.get_by_role("link", name="Check the totals and propose the lock").click()
+    expect(page.locator("#lock-totals")).to_contain_text("HK$")
+    page.get_by_label(re.compile("I have checked these totals")).check()
+    page.get_by_role("button", name="Propose the lock").click()
+    expect(page.get_by_text("The lock is proposed; an approving official is asked to approve it.")).to_be_visible()
+    page.shot("proposed")
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, "chair@aiss.example.hk")
+    page.goto(f"/allocations/runs/{optimal.pk}/")
+    page.get_by_role("link", name="Check the totals and approve the lock").click()
+    page.get_by_label(re.compile("I have checked these totals")).check()
+    page.get_by_role("button", name="Approve and lock the allocation").click()
     expect(page.get_by_text("The allocation is locked and the projects are told.")).to_be_visible()
     page.shot("locked")
 

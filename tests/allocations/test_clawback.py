@@ -16,7 +16,7 @@ from portal.allocations.selectors import locked_hours, reallocation_problem
 from portal.notifications.models import Notification
 from portal.proposals.enums import ProposalState
 from tests.factories import MembershipFactory
-from tests.factories.allocations import allocatable_proposal, usage
+from tests.factories.allocations import allocatable_proposal, lock, usage
 
 D = Decimal
 
@@ -46,7 +46,7 @@ def test_split_reclaim_proportional_remainder_from_latest():
 
 
 @pytest.fixture
-def allocated(call, officer, django_capture_on_commit_callbacks):
+def allocated(call, officer, chair, django_capture_on_commit_callbacks):
     """Two projects locked at 100,000 GPU-hours in each quarter of 2026 (400,000 each); a third waitlisted."""
     year = {("h800", f"2026Q{q}"): 100_000 for q in range(1, 5)}
     idle = allocatable_proposal(call, hours=year, score="4.5", min_share="1")
@@ -65,7 +65,7 @@ def allocated(call, officer, django_capture_on_commit_callbacks):
         reason="Waitlisted by the committee",
         actor=officer,
     )
-    services.allocation_lock(call=call, run=run, actor=officer)
+    lock(call, run, proposer=officer, approver=chair)
     for proposal in (idle, busy):
         proposal.refresh_from_db()
     usage(idle, quarter="2026Q1", hours=5_000)  # 1.25% used
@@ -129,7 +129,7 @@ def test_clawback_warn_then_apply_reclaims_and_tells_projects(
 @pytest.mark.django_db
 @pytest.mark.integration
 def test_reclaimed_hours_offered_to_waitlisted_by_the_optimiser(
-    call, officer, allocated, django_capture_on_commit_callbacks
+    call, officer, chair, allocated, django_capture_on_commit_callbacks
 ):
     first, _second = services.clawback_schedule(call=call)
     services.clawback_apply(checkpoint=first, actor=officer, now=timezone.make_aware(datetime(2026, 7, 2, 9)))
@@ -146,6 +146,6 @@ def test_reclaimed_hours_offered_to_waitlisted_by_the_optimiser(
     award = run.awards.get()
     # The organisation cap binds: 25% of the 2,038,750 GPU-hours left in Q3 and Q4.
     assert (award.share, award.reason) == (D("0.566319"), f"org_cap org-{allocated['waiting'].organisation_id} h800")
-    services.allocation_lock(call=call, run=run, actor=officer)
+    lock(call, run, proposer=officer, approver=chair)
     allocated["waiting"].refresh_from_db()
     assert allocated["waiting"].state == ProposalState.ACTIVE

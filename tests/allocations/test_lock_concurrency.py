@@ -41,23 +41,30 @@ def _race(jobs):
     return outcomes
 
 
+def _confirmed(run) -> str:
+    return services.lock_fingerprint(services.lock_totals(run))
+
+
 @pytest.mark.parametrize("attempt", range(2))
 def test_concurrent_locks_never_over_allocate_a_pool(attempt):
     from portal.accounts.enums import Role
 
-    officers = [UserFactory(role=Role.SECRETARIAT), UserFactory(role=Role.COMMITTEE_CHAIR)]
+    officers = [UserFactory(role=Role.SECRETARIAT), UserFactory(role=Role.SECRETARIAT)]
+    approvers = [UserFactory(role=Role.COMMITTEE_CHAIR), UserFactory(role=Role.APPROVING_OFFICER)]
     calls = [open_call(), open_call()]
     runs = []
     for call, officer in zip(calls, officers, strict=True):
         allocatable_proposal(call, hours={("h800", "2026Q1"): 700_000}, score="4.0")
         run = services.allocation_run_start(call=call, policy="rank", actor=officer)
         services.allocation_run_execute(run_id=run.pk)
-        runs.append(AllocationRun.objects.get(pk=run.pk))
+        run = AllocationRun.objects.get(pk=run.pk)
+        services.allocation_lock_propose(run=run, actor=officer, confirmed=_confirmed(run))
+        runs.append(run)
 
     outcomes = _race(
         [
-            lambda c=call, r=run, o=officer: services.allocation_lock(call=c, run=r, actor=o)
-            for call, run, officer in zip(calls, runs, officers, strict=True)
+            lambda c=call, r=run, o=approver: services.allocation_lock(call=c, run=r, actor=o, confirmed=_confirmed(r))
+            for call, run, approver in zip(calls, runs, approvers, strict=True)
         ]
     )
 
@@ -75,18 +82,21 @@ def test_concurrent_locks_of_two_runs_of_one_call_lock_one():
 
     officer = UserFactory(role=Role.SECRETARIAT)
     chair = UserFactory(role=Role.COMMITTEE_CHAIR)
+    approver = UserFactory(role=Role.APPROVING_OFFICER)
     call = open_call()
     allocatable_proposal(call, hours={("h800", "2026Q1"): 100_000}, score="4.0")
     runs = []
     for policy in ("rank", "optimal"):
         run = services.allocation_run_start(call=call, policy=policy, actor=officer)
         services.allocation_run_execute(run_id=run.pk)
-        runs.append(AllocationRun.objects.get(pk=run.pk))
+        run = AllocationRun.objects.get(pk=run.pk)
+        services.allocation_lock_propose(run=run, actor=officer, confirmed=_confirmed(run))
+        runs.append(run)
 
     outcomes = _race(
         [
-            lambda: services.allocation_lock(call=call, run=runs[0], actor=officer),
-            lambda: services.allocation_lock(call=call, run=runs[1], actor=chair),
+            lambda: services.allocation_lock(call=call, run=runs[0], actor=chair, confirmed=_confirmed(runs[0])),
+            lambda: services.allocation_lock(call=call, run=runs[1], actor=approver, confirmed=_confirmed(runs[1])),
         ]
     )
 

@@ -288,6 +288,30 @@ def test_tiers_drop_lowest_until_min_share_met():
     assert result["objective"] == 4.5
 
 
+def test_tiers_reason_of_a_member_outside_the_binding_row_names_that_row_as_the_tier_share():
+    # One tier: org-a's P1 and P2 (40 + 40 h800 hours) and org-b's P3 (10). Capacity 100 fits all 90, but org-a's
+    # cap of 0.5 x 100 = 50 binds the tier: common share 50 / 80 = 0.625. P3 is held to it by org-a's cap.
+    problem = small_problem(
+        org_cap=0.5,
+        tiers=[4.0],
+        pools={"h800": {"price": "25.00", "capacity": {"2026Q1": 100}}},
+        projects=[
+            {"id": "P1", "org": "org-a", "score": 4.5, "min_share": 0.5, "request": {"h800": {"2026Q1": 40}}},
+            {"id": "P2", "org": "org-a", "score": 4.4, "min_share": 0.5, "request": {"h800": {"2026Q1": 40}}},
+            {"id": "P3", "org": "org-b", "score": 4.3, "min_share": 0.5, "request": {"h800": {"2026Q1": 10}}},
+        ],
+    )
+
+    result = allocate(problem, "tiers")
+
+    assert shares(result) == {"P1": 0.625, "P2": 0.625, "P3": 0.625}
+    assert reasons(result) == {
+        "P1": "org_cap org-a h800",
+        "P2": "org_cap org-a h800",
+        "P3": "tier_share org_cap org-a h800",
+    }
+
+
 def test_tiers_without_thresholds_refused():
     with pytest.raises(ProblemError, match=r"^tiers: missing \(the tiers policy needs at least one threshold\)$"):
         allocate(small_problem(tiers=[]), "tiers")

@@ -11,8 +11,9 @@ from django.urls import reverse
 from portal.allocations import services
 from portal.allocations.models import AllocationRun
 from portal.proposals.enums import ProposalState
+from portal.proposals.models import Proposal
 from tests.factories import MembershipFactory, UserFactory
-from tests.factories.allocations import allocatable_proposal, usage
+from tests.factories.allocations import allocatable_proposal, lock, usage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -107,7 +108,7 @@ def test_adjust_page_requires_reason_and_ties_errors_to_fields(
     assert response.status_code == 422
     page = text(response)
     assert f'id="id_cell_{cell.pk}_error"' in page or f'id="id_cell_{cell.pk}-error"' in page
-    assert "Ensure this value is less than or equal to 300000.000000." in page
+    assert "Ensure this value is less than or equal to 300000." in page
     assert "This field is required." in page
 
     response = client.post(url, {f"cell_{cell.pk}": "250000", "reason": "Technical advice"})
@@ -116,16 +117,65 @@ def test_adjust_page_requires_reason_and_ties_errors_to_fields(
     assert award.share == Decimal("0.833333")
 
 
-def test_lock_view_locks_and_reports_capacity_refusal(client, call, officer, django_capture_on_commit_callbacks):
-    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+def test_lock_pages_propose_then_approve_with_the_totals(
+    client, call, officer, chair, django_capture_on_commit_callbacks
+):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 2)
+    url = reverse("allocations:run_lock", args=[run.pk])
     client.force_login(officer)
+    page = text(client.get(reverse("allocations:run", args=[run.pk])))
+    assert "Check the totals and propose the lock" in page
 
-    response = client.post(reverse("allocations:run_lock", args=[run.pk]), follow=True)
-
-    assert "The allocation is locked and the projects are told." in text(response)
+    page = text(client.get(url))
+    assert '<dt class="col-sm-4">GPU-hours awarded</dt> <dd class="col-sm-8">600,000</dd>' in page
+    assert '<dt class="col-sm-4">Subsidy committed</dt> <dd class="col-sm-8">HK$10,500,000.00</dd>' in page
     assert (
-        run.awards.get().proposal.__class__.objects.get(pk=run.awards.get().proposal_id).state == ProposalState.ACTIVE
+        "I have checked these totals (2 projects funded, 600,000 GPU-hours, subsidy HK$10,500,000.00) and the awards"
+        " past a soft limit." in page
     )
+    fingerprint = services.lock_fingerprint(services.lock_totals(run))
+    response = client.post(url, {"action": "propose", "confirmed": fingerprint})
+    assert response.status_code == 422
+    assert "Confirm that you have checked the totals." in text(response)
+    assert client.post(url, {"action": "approve", "confirmed": fingerprint, "checked": "on"}).status_code == 404
+
+    response = client.post(url, {"action": "propose", "confirmed": fingerprint, "checked": "on"}, follow=True)
+    assert "The lock is proposed; an approving official is asked to approve it." in text(response)
+    run.refresh_from_db()
+    assert (run.lock_proposed_by, run.locked_at) == (officer, None)
+
+    client.force_login(chair)
+    page = text(client.get(reverse("allocations:run", args=[run.pk])))
+    assert "Check the totals and approve the lock" in page
+    response = client.post(url, {"action": "approve", "confirmed": "stale", "checked": "on"}, follow=True)
+    assert (
+        "The allocation was not locked: The awards changed after the totals were shown to you; check the new totals"
+        " and confirm again." in text(response)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"action": "approve", "confirmed": fingerprint, "checked": "on"}, follow=True)
+    assert "The allocation is locked and the projects are told." in text(response)
+    run.refresh_from_db()
+    assert run.locked_by == chair
+    assert Proposal.objects.filter(state=ProposalState.ACTIVE).count() == 2
+
+
+def test_lock_page_sends_back_with_reason(client, call, officer, chair, django_capture_on_commit_callbacks):
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
+    services.allocation_lock_propose(
+        run=run, actor=officer, confirmed=services.lock_fingerprint(services.lock_totals(run))
+    )
+    client.force_login(chair)
+    url = reverse("allocations:run_lock", args=[run.pk])
+
+    response = client.post(url, {"action": "cancel", "reason": ""})
+    assert response.status_code == 422
+    assert "This field is required." in text(response)
+    response = client.post(url, {"action": "cancel", "reason": "Recheck the tiers."}, follow=True)
+
+    assert "The proposed lock is withdrawn; the awards can be adjusted again." in text(response)
+    run.refresh_from_db()
+    assert run.lock_proposed_at is None
 
 
 def test_compare_page_side_by_side(client, call, officer, django_capture_on_commit_callbacks):
@@ -140,6 +190,12 @@ def test_compare_page_side_by_side(client, call, officer, django_capture_on_comm
     assert f'<a href="/allocations/runs/{optimal.pk}/">#{optimal.pk}</a> Optimal' in page
     assert '<th scope="row">Projects funded</th> <td class="num">4 / 5</td>' in page
     assert "AISC H800, 2026Q1: GPU-hours (capacity used)" in page
+    fourth = Proposal.objects.get(review_consensus__score=Decimal("3.70"))  # 1,170,000 - 3 x 300,000 left
+    assert (
+        f'<th scope="row"> {fourth.reference} <br> <span class="small">{fourth.title} · {fourth.organisation.name}'
+        '</span> </th> <td class="num">3.70</td> <td class="num">300,000</td> <td> <strong>270,000</strong> (90.0%) '
+        '<br> <span class="small">Cut to 90.0% of its request by the capacity of AISC H800 in 2026Q1.</span> </td>'
+    ) in page
 
 
 @pytest.mark.parametrize("size", [2, 6])
@@ -170,16 +226,17 @@ def test_compare_page_query_count_constant(
 ):
     runs = [run_for(call, officer, django_capture_on_commit_callbacks, 1) for _ in range(size)]
     client.force_login(officer)
-    with django_assert_num_queries(8):
-        client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]})
+    with django_assert_num_queries(9):
+        response = client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]})
+    assert text(response).count('<td class="num">4.00</td>') == size
 
 
 @pytest.mark.parametrize("size", [1, 3])
 def test_pool_page_capacity_and_query_count(
-    client, call, officer, django_capture_on_commit_callbacks, django_assert_num_queries, size
+    client, call, officer, chair, django_capture_on_commit_callbacks, django_assert_num_queries, size
 ):
     run = run_for(call, officer, django_capture_on_commit_callbacks, size)
-    services.allocation_lock(call=call, run=run, actor=officer)
+    lock(call, run, proposer=officer, approver=chair)
     proposal = run.awards.first().proposal
     proposal.refresh_from_db()
     usage(proposal, quarter="2026Q1", hours=1_000)
@@ -204,9 +261,9 @@ def test_usage_upload_forbidden_to_committee(client):
     assert client.get(reverse("allocations:usage_upload")).status_code == 403
 
 
-def test_project_page_awarded_used_balance_burn_rate(client, call, officer, django_capture_on_commit_callbacks):
+def test_project_page_awarded_used_balance_burn_rate(client, call, officer, chair, django_capture_on_commit_callbacks):
     run = run_for(call, officer, django_capture_on_commit_callbacks, 1)
-    services.allocation_lock(call=call, run=run, actor=officer)
+    lock(call, run, proposer=officer, approver=chair)
     proposal = run.awards.get().proposal
     proposal.refresh_from_db()
     usage(proposal, quarter="2026Q1", hours=30_000)

@@ -33,8 +33,9 @@ ALLOWED = {
     # The committee member made the recommendation: four-eyes leaves the chair and the approving officer.
     "approve": DECIDERS,
     "reject": DECIDERS,
-    "allocate": SECRETARIAT | DECIDERS,
-    "activate": SECRETARIAT | DECIDERS,
+    # Taken when an approving official approves a lock the secretariat proposed (four-eyes).
+    "allocate": DECIDERS,
+    "activate": DECIDERS,
     "complete": SECRETARIAT,
 }
 

@@ -107,3 +107,12 @@ class AllocationRunFactory(factory.django.DjangoModelFactory):
     policy = "rank"
     inputs = factory.LazyFunction(dict)
     started_by = factory.SubFactory(UserFactory, role=Role.SECRETARIAT)
+
+
+def lock(call, run, *, proposer, approver) -> AllocationRun:
+    """Lock ``run`` the four-eyes way: ``proposer`` proposes with the totals shown, ``approver`` approves them."""
+    from portal.allocations import services
+
+    confirmed = services.lock_fingerprint(services.lock_totals(run))
+    services.allocation_lock_propose(run=run, actor=proposer, confirmed=confirmed)
+    return services.allocation_lock(call=call, run=run, actor=approver, confirmed=confirmed)

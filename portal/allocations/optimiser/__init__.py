@@ -19,7 +19,7 @@ is returned.
 Reasons: ``full`` (share 1), ``min_share`` (share 0: what it could get was below its minimum, or it was dropped),
 ``below last tier`` (tiers), or the binding row: ``capacity POOL QUARTER``, ``budget``, ``org_cap ORG POOL``.
 For rank it is the row that stopped the project at its turn; for tiers the row that bound the tier's common
-share; for optimal, the row in which the project has the least headroom (how much more share it could take
+share (``tier_share ROW`` when the project is not in that row); for optimal, the row in which the project has the least headroom (how much more share it could take
 alone, the others fixed), ties going to capacity, then budget, then org cap. After the optimal policy's final
 "polish" step every partial share has less than 1e-6 of headroom left, so one of its rows is always tight and
 no catch-all reason is needed.

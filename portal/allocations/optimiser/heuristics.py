@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
-from .ledger import BELOW_LAST_TIER, EXACT, FULL, MIN_SHARE, Ledger, rank_order
+from .ledger import BELOW_LAST_TIER, EXACT, FULL, MIN_SHARE, TIER_SHARE, Ledger, rank_order
 from .problem import ONE, ZERO, Problem
 
 
@@ -31,6 +31,11 @@ def tiers(problem: Problem) -> tuple[Ledger, list[str]]:
     A tier that fits in full is funded in full; otherwise all of it gets the largest common share that fits,
     after dropping its lowest-ranked projects (reason ``min_share``) while that share is below the min_share of
     anyone left. Projects below the last threshold get 0 with reason ``below last tier``.
+
+    The reason of a member cut to the common share is the row that bound it when the member is in that row (its
+    own pool's capacity, the budget, its own organisation's cap); a member outside that row was held to the
+    common share by a limit that is not its own, so its reason is ``tier_share`` followed by that row (e.g.
+    ``tier_share org_cap org-a h800`` for a project of another organisation).
     """
     ledger = Ledger(problem)
     reasons = [BELOW_LAST_TIER] * len(problem.projects)
@@ -76,7 +81,8 @@ def _fund_tier(ledger: Ledger, tier: list[int], reasons: list[str]) -> None:
             fit = ledger.largest_fit(index, share)
             assert fit is not None  # share ≥ every kept min_share
             ledger.set_share(index, fit)
-            reasons[index] = ledger.constraints[row].label
+            binding = ledger.constraints[row]
+            reasons[index] = binding.label if index in binding.members else f"{TIER_SHARE} {binding.label}"
 
 
 def _common_share(ledger: Ledger, totals: dict[int, Decimal]) -> tuple[Decimal, int]:

@@ -18,6 +18,8 @@ EXACT = Context(prec=100, rounding=ROUND_FLOOR)
 FULL = "full"
 MIN_SHARE = "min_share"
 BELOW_LAST_TIER = "below last tier"
+# Tiers: held to the tier's common share by a row the project is not in (followed by that row's label).
+TIER_SHARE = "tier_share"
 
 
 @dataclass(frozen=True)
