@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from portal.audit.admin import AuditedModelAdmin
 from portal.audit.services import audit_record
 
 from .models import ConsentRecord, Invitation, Membership, Organisation, User
@@ -40,7 +43,11 @@ class UserAdminChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
+    """Roles and access flags are audited with their values before and after (the role with its reason, through
+    ``user_role_change``); personal details are not copied into the audit log."""
+
+    audit_fields = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
     ordering = ("email",)
@@ -84,6 +91,14 @@ class UserAdmin(DjangoUserAdmin):
             audit_record(actor=request.user, action="user.created", obj=obj, after={"role": obj.role})
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
+    """Groups carry Django admin permissions: who may change what is configuration, audited like the rest."""
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -91,12 +106,13 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedModelAdmin):
     list_display = ("name", "name_zh", "org_type", "br_number", "created_at")
     list_filter = ("org_type",)
     search_fields = ("name", "name_zh", "br_number")
     readonly_fields = ("created_by", "created_at")
     inlines = [MembershipInline]
+    audit_related = {"memberships": ("user", "role")}
 
 
 @admin.register(Invitation)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from portal.audit.services import audit_record
+from portal.audit.services import audit_record, config_change
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
 from portal.notifications.services import email_queue, notify
 from portal.proposals.enums import ProposalState
@@ -872,10 +872,11 @@ def tranche_release(*, tranche: Tranche, actor, now: datetime | None = None) -> 
 
 
 @transaction.atomic
-def clawback_schedule(*, call: Call) -> list[ClawbackCheckpoint]:
+def clawback_schedule(*, call: Call, actor=None) -> list[ClawbackCheckpoint]:
     """The call's checkpoints, creating the default schedule when it has none (domain brief §7, after US ALCC):
     under 10% used → 25% of the unused balance reclaimed at the first; under 25% used → 50% at the second.
-    Our choice of dates: the end of the middle quarter of the call, then the end of the quarter after it."""
+    Our choice of dates: the end of the middle quarter of the call, then the end of the quarter after it.
+    Each checkpoint created is audited as a configuration change of ``actor`` (None: the system)."""
     existing = list(ClawbackCheckpoint.objects.filter(call=call).order_by("number"))
     if existing:
         return existing
@@ -889,8 +890,9 @@ def clawback_schedule(*, call: Call) -> list[ClawbackCheckpoint]:
         checkpoint = ClawbackCheckpoint(
             call=call, number=number, due_on=due_on, threshold=threshold, reclaim_share=share
         )
-        checkpoint.full_clean()
-        checkpoint.save()
+        with config_change(actor=actor, obj=checkpoint):
+            checkpoint.full_clean()
+            checkpoint.save()
         created.append(checkpoint)
     return created
 

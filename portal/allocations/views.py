@@ -578,5 +578,5 @@ class ScheduleView(OfficialMixin, View):
         call = get_object_or_404(Call, pk=pk)
         if not request.user.has_perm("allocations.manage_clawback"):
             raise Http404
-        services.clawback_schedule(call=call)
+        services.clawback_schedule(call=call, actor=request.user)
         return redirect("allocations:call", pk=call.pk)

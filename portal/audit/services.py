@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +113,117 @@ def audit_verify() -> ChainBreak | None:
     if head.hash != prev_hash:
         return ChainBreak(last_seq, f"record #{last_seq} does not match the chain head")
     return None
+
+
+# ---- Official configuration changes (calls, pools, capacities, rubrics, rates, budgets, roles) ---------------------
+#
+# How to use (portal pages and the admin alike):
+#
+#     from portal.audit.services import config_change
+#
+#     @transaction.atomic
+#     def call_budget_set(*, call, budget, actor, reason=""):
+#         with config_change(actor=actor, obj=call, reason=reason, related={"criteria": RUBRIC_FIELDS}):
+#             call.budget = budget
+#             call.full_clean()
+#             call.save(update_fields=["budget"])
+#
+# ``config_change`` reads the object's stored values (with its many-to-many ids and any ``related`` rows, e.g. a
+# call's rubric criteria or a pool's capacities) before the block and again after it, and writes ONE audit record
+# "config.create" / "config.change" / "config.delete" holding only what changed, before and after. Nothing changed:
+# no record. Give ``obj`` unsaved to record a creation; delete it inside the block to record a deletion. When a block
+# cannot wrap the change (the admin saves in several steps), call ``config_snapshot`` before and
+# ``config_change_record`` after, as ``portal.audit.admin.AuditedModelAdmin`` does.
+# Never pass personal data fields (names, emails) in ``fields``: the audit chain keeps them for ever.
+
+EXCLUDED_FIELDS = frozenset({"password", "last_login"})
+
+
+def _value(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _own_values(obj: Model, fields: Iterable[str] | None) -> dict[str, Any]:
+    wanted = set(fields) if fields is not None else None
+    values: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name in EXCLUDED_FIELDS or (wanted is not None and field.name not in wanted):
+            continue
+        values[field.name] = _value(getattr(obj, field.attname))
+    for field in obj._meta.many_to_many:
+        if field.name in EXCLUDED_FIELDS or (wanted is not None and field.name not in wanted):
+            continue
+        values[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True)) if obj.pk else []
+    return values
+
+
+def config_snapshot(
+    obj: Model | None, *, fields: Iterable[str] | None = None, related: dict[str, Iterable[str]] | None = None
+) -> dict[str, Any]:
+    """The stored values of ``obj`` (all its fields, or ``fields``), many-to-many as sorted ids, and for each
+    ``related`` name (a reverse foreign key, e.g. ``"criteria"``) the related rows' ``fields`` keyed by their id.
+    Reads the database, not the instance in memory. ``{}`` for an unsaved or deleted object."""
+    if obj is None or obj.pk is None:
+        return {}
+    stored = type(obj)._default_manager.filter(pk=obj.pk).first()
+    if stored is None:
+        return {}
+    values = _own_values(stored, fields)
+    for name, related_fields in (related or {}).items():
+        rows = getattr(stored, name).order_by("pk")
+        values[name] = {str(row.pk): _own_values(row, related_fields) for row in rows}
+    return values
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            if key in before:
+                old[key] = before[key]
+            if key in after:
+                new[key] = after[key]
+    return old, new
+
+
+@transaction.atomic
+def config_change_record(
+    *, actor, obj: Model, before: dict[str, Any], after: dict[str, Any], reason: str = ""
+) -> AuditEvent | None:
+    """Write the audit record of one configuration change from two ``config_snapshot``s: only the values that
+    differ, before and after. ``before`` empty: a creation; ``after`` empty: a deletion. Returns None when nothing
+    changed."""
+    if before == after:
+        return None
+    if not before:
+        action, old, new = "config.create", {}, after
+    elif not after:
+        action, old, new = "config.delete", before, {}
+    else:
+        action = "config.change"
+        old, new = _changes(before, after)
+    return audit_record(actor=actor, action=action, obj=obj, before=old, after=new, reason=reason)
+
+
+@contextmanager
+def config_change(
+    *,
+    actor,
+    obj: Model,
+    reason: str = "",
+    fields: Iterable[str] | None = None,
+    related: dict[str, Iterable[str]] | None = None,
+) -> Iterator[None]:
+    """Audit what the block changes in ``obj`` (see the note above). Use it inside the service's transaction."""
+    fields = list(fields) if fields is not None else None
+    before = config_snapshot(obj, fields=fields, related=related)
+    pk = obj.pk
+    yield
+    deleted = obj.pk is None and pk is not None  # deleted in the block: Django clears the pk
+    if deleted:
+        obj.pk = pk
+    after = config_snapshot(obj, fields=fields, related=related)
+    config_change_record(actor=actor, obj=obj, before=before, after=after, reason=reason)
+    if deleted:
+        obj.pk = None

@@ -1,7 +1,10 @@
 """The secretariat keeps the expertise list, reviewer profiles, collaborations, per-call review settings, the
-proposals' expertise tags and the applicants' suggested reviewers here. Reviews and scores are read-only."""
+proposals' expertise tags and the applicants' suggested reviewers here, each change audited with the values before
+and after. Reviews and scores are read-only."""
 
 from django.contrib import admin
+
+from portal.audit.admin import AuditedModelAdmin
 
 from .models import (
     Assignment,
@@ -16,13 +19,13 @@ from .models import (
 
 
 @admin.register(ExpertiseTag)
-class ExpertiseTagAdmin(admin.ModelAdmin):
+class ExpertiseTagAdmin(AuditedModelAdmin):
     list_display = ["name", "name_zh"]
     search_fields = ["name", "name_zh"]
 
 
 @admin.register(ReviewerProfile)
-class ReviewerProfileAdmin(admin.ModelAdmin):
+class ReviewerProfileAdmin(AuditedModelAdmin):
     list_display = ["user", "organisation", "max_per_call", "available"]
     list_filter = ["available"]
     filter_horizontal = ["expertise"]
@@ -31,26 +34,26 @@ class ReviewerProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Collaboration)
-class CollaborationAdmin(admin.ModelAdmin):
+class CollaborationAdmin(AuditedModelAdmin):
     list_display = ["user", "organisation", "last_year"]
     autocomplete_fields = ["user"]
     list_select_related = ["user", "organisation"]
 
 
 @admin.register(CallReviewSettings)
-class CallReviewSettingsAdmin(admin.ModelAdmin):
+class CallReviewSettingsAdmin(AuditedModelAdmin):
     list_display = ["call", "review_deadline", "disagreement_threshold", "consensus_margin", "response_days"]
     list_select_related = ["call"]
 
 
 @admin.register(ProposalExpertise)
-class ProposalExpertiseAdmin(admin.ModelAdmin):
+class ProposalExpertiseAdmin(AuditedModelAdmin):
     list_display = ["proposal", "tag"]
     list_select_related = ["proposal", "tag"]
 
 
 @admin.register(SuggestedReviewer)
-class SuggestedReviewerAdmin(admin.ModelAdmin):
+class SuggestedReviewerAdmin(AuditedModelAdmin):
     list_display = ["proposal", "reviewer"]
     list_select_related = ["proposal", "reviewer"]
 

@@ -75,11 +75,18 @@ def allocated(call, officer, chair, django_capture_on_commit_callbacks):
 
 @pytest.mark.django_db
 @pytest.mark.integration
-def test_clawback_default_schedule(call):
-    first, second = services.clawback_schedule(call=call)
+def test_clawback_default_schedule(call, officer):
+    from portal.audit.models import AuditEvent
+
+    first, second = services.clawback_schedule(call=call, actor=officer)
     assert (first.due_on, first.threshold, first.reclaim_share) == (date(2026, 6, 30), D("0.100"), D("0.250"))
     assert (second.due_on, second.threshold, second.reclaim_share) == (date(2026, 9, 30), D("0.250"), D("0.500"))
-    assert services.clawback_schedule(call=call) == [first, second]
+    assert services.clawback_schedule(call=call, actor=officer) == [first, second]
+    created = AuditEvent.objects.filter(action="config.create", object_type="allocations.clawbackcheckpoint")
+    assert [(e.object_id, e.actor_id, e.after["threshold"]) for e in created.order_by("seq")] == [
+        (str(first.pk), officer.pk, "0.100"),
+        (str(second.pk), officer.pk, "0.250"),
+    ]
 
 
 @pytest.mark.django_db
