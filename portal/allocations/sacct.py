@@ -32,9 +32,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-HONG_KONG = ZoneInfo("Asia/Hong_Kong")
+from portal.core.formatting import HONG_KONG
+
 REQUIRED_COLUMNS = ("JobID", "Account", "AllocTRES", "ElapsedRaw", "Start", "End", "State")
 OPTIONAL_COLUMNS = ("User", "Partition")
 NO_TIME = frozenset({"", "Unknown", "None"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +22,7 @@ from django.utils.translation import override
 
 from portal.audit.services import audit_record, config_change
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
+from portal.core.formatting import format_hkd
 from portal.notifications.services import email_queue, notify
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
@@ -755,7 +756,7 @@ def allocation_lock(
     if committed + subsidy > call.budget:
         raise CapacityExceeded(
             _("The subsidy committed would be %(total)s, above the call's budget of %(budget)s.")
-            % {"total": f"HK${committed + subsidy:,.2f}", "budget": f"HK${call.budget:,.2f}"}
+            % {"total": format_hkd(committed + subsidy), "budget": format_hkd(call.budget)}
         )
     allowed = {ProposalState.APPROVED}
     if run.kind == RunKind.REALLOCATION:
@@ -836,7 +837,7 @@ def _notify_awards(award_ids: list[int]) -> None:
                     "title": proposal.title,
                     "hours": f"{hours:,.0f}",
                     "share": f"{award.share * 100:.1f}%",
-                    "subsidy": f"HK${award.subsidy:,.2f}",
+                    "subsidy": format_hkd(award.subsidy),
                     "topup": award.run.kind == RunKind.REALLOCATION,
                     "url": url,
                 },
@@ -1086,7 +1087,3 @@ def reallocation_start(
         time_limit=call_settings(call=checkpoint.call).solver_time_limit,
         checkpoint=checkpoint,
     )
-
-
-def today_hkt() -> date:
-    return timezone.localdate()

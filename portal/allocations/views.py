@@ -12,6 +12,7 @@ from django.views.generic import FormView, TemplateView
 from rules.contrib.views import PermissionRequiredMixin
 
 from portal.calls.models import Call, ResourcePool
+from portal.core.formatting import hk_today
 from portal.proposals.selectors import proposals_visible_to
 
 from . import explain, selectors, services
@@ -502,7 +503,7 @@ class ProjectUsageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView
         return self.proposal
 
     def get_context_data(self, **kwargs):
-        usage = selectors.project_usage(proposal=self.proposal, today=services.today_hkt())
+        usage = selectors.project_usage(proposal=self.proposal, today=hk_today())
         chart = bar_chart(
             chart_id="usage",
             title=_("%(reference)s: GPU-hours awarded and used per quarter") % {"reference": self.proposal.reference},

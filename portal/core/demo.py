@@ -5,7 +5,6 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,11 +14,11 @@ from django.utils import timezone
 from portal.accounts.enums import MembershipRole, OrganisationType, Role
 from portal.accounts.models import PICS_VERSION, ConsentRecord, Membership, Organisation, User
 from portal.calls.models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
+from portal.core.formatting import HONG_KONG
 from portal.proposals import services as proposal_services
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal, ProposalEvent
 
-HKT = ZoneInfo("Asia/Hong_Kong")
 DEMO_PASSWORD = "aiss-demo-2026"  # noqa: S105 - printed on purpose: these are demo accounts
 
 RUBRIC = [
@@ -131,7 +130,7 @@ def _pdf(title: str) -> bytes:
 
 
 def _hkt(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=HKT)
+    return datetime.combine(day, at, tzinfo=HONG_KONG)
 
 
 EXPERTISE = [

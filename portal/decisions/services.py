@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from portal.accounts.enums import OrganisationType
 from portal.audit.services import audit_record
 from portal.calls.models import Call
+from portal.core.formatting import format_hkd
 from portal.proposals.enums import AttachmentKind, ProposalState
 from portal.proposals.models import Proposal, ProposalEvent, ProposalVersion
 from portal.proposals.services import TransitionConflict, _notify_state_change, proposal_transition
@@ -99,7 +100,7 @@ def screening_suggest(*, call: Call, version: ProposalVersion, item: ScreeningIt
         cap = call.max_subsidy_per_proposal
         if cap is None:
             return True, _("The call has no cap per proposal.")
-        return version.subsidy <= cap, f"HK${version.subsidy:,.2f} / HK${cap:,.2f}"
+        return version.subsidy <= cap, f"{format_hkd(version.subsidy)} / {format_hkd(cap)}"
     return None, ""
 
 

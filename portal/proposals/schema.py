@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from portal.calls.models import Call, Quarter, ResourcePool
+from portal.core.formatting import format_hkd
 
 from .budget import Budget, budget_compute
 from .enums import Precision, Workload
@@ -195,8 +196,6 @@ class ProposalSchema(forms.Form):
         if cap is not None and hour_fields and not any(f in self.errors for f in hour_fields):
             budget = self.budget()
             if budget.subsidy > cap:
-                from portal.core.templatetags.portal import format_hkd
-
                 self.add_error(
                     hour_fields[0],
                     _("The subsidy of %(subsidy)s is above this call's cap of %(cap)s per proposal.")

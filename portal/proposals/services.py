@@ -13,7 +13,6 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -21,6 +20,7 @@ from portal.accounts.enums import OrganisationType, Role
 from portal.accounts.models import Organisation, User
 from portal.audit.services import audit_record
 from portal.calls.models import Call
+from portal.core.formatting import format_hkt
 from portal.notifications.services import email_queue, notify, users_notify
 
 from .enums import EDITABLE, AttachmentKind, ProposalState
@@ -54,10 +54,6 @@ class AlreadySubmitted(Exception):
     def __init__(self, version: ProposalVersion | None):
         self.version = version
         super().__init__("already submitted")
-
-
-def _hkt(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i:s") + " HKT"
 
 
 # ---- Drafts -----------------------------------------------------------------------------------------------------
@@ -157,10 +153,10 @@ def proposal_check(*, proposal: Proposal, context: CallContext, user, now: datet
         problem(
             "call",
             _("The call closed at %(time)s. The proposal was not submitted; your draft is kept.")
-            % {"time": _hkt(call.closes_at)},
+            % {"time": format_hkt(call.closes_at, seconds=True)},
         )
     elif now < call.opens_at:
-        problem("call", _("The call opens at %(time)s.") % {"time": _hkt(call.opens_at)})
+        problem("call", _("The call opens at %(time)s.") % {"time": format_hkt(call.opens_at, seconds=True)})
     organisation = proposal.organisation
     if organisation.org_type not in (call.eligible_org_types or []):
         problem(
@@ -337,7 +333,7 @@ def _notify_submitted(proposal_id: int, version_id: int) -> None:
             "title": proposal.title,
             "version": version.number,
             "sha256": version.sha256,
-            "submitted_at": _hkt(version.submitted_at),
+            "submitted_at": format_hkt(version.submitted_at, seconds=True),
             "call": proposal.call.title,
             "url": url,
         },
@@ -422,11 +418,11 @@ def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = 
         "state": ProposalState(event.to_state).label,
         "action": event.action,
         "reason": event.reason,
-        "time": _hkt(event.created_at),
+        "time": format_hkt(event.created_at, seconds=True),
     }
     if event.action == "request_clarification":
         request = proposal.clarifications.order_by("-requested_at", "-pk").first()
-        context["due_at"] = _hkt(request.due_at) if request else ""
+        context["due_at"] = format_hkt(request.due_at, seconds=True) if request else ""
     if applicants and event.visible_to_applicant:
         users_notify(
             users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),

@@ -13,7 +13,7 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from portal.accounts.enums import OFFICIAL_ROLES
 from portal.accounts.models import Organisation
 from portal.calls.models import Call
-from portal.core.templatetags.portal import format_hkd
+from portal.core.formatting import format_hk_clock, format_hkd
 
 from . import selectors, services
 from .enums import EDITABLE
@@ -138,8 +138,7 @@ class ProposalEditView(View):
             return self.render(form, attachment_form, check=self._check(), status=422)
         messages.success(
             request,
-            _("Draft saved at %(time)s.")
-            % {"time": timezone.localtime(self.proposal.draft_saved_at).strftime("%H:%M")},
+            _("Draft saved at %(time)s.") % {"time": format_hk_clock(self.proposal.draft_saved_at)},
         )
         return redirect(reverse("proposals:edit", args=[pk]) + "#status")
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, override
 
 from portal.allocations.charts import Series, bar_chart
 from portal.calls.models import Call
+from portal.core.formatting import format_hkt, hk_localtime
 from portal.proposals.models import Proposal, ProposalVersion
 from portal.reviews.selectors import review_settings
 
-from .pdf import HONG_KONG, format_hkt, render_pdf
+from .pdf import render_pdf
 from .selectors import ApprovalReportData, approval_report_data, decision_letter_data, usage_statement_data
 
 
@@ -145,7 +145,7 @@ def decision_letter_pdf(*, proposal: Proposal, language: str) -> bytes:
             "organisation": proposal.organisation,
             "addressee": proposal.created_by,
             "decided_at_hkt": format_hkt(letter.decision.decided_at),
-            "decided_on": _hkt_date(letter.decision.decided_at),
+            "decided_on": hk_localtime(letter.decision.decided_at).date(),
             "tranches": [
                 {"line": t, "released_hkt": format_hkt(t.released_at) if t.released_at else ""} for t in letter.tranches
             ],
@@ -174,7 +174,3 @@ def usage_statement_pdf(*, proposal: Proposal, language: str, today: date) -> by
         reference=f"{proposal.reference}-US",
         version=today.isoformat(),
     )
-
-
-def _hkt_date(value) -> date:
-    return timezone.localtime(value, HONG_KONG).date()

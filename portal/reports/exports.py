@@ -14,8 +14,9 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from portal.core.formatting import format_hkt
+
 from .enums import ExportFormat, ExportTable, OpenDataFormat
-from .pdf import format_hkt
 from .selectors import ApprovalReportData, OpenDataRow
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -23,21 +23,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.text import format_lazy
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
+
+from portal.core.formatting import format_hkt
 
 logger = logging.getLogger(__name__)
 
 AUTHOR = "AI Subsidy Scheme Secretariat"
-HONG_KONG = ZoneInfo("Asia/Hong_Kong")
 
 # Relative URLs in our PDF templates and print CSS resolve against this base. The host is under ``.invalid``
 # (RFC 6761), so it can never be reached on a network; only our fetcher knows what it means.
@@ -90,14 +88,7 @@ class _RenderStopped(BaseException):
     handlers (around images, fonts, stylesheets) cannot swallow it."""
 
 
-# ---- Formatting shared by every document ----------------------------------------------------------------------
-
-
-def format_hkt(value: datetime) -> str:
-    """An aware datetime as Hong Kong time, to the minute: ``2026-11-27 15:04 HKT`` (``香港時間`` in Chinese).
-
-    Lazy: the zone's name is translated when the document is rendered, in the document's language."""
-    return format_lazy("{} {}", f"{timezone.localtime(value, HONG_KONG):%Y-%m-%d %H:%M}", gettext_lazy("HKT"))
+# ---- Language ---------------------------------------------------------------------------------------------------
 
 
 def html_language(language: str) -> str:

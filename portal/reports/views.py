@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
-from portal.allocations.services import today_hkt
 from portal.calls.models import Call
+from portal.core.formatting import hk_today
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.selectors import proposals_visible_to
 
@@ -223,7 +223,7 @@ class UsageStatementView(ProposalDocumentMixin, View):
 
     def get(self, request, pk):
         language = _language(request)
-        today = today_hkt()
+        today = hk_today()
         pdf = usage_statement_pdf(proposal=self.proposal, language=language, today=today)
         services.export_record(
             actor=request.user, action="reports.usage_statement", obj=self.proposal, details={"language": language}

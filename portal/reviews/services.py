@@ -10,7 +10,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -18,6 +17,7 @@ from portal.accounts.enums import Role
 from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.calls.models import Call
+from portal.core.formatting import format_hkt
 from portal.notifications.services import email_queue, notify
 from portal.proposals.enums import DECIDED
 from portal.proposals.models import Proposal
@@ -39,11 +39,6 @@ from .models import (
     Score,
     SuggestedReviewer,
 )
-
-
-def _hkt(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " HKT"
-
 
 # ---- Assignment ---------------------------------------------------------------------------------------------
 
@@ -117,7 +112,7 @@ def _notify_assigned(assignment_id: int) -> None:
             "reference": assignment.proposal.reference,
             "title": assignment.proposal.title,
             "call": assignment.proposal.call.title,
-            "deadline": _hkt(settings.review_deadline) if settings.review_deadline else "",
+            "deadline": format_hkt(settings.review_deadline) if settings.review_deadline else "",
             "url": url,
         },
         language=reviewer.preferred_language,
@@ -596,7 +591,7 @@ def review_reminders_send(*, now: datetime | None = None) -> int:
                 "name": reviewer.full_name,
                 "reference": assignment.proposal.reference,
                 "title": assignment.proposal.title,
-                "deadline": _hkt(deadline),
+                "deadline": format_hkt(deadline),
                 "url": reverse("reviews:assignment", args=[assignment.pk]),
             },
             language=reviewer.preferred_language,

@@ -14,6 +14,7 @@ from rules.contrib.views import PermissionRequiredMixin
 
 from portal.accounts.enums import COMMITTEE_ROLES, Role
 from portal.calls.models import Call
+from portal.core.formatting import format_hk_clock
 from portal.proposals.models import Proposal
 
 from . import selectors, services
@@ -181,7 +182,7 @@ class ReviewView(LoginRequiredMixin, View):
         else:
             messages.success(
                 request,
-                _("Draft saved at %(time)s.") % {"time": timezone.localtime().strftime("%H:%M")},
+                _("Draft saved at %(time)s.") % {"time": format_hk_clock()},
             )
         return redirect("reviews:review", pk=pk)
 

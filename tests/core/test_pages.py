@@ -1,32 +1,6 @@
-from decimal import Decimal
-
 import pytest
 from django.conf import settings
 from django.urls import reverse
-
-from portal.core.templatetags.portal import format_hkd, hours, percent
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (Decimal("1234567"), "HK$1,234,567.00"),
-        (Decimal("0.005"), "HK$0.01"),
-        (Decimal("-12.5"), "-HK$12.50"),
-        ("not money", ""),
-        (None, ""),
-    ],
-)
-def test_format_hkd(value, expected):
-    assert format_hkd(value) == expected
-
-
-@pytest.mark.unit
-def test_percent_and_hours():
-    assert percent(Decimal("0.7")) == "70%"
-    assert hours(Decimal("1200000")) == "1,200,000"
-    assert hours(Decimal("17.5")) == "17.50"
 
 
 @pytest.mark.django_db

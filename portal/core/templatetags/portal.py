@@ -1,60 +1,44 @@
-"""Formatting used on every page: HK$ money, percentages, Hong Kong time."""
+"""Template filters for what every page shows: HK$ money, percentages, GPU-hours, Hong Kong time (each from
+``portal.core.formatting``, so pages, emails, PDFs and exports say the same), and stored names in the reader's
+language."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
+from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
 
+from portal.core import formatting
 from portal.core.i18n import lang_marked, localised, text_language
 
 register = template.Library()
 
-CENT = Decimal("0.01")
-HONG_KONG = ZoneInfo("Asia/Hong_Kong")
-
-
-def format_hkd(value) -> str:
-    """``Decimal('1234567')`` → ``HK$1,234,567.00``; negative amounts keep their sign before HK$."""
-    if value is None or value == "":
-        return ""
-    try:
-        amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return ""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}HK${abs(amount):,.2f}"
-
 
 @register.filter
 def hkd(value) -> str:
-    return format_hkd(value)
+    return formatting.format_hkd(value)
 
 
 @register.filter
 def percent(value, places: int = 0) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        number = Decimal(str(value)) * 100
-    except (InvalidOperation, ValueError):
-        return ""
-    return f"{number:.{int(places)}f}%"
+    return formatting.format_percent(value, places)
 
 
 @register.filter
 def hours(value) -> str:
-    if value is None or value == "":
+    return formatting.format_hours(value)
+
+
+@register.filter
+def hkt(value, seconds: bool = False) -> str:
+    """An aware datetime as a ``<time>`` element in Hong Kong time: ``2026-11-27 17:00 HKT`` (香港時間 in
+    Chinese), with a valid ISO 8601 ``datetime`` attribute; ``|hkt:True`` shows the seconds."""
+    if not value:
         return ""
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return ""
-    if number == number.to_integral_value():
-        return f"{number:,.0f}"
-    return f"{number:,.2f}"
+    return format_html(
+        '<time datetime="{}">{}</time>',
+        formatting.hk_localtime(value).isoformat(timespec="seconds"),
+        formatting.format_hkt(value, seconds=bool(seconds)),
+    )
 
 
 # ---- Stored names in the reader's language (portal/core/i18n.py) ---------------------------------------------
@@ -79,18 +63,6 @@ def lang_mark(text) -> str:
     """Free text (a name, what an applicant typed), escaped and marked with its language when it differs from
     the page's."""
     return lang_marked(text)
-
-
-@register.filter
-def hkt(value) -> str:
-    """An aware datetime as a ``<time>`` element in Hong Kong time: ``2026-11-27 17:00 HKT`` (香港時間 in
-    Chinese), with a valid ISO 8601 ``datetime`` attribute."""
-    if not value:
-        return ""
-    local = timezone.localtime(value, HONG_KONG)
-    return format_html(
-        '<time datetime="{}">{} {}</time>', local.isoformat(timespec="seconds"), f"{local:%Y-%m-%d %H:%M}", _("HKT")
-    )
 
 
 @register.filter
