@@ -54,6 +54,10 @@ class SignupForm(forms.Form):
             )
         return email
 
+    def field_for_error(self, name: str) -> str:
+        """The sign-up service names the password ``password``; here it is typed in ``password1``."""
+        return "password1" if name == "password" else name
+
     def clean(self):
         cleaned = super().clean()
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")

@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -17,6 +17,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 from rules.contrib.views import PermissionRequiredMixin
+
+from portal.core.downloads import download_response
+from portal.core.forms import form_add_service_errors
 
 from .forms import (
     InvitationForm,
@@ -54,16 +57,6 @@ def _safe_next(request, url: str) -> str:
     return ""
 
 
-def _add_errors(form, error: ValidationError, rename: dict[str, str] | None = None) -> None:
-    """Attach a service's ``ValidationError`` to the form, each message on its field where the form has one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            field = (rename or {}).get(field, field)
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 # ---- Sign up and email verification -----------------------------------------------------------------------
 
 
@@ -97,7 +90,7 @@ class SignupView(FormView):
                 next_url=self.get_next(),
             )
         except ValidationError as exc:
-            _add_errors(form, exc, rename={"password": "password1"})
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         self.request.session["signup_email"] = user.email
         return redirect("accounts:signup_done")
@@ -224,7 +217,7 @@ class OrganisationCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormVi
                 br_number=data["br_number"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, _("%(name)s is registered. You are its administrator.") % {"name": organisation})
         return redirect("accounts:organisation")
@@ -252,7 +245,7 @@ class InvitationSendView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
                 invited_by=self.request.user,
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, _("We have emailed an invitation to %(email)s.") % {"email": invitation.email})
         return redirect("accounts:organisation")
@@ -316,9 +309,8 @@ class MyDataView(LoginRequiredMixin, TemplateView):
 class MyDataDownloadView(LoginRequiredMixin, View):
     def get(self, request):
         data = user_personal_data(user=request.user)
-        response = HttpResponse(
+        return download_response(
             json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+            filename="my-data.json",
             content_type="application/json; charset=utf-8",
         )
-        response["Content-Disposition"] = 'attachment; filename="my-data.json"'
-        return response

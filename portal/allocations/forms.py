@@ -90,3 +90,7 @@ class UsageUploadForm(forms.Form):
         label=_("Slurm accounting export"),
         help_text=_("The output of sacct --parsable2 (text, “|”-separated, header line first)."),
     )
+
+    def field_for_error(self, name: str) -> str:
+        """Whatever is wrong with an upload is said beside the file."""
+        return "file"

@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,7 +12,9 @@ from django.views.generic import FormView, TemplateView
 from rules.contrib.views import PermissionRequiredMixin
 
 from portal.calls.models import Call, ResourcePool
+from portal.core.downloads import download_response
 from portal.core.formatting import hk_today
+from portal.core.forms import error_text, form_add_service_errors
 from portal.proposals.selectors import proposals_visible_to
 
 from . import explain, selectors, services
@@ -42,10 +44,6 @@ USAGE_IMPORT_WAITING = (UsageImportStatus.QUEUED, UsageImportStatus.RUNNING)
 
 class OfficialMixin(LoginRequiredMixin, PermissionRequiredMixin):
     permission_required = "allocations.view_allocation"
-
-
-def _errors(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 class IndexView(OfficialMixin, TemplateView):
@@ -113,7 +111,7 @@ class CallAllocationView(OfficialMixin, TemplateView):
             try:
                 run = services.allocation_run_start(call=call, policy=form.cleaned_data["policy"], actor=request.user)
             except ValidationError as exc:
-                messages.error(request, _errors(exc))
+                messages.error(request, error_text(exc))
                 return redirect("allocations:call", pk=call.pk)
             messages.success(request, _("Run #%(n)s has started.") % {"n": run.pk})
             return redirect("allocations:run", pk=run.pk)
@@ -124,7 +122,7 @@ class CallAllocationView(OfficialMixin, TemplateView):
         try:
             runs = services.allocation_runs_start_all(call=call, actor=self.request.user)
         except ValidationError as exc:
-            messages.error(self.request, _errors(exc))
+            messages.error(self.request, error_text(exc))
             return redirect("allocations:call", pk=call.pk)
         messages.success(
             self.request,
@@ -213,11 +211,11 @@ class RunInputsView(OfficialMixin, View):
         import json
 
         run = get_object_or_404(AllocationRun, pk=pk)
-        response = HttpResponse(
-            json.dumps(run.inputs, indent=2, ensure_ascii=False) + "\n", content_type="application/json"
+        return download_response(
+            json.dumps(run.inputs, indent=2, ensure_ascii=False) + "\n",
+            filename=f"allocation-run-{run.pk}-problem.json",
+            content_type="application/json",
         )
-        response["Content-Disposition"] = f'attachment; filename="allocation-run-{run.pk}-problem.json"'
-        return response
 
 
 class RunRepeatView(OfficialMixin, View):
@@ -228,7 +226,7 @@ class RunRepeatView(OfficialMixin, View):
         try:
             new = services.allocation_run_repeat(run=run, actor=request.user, policy=request.POST.get("policy") or None)
         except ValidationError as exc:
-            messages.error(request, _errors(exc))
+            messages.error(request, error_text(exc))
             return redirect("allocations:run", pk=run.pk)
         messages.success(
             request, _("Run #%(n)s repeats run #%(old)s on the same inputs.") % {"n": new.pk, "old": run.pk}
@@ -303,7 +301,7 @@ class RunLockView(OfficialMixin, TemplateView):
             except PermissionDenied:
                 raise Http404 from None
             except ValidationError as exc:
-                messages.error(request, _errors(exc))
+                messages.error(request, error_text(exc))
                 return redirect("allocations:run_lock", pk=run.pk)
             messages.success(request, _("The proposed lock is withdrawn; the awards can be adjusted again."))
             return redirect("allocations:run", pk=run.pk)
@@ -323,7 +321,7 @@ class RunLockView(OfficialMixin, TemplateView):
                     call=run.call, run=run, actor=request.user, confirmed=form.cleaned_data["confirmed"]
                 )
         except ValidationError as exc:
-            messages.error(request, _("The allocation was not locked: %(reason)s") % {"reason": _errors(exc)})
+            messages.error(request, _("The allocation was not locked: %(reason)s") % {"reason": error_text(exc)})
             return redirect("allocations:run_lock", pk=run.pk)
         if action == "propose":
             messages.success(request, _("The lock is proposed; an approving official is asked to approve it."))
@@ -403,11 +401,7 @@ class AwardAdjustView(OfficialMixin, FormView):
                 actor=self.request.user,
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc.messages)
+            form_add_service_errors(form, exc)
             return self.render_to_response(self.get_context_data(form=form), status=422)
         messages.success(
             self.request, _("The award of %(reference)s is adjusted.") % {"reference": self.award.proposal.reference}
@@ -436,7 +430,7 @@ class UsageUploadView(OfficialMixin, FormView):
         try:
             record = usage_import_queue(upload=form.cleaned_data["file"], actor=self.request.user)
         except ValidationError as exc:
-            form.add_error("file", exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         return redirect("allocations:usage_import", pk=record.pk)
 
@@ -531,7 +525,7 @@ class TrancheReleaseView(OfficialMixin, View):
         try:
             services.tranche_release(tranche=tranche, actor=request.user)
         except ValidationError as exc:
-            messages.error(request, _errors(exc))
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, _("Tranche %(n)s is released.") % {"n": tranche.number})
         return redirect("allocations:project", pk=tranche.award.proposal_id)
@@ -568,7 +562,7 @@ class CheckpointView(OfficialMixin, TemplateView):
                 run = services.reallocation_start(checkpoint=checkpoint, actor=request.user)
                 return redirect("allocations:run", pk=run.pk)
         except ValidationError as exc:
-            messages.error(request, _errors(exc))
+            messages.error(request, error_text(exc))
         return redirect("allocations:checkpoint", pk=checkpoint.pk)
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
+from portal.core.forms import form_add_service_errors
 from portal.proposals.selectors import proposals_visible_to
 from portal.proposals.services import TransitionConflict
 from portal.proposals.workflow import GENERIC_ACTIONS, TRANSITIONS
@@ -25,19 +26,6 @@ from .forms import (
     ScreeningForm,
     StepForm,
 )
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    """Put a service's errors on the form's fields (a form may name the field for a key of its own)."""
-    field_for = getattr(form, "field_for_error", lambda name: name)
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            field = field_for(name)
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 class ProposalPageMixin(LoginRequiredMixin):
@@ -148,7 +136,7 @@ class ScreeningView(ProposalStepMixin, FormView):
                 reasons=form.cleaned_data["reasons"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         except TransitionConflict:
             return self.conflict()
@@ -171,7 +159,7 @@ class ClarificationView(ProposalStepMixin, FormView):
                 due_at=form.cleaned_data["due_at"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         except TransitionConflict:
             return self.conflict()
@@ -199,7 +187,7 @@ class RecommendationView(ProposalStepMixin, FormView):
         try:
             services.recommendation_make(proposal=self.proposal, actor=self.request.user, **form.recommendation())
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         except TransitionConflict:
             return self.conflict()
@@ -245,7 +233,7 @@ class RecommendationRevisionView(ProposalPageMixin, FormView):
                 **form.recommendation(),
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         except TransitionConflict:
             return self.conflict()
@@ -277,7 +265,7 @@ class DecisionView(ProposalStepMixin, FormView):
                 recommendation_id=form.cleaned_data["recommendation"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         except TransitionConflict:
             return self.conflict()

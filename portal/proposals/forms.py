@@ -29,6 +29,10 @@ class AttachmentForm(forms.Form):
         label=_("Kind of document"), choices=AttachmentKind.choices, initial=AttachmentKind.TECHNICAL, required=False
     )
 
+    def field_for_error(self, name: str) -> str:
+        """What the attachment service finds wrong with an upload is said beside the file."""
+        return name if name in self.fields else "attachment"
+
 
 class ProposalStartForm(forms.Form):
     call = forms.ModelChoiceField(label=_("Call"), queryset=Call.objects.none(), empty_label=None)

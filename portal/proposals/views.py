@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -13,9 +13,12 @@ from django.views.generic import DetailView, FormView, ListView, TemplateView
 from portal.accounts.enums import OFFICIAL_ROLES
 from portal.accounts.models import Organisation
 from portal.calls.models import Call
+from portal.core.downloads import download_response
 from portal.core.formatting import format_hk_clock, format_hkd
+from portal.core.forms import form_add_service_errors
 
 from . import selectors, services
+from .downloads import attachment_response
 from .enums import EDITABLE
 from .forms import AttachmentForm, ProposalForm, ProposalStartForm, WithdrawForm
 from .models import Proposal
@@ -74,7 +77,7 @@ class ProposalStartView(LoginRequiredMixin, FormView):
                 call=form.cleaned_data["call"], organisation=form.cleaned_data["organisation"], user=self.request.user
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form_add_service_errors(form, exc)
             return self.form_invalid(form)
         messages.success(self.request, _("Your draft is created. Save it as often as you like."))
         return redirect("proposals:edit", pk=proposal.pk)
@@ -164,8 +167,7 @@ class ProposalEditView(View):
                 user=self.request.user,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                attachment_form.add_error(field if field in attachment_form.fields else "attachment", errors)
+            form_add_service_errors(attachment_form, exc)
             return False
         messages.success(self.request, _("The attachment %(name)s is added.") % {"name": upload.name})
         return True
@@ -291,10 +293,11 @@ class VersionContentView(LoginRequiredMixin, View):
 
     def get(self, request, pk, number):
         version = get_object_or_404(selectors.version_for(user=request.user, proposal_pk=pk, number=number))
-        response = HttpResponse(services.version_content_bytes(version), content_type="application/json")
-        name = f"{version.proposal.reference}-v{version.number}.json"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return download_response(
+            services.version_content_bytes(version),
+            filename=f"{version.proposal.reference}-v{version.number}.json",
+            content_type="application/json",
+        )
 
 
 class ReceiptPdfView(LoginRequiredMixin, View):
@@ -305,22 +308,15 @@ class ReceiptPdfView(LoginRequiredMixin, View):
 
         version = get_object_or_404(selectors.version_for(user=request.user, proposal_pk=pk, number=number))
         pdf = receipt_pdf(version=version, language=request.LANGUAGE_CODE)
-        response = HttpResponse(pdf, content_type="application/pdf")
-        name = f"{version.proposal.reference}-v{version.number}-receipt.pdf"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return download_response(
+            pdf, filename=f"{version.proposal.reference}-v{version.number}-receipt.pdf", content_type="application/pdf"
+        )
 
 
 class AttachmentDownloadView(LoginRequiredMixin, View):
     def get(self, request, pk, attachment_pk):
         attachment = get_object_or_404(selectors.attachment_for(user=request.user, proposal_pk=pk, pk=attachment_pk))
-        try:
-            handle = attachment.file.storage.open(attachment.file.name, "rb")
-        except FileNotFoundError as exc:
-            raise Http404 from exc
-        return FileResponse(
-            handle, as_attachment=True, filename=attachment.original_name, content_type="application/pdf"
-        )
+        return attachment_response(attachment)
 
 
 class WithdrawView(LoginRequiredMixin, FormView):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -16,6 +16,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from portal.calls.models import Call
+from portal.core.downloads import download_response, stored_file_response
 from portal.core.formatting import hk_today
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.selectors import proposals_visible_to
@@ -34,13 +35,6 @@ def _language(request) -> str:
     wanted = request.GET.get("lang") or request.POST.get("language") or get_language()
     codes = {code for code, _name in settings.LANGUAGES}
     return wanted if wanted in codes else settings.LANGUAGE_CODE
-
-
-def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 class ReportsIndexView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
@@ -133,14 +127,7 @@ class DocumentDownloadView(DocumentMixin, View):
             obj=document.call,
             details={"document": document.pk, "version": document.version, "language": document.language},
         )
-        response = FileResponse(
-            document.file.open("rb"),
-            as_attachment=True,
-            filename=document.download_name,
-            content_type="application/pdf",
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return stored_file_response(document.file, filename=document.download_name, content_type="application/pdf")
 
 
 class CallExportView(CallExportMixin, View):
@@ -215,7 +202,9 @@ class DecisionLetterView(ProposalDocumentMixin, View):
         services.export_record(
             actor=request.user, action="reports.decision_letter", obj=self.proposal, details={"language": language}
         )
-        return _pdf_response(pdf, f"{self.proposal.reference}-decision-{language}.pdf")
+        return download_response(
+            pdf, filename=f"{self.proposal.reference}-decision-{language}.pdf", content_type="application/pdf"
+        )
 
 
 class UsageStatementView(ProposalDocumentMixin, View):
@@ -228,4 +217,8 @@ class UsageStatementView(ProposalDocumentMixin, View):
         services.export_record(
             actor=request.user, action="reports.usage_statement", obj=self.proposal, details={"language": language}
         )
-        return _pdf_response(pdf, f"{self.proposal.reference}-usage-{today.isoformat()}-{language}.pdf")
+        return download_response(
+            pdf,
+            filename=f"{self.proposal.reference}-usage-{today.isoformat()}-{language}.pdf",
+            content_type="application/pdf",
+        )

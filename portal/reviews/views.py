@@ -3,7 +3,7 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -15,6 +15,8 @@ from rules.contrib.views import PermissionRequiredMixin
 from portal.accounts.enums import COMMITTEE_ROLES, Role
 from portal.calls.models import Call
 from portal.core.formatting import format_hk_clock
+from portal.core.forms import error_text, form_add_service_errors
+from portal.proposals.downloads import attachment_response
 from portal.proposals.models import Proposal
 
 from . import selectors, services
@@ -33,15 +35,6 @@ from .forms import (
     ReviewPreferencesForm,
 )
 from .models import Declaration, ExpertiseTag, Review, ReviewerProfile
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
 
 # ---- Reviewers ----------------------------------------------------------------------------------------------
 
@@ -85,7 +78,7 @@ class AssignmentView(LoginRequiredMixin, View):
                     reason=form.cleaned_data["reason"],
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 if form.conflicted:
                     messages.info(request, _("Thank you. The assignment is removed and the secretariat is told."))
@@ -124,13 +117,7 @@ class AssignmentAttachmentView(LoginRequiredMixin, View):
         if not request.user.has_perm("reviews.review_proposal", assignment):
             raise Http404
         attachment = get_object_or_404(assignment.proposal.current_version.attachments.all(), pk=attachment_pk)
-        try:
-            handle = attachment.file.storage.open(attachment.file.name, "rb")
-        except FileNotFoundError as exc:
-            raise Http404 from exc
-        return FileResponse(
-            handle, as_attachment=True, filename=attachment.original_name, content_type="application/pdf"
-        )
+        return attachment_response(attachment)
 
 
 class ReviewView(LoginRequiredMixin, View):
@@ -172,7 +159,7 @@ class ReviewView(LoginRequiredMixin, View):
             if submit:
                 # Keep what was typed: the draft is saved, then the missing parts are shown.
                 services.review_save(assignment=self.assignment, user=request.user, data=data)
-            _add_errors(form, exc)
+            form_add_service_errors(form, exc)
             messages.error(
                 request, _("The review was not submitted: please complete the parts marked below. Your draft is saved.")
             )
@@ -267,7 +254,7 @@ class AutoAssignView(CallMixin, View):
         try:
             outcome = services.assignment_auto(call=self.call, actor=request.user)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, error_text(exc))
             return redirect("reviews:call_assignments", call_pk=call_pk)
         references = dict(Proposal.objects.filter(call=self.call).values_list("pk", "reference"))
         request.session[f"auto-assign:{call_pk}"] = {
@@ -292,7 +279,7 @@ class ManualAssignView(CallMixin, View):
                     proposal=form.cleaned_data["proposal"], reviewer=form.cleaned_data["reviewer"], actor=request.user
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("The reviewer is assigned."))
                 return redirect("reviews:call_assignments", call_pk=call_pk)
@@ -317,7 +304,7 @@ class ConflictRecordView(CallMixin, View):
                     actor=request.user,
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("The conflict of interest is recorded."))
                 return redirect("reviews:call_assignments", call_pk=call_pk)
@@ -335,7 +322,7 @@ class ReopenView(LoginRequiredMixin, PermissionRequiredMixin, View):
             try:
                 services.review_reopen(review=review, actor=request.user, reason=form.cleaned_data["reason"])
             except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
+                messages.error(request, error_text(exc))
             else:
                 messages.success(request, _("The review is reopened; the submitted version is kept."))
         else:
@@ -465,7 +452,7 @@ class CommitteeProposalView(LoginRequiredMixin, PermissionRequiredMixin, View):
                         reason=form.cleaned_data["reason"],
                     )
                 except ValidationError as exc:
-                    _add_errors(form, exc)
+                    form_add_service_errors(form, exc)
                 else:
                     return redirect("reviews:committee_proposal", pk=pk)
             return self.render(declaration_form=form, status=422)
@@ -481,7 +468,7 @@ class CommitteeProposalView(LoginRequiredMixin, PermissionRequiredMixin, View):
                         feedback=form.cleaned_data["feedback"],
                     )
                 except ValidationError as exc:
-                    _add_errors(form, exc)
+                    form_add_service_errors(form, exc)
                 else:
                     messages.success(request, _("The committee's consensus is recorded."))
                     return redirect("reviews:committee_proposal", pk=pk)
@@ -550,7 +537,7 @@ class FeedbackView(LoginRequiredMixin, View):
             try:
                 services.response_submit(proposal=self.proposal, user=request.user, text=form.cleaned_data["text"])
             except ValidationError as exc:
-                _add_errors(form, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("Your response is sent to the committee."))
                 return redirect("reviews:feedback", pk=pk)
@@ -611,7 +598,7 @@ class ReviewPreferencesView(LoginRequiredMixin, View):
                     suggestions=form.suggestions(),
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                form_add_service_errors(form, exc)
             else:
                 messages.success(request, _("Your review preferences are saved."))
                 return redirect("proposals:edit", pk=self.proposal.pk)
