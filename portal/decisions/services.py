@@ -17,8 +17,8 @@ from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkd
 from portal.proposals.enums import AttachmentKind, ProposalState
-from portal.proposals.models import Proposal, ProposalEvent, ProposalVersion
-from portal.proposals.services import TransitionConflict, _notify_state_change, proposal_transition
+from portal.proposals.models import Proposal, ProposalVersion
+from portal.proposals.services import TransitionConflict, proposal_transition
 
 from .models import (
     MAX_SUBSIDY_RATE,
@@ -335,29 +335,6 @@ def _recommendation_snapshot(recommendation: Recommendation, state: str) -> dict
     }
 
 
-def _recommendation_state_move(*, proposal: Proposal, actor, target: str, reason: str, now: datetime) -> None:
-    """Put a revised recommendation on the timeline, moving the proposal between recommended and not recommended
-    when the revision turns it round, and tell the deciders as ``proposal_transition`` does.
-
-    Not a row of the workflow table: the table's rows are taken once along the life, while a revision may be made
-    any number of times before the decision, from either state to either."""
-    from_state = proposal.state
-    if not Proposal.objects.filter(pk=proposal.pk, state=from_state).update(state=target, updated_at=now):
-        raise TransitionConflict
-    proposal.state = target
-    event = ProposalEvent.objects.create(
-        proposal=proposal,
-        actor=actor,
-        action=REVISE_ACTION,
-        from_state=from_state,
-        to_state=target,
-        reason=reason,
-        visible_to_applicant=False,
-        created_at=now,
-    )
-    transaction.on_commit(lambda: _notify_state_change(proposal.pk, event.pk, applicants=False))
-
-
 @transaction.atomic
 def recommendation_revise(
     *,
@@ -404,7 +381,8 @@ def recommendation_revise(
         now=now,
     )
     target = ProposalState.RECOMMENDED if recommended else ProposalState.NOT_RECOMMENDED
-    _recommendation_state_move(proposal=proposal, actor=actor, target=target, reason=reason, now=now)
+    # The workflow's revise row: on the timeline (deciders only), in the audit log, and the deciders are told.
+    proposal_transition(proposal=proposal, action=REVISE_ACTION, actor=actor, reason=reason, now=now, target=target)
     audit_record(
         actor=actor,
         action="recommendation.revise",

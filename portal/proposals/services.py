@@ -352,10 +352,17 @@ def proposal_transition(
     reason: str = "",
     now: datetime | None = None,
     notify_after: bool = True,
+    target: str | None = None,
 ) -> Proposal:
     """Move a proposal along one row of the workflow table: check the guard, change the state only if it is
-    still the state the caller saw, record the step on the timeline and in the audit log."""
+    still the state the caller saw, record the step on the timeline and in the audit log. The one place that
+    writes a proposal's state.
+
+    ``target`` names the state a row with several (``Transition.other_targets``) leads to this time."""
     transition = TRANSITIONS[action]
+    target = transition.target if target is None else target
+    if target not in transition.targets:
+        raise ValueError(f"{action} does not lead to {str(target)!r}")
     now = now or timezone.now()
     if not actor.has_perm(transition.permission, proposal):
         raise PermissionDenied
@@ -365,18 +372,16 @@ def proposal_transition(
     if transition.reason_required and not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")})
     with transaction.atomic():
-        updated = Proposal.objects.filter(pk=proposal.pk, state=from_state).update(
-            state=transition.target, updated_at=now
-        )
+        updated = Proposal.objects.filter(pk=proposal.pk, state=from_state).update(state=target, updated_at=now)
         if not updated:
             raise TransitionConflict
-        proposal.state = transition.target
+        proposal.state = target
         event = ProposalEvent.objects.create(
             proposal=proposal,
             actor=actor,
             action=action,
             from_state=from_state,
-            to_state=transition.target,
+            to_state=target,
             reason=reason,
             visible_to_applicant=transition.visible_to_applicant,
             created_at=now,
@@ -386,7 +391,7 @@ def proposal_transition(
             action=f"proposal.{action}",
             obj=proposal,
             before={"state": from_state},
-            after={"state": transition.target},
+            after={"state": target},
             reason=reason,
         )
         transaction.on_commit(lambda: _notify_state_change(proposal.pk, event.pk, applicants=notify_after))

@@ -3,7 +3,11 @@
 Each row says from which states an action may be taken, the state it leads to, the permission (a django-rules
 permission checked against the proposal, which also carries the row's guard: who, and what must be complete),
 whether a reason is required, whether the applicant sees the step on the timeline, and the page on which the
-step is taken (a URL name taking the proposal's pk). Pages and buttons derive from it."""
+step is taken (a URL name taking the proposal's pk). Pages and buttons derive from it.
+
+A row leads to one state, except where the step itself decides between several (a revised recommendation may
+turn the committee's advice round): those are listed in ``other_targets``, and the service taking the step names
+the one it leads to."""
 
 from dataclasses import dataclass
 
@@ -25,6 +29,12 @@ class Transition:
     visible_to_applicant: bool = True
     url_name: str = ""
     style: str = "primary"
+    other_targets: frozenset[str] = frozenset()
+
+    @property
+    def targets(self) -> frozenset[str]:
+        """Every state the step may lead to."""
+        return frozenset({self.target}) | self.other_targets
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -118,6 +128,18 @@ TRANSITIONS: dict[str, Transition] = {
             visible_to_applicant=False,
             url_name="decisions:recommend",
             style="outline-danger",
+        ),
+        Transition(
+            # Taken on the recommendation's own page (linked from the decision record), any number of times
+            # before the decision; the revision says whether the proposal is then recommended or not.
+            "revise_recommendation",
+            frozenset({S.RECOMMENDED, S.NOT_RECOMMENDED}),
+            S.RECOMMENDED,
+            "proposals.recommend_proposal",
+            _("Revise the recommendation"),
+            reason_required=True,
+            visible_to_applicant=False,
+            other_targets=frozenset({S.NOT_RECOMMENDED}),
         ),
         Transition(
             "approve",

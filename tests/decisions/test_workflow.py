@@ -30,6 +30,8 @@ ALLOWED = {
     "open_response": SECRETARIAT,
     "recommend": COMMITTEE,
     "not_recommend": COMMITTEE,
+    # Revising is for the committee too (not conflicted; four-eyes then follows the reviser).
+    "revise_recommendation": COMMITTEE,
     # The committee member made the recommendation: four-eyes leaves the chair and the approving officer.
     "approve": DECIDERS,
     "reject": DECIDERS,
@@ -55,10 +57,15 @@ def _put(proposal, state, users):
 
 
 def test_workflow_table_covers_every_state_of_the_life():
-    targets = {t.target for t in TRANSITIONS.values()}
+    targets = {target for t in TRANSITIONS.values() for target in t.targets}
     assert targets == set(S) - {S.DRAFT}
     assert transitions_from(S.COMPLETED) == []
-    assert [t.action for t in transitions_from(S.RECOMMENDED)] == ["approve", "reject", "withdraw"]
+    assert [t.action for t in transitions_from(S.RECOMMENDED)] == [
+        "revise_recommendation",
+        "approve",
+        "reject",
+        "withdraw",
+    ]
     assert set(ALLOWED) == set(TRANSITIONS)
 
 
@@ -130,5 +137,43 @@ def test_transition_with_reason_required_refuses_an_empty_reason(submitted, user
     proposal = _put(submitted, S.SCREENING, users)
     with pytest.raises(ValidationError):
         proposal_transition(proposal=proposal, action="mark_ineligible", actor=users[Role.SECRETARIAT], reason=" ")
+    proposal.refresh_from_db()
+    assert proposal.state == S.SCREENING
+
+
+@pytest.mark.integration
+def test_transition_to_another_of_its_targets(submitted, users):
+    proposal = _put(submitted, S.RECOMMENDED, users)
+    proposal_transition(
+        proposal=proposal,
+        action="revise_recommendation",
+        actor=users[Role.COMMITTEE_CHAIR],
+        reason="Duplicates a funded project.",
+        target=S.NOT_RECOMMENDED,
+    )
+    proposal.refresh_from_db()
+    assert proposal.state == S.NOT_RECOMMENDED
+    event = ProposalEvent.objects.latest("pk")
+    assert (event.action, event.from_state, event.to_state, event.visible_to_applicant) == (
+        "revise_recommendation",
+        S.RECOMMENDED,
+        S.NOT_RECOMMENDED,
+        False,
+    )
+    audit = AuditEvent.objects.latest("seq")
+    assert (audit.action, audit.before, audit.after) == (
+        "proposal.revise_recommendation",
+        {"state": S.RECOMMENDED},
+        {"state": S.NOT_RECOMMENDED},
+    )
+
+
+@pytest.mark.integration
+def test_transition_refuses_a_target_its_row_does_not_have(submitted, users):
+    proposal = _put(submitted, S.SCREENING, users)
+    with pytest.raises(ValueError, match="pass_screening does not lead to 'approved'"):
+        proposal_transition(
+            proposal=proposal, action="pass_screening", actor=users[Role.SECRETARIAT], target=S.APPROVED
+        )
     proposal.refresh_from_db()
     assert proposal.state == S.SCREENING
