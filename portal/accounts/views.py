@@ -16,10 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
-from rules.contrib.views import PermissionRequiredMixin
 
 from portal.core.downloads import download_response
 from portal.core.forms import form_add_service_errors
+from portal.core.permissions import PermissionRequiredMixin
 
 from .forms import (
     InvitationForm,
@@ -200,11 +200,10 @@ class OrganisationDetailView(LoginRequiredMixin, DetailView):
         return super().get_context_data(invitation_form=InvitationForm(), **kwargs)
 
 
-class OrganisationCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+class OrganisationCreateView(PermissionRequiredMixin, FormView):
     template_name = "accounts/organisation_create.html"
     form_class = OrganisationForm
     permission_required = "accounts.create_organisation"
-    raise_exception = True
 
     def form_valid(self, form):
         data = form.cleaned_data
@@ -223,24 +222,22 @@ class OrganisationCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormVi
         return redirect("accounts:organisation")
 
 
-class InvitationSendView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+class InvitationSendView(PermissionRequiredMixin, FormView):
     template_name = "accounts/invite.html"
     form_class = InvitationForm
     permission_required = "accounts.invite_to_organisation"
-    raise_exception = True
 
     def get_permission_object(self):
-        if not hasattr(self, "organisation"):
-            self.organisation = get_object_or_404(organisations_for_user(user=self.request.user), pk=self.kwargs["pk"])
+        self.organisation = get_object_or_404(organisations_for_user(user=self.request.user), pk=self.kwargs["pk"])
         return self.organisation
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(organisation=self.get_permission_object(), **kwargs)
+        return super().get_context_data(organisation=self.organisation, **kwargs)
 
     def form_valid(self, form):
         try:
             invitation = invitation_send(
-                organisation=self.get_permission_object(),
+                organisation=self.organisation,
                 email=form.cleaned_data["email"],
                 invited_by=self.request.user,
             )

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
@@ -9,12 +8,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, TemplateView
-from rules.contrib.views import PermissionRequiredMixin
 
 from portal.calls.models import Call, ResourcePool
 from portal.core.downloads import download_response
 from portal.core.formatting import hk_today
 from portal.core.forms import error_text, form_add_service_errors
+from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.selectors import proposals_visible_to
 
 from . import explain, selectors, services
@@ -42,8 +41,16 @@ STAGES = {
 USAGE_IMPORT_WAITING = (UsageImportStatus.QUEUED, UsageImportStatus.RUNNING)
 
 
-class OfficialMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class OfficialMixin(PermissionRequiredMixin):
+    """The allocation pages are for officials (others: 403). An action an official may not take (the POST of a
+    page, see ``method_permissions``) is not there for them: 404."""
+
     permission_required = "allocations.view_allocation"
+
+    def permission_denied(self, permission):
+        if permission in self.get_permission_required():
+            return super().permission_denied(permission)
+        raise Http404
 
 
 class IndexView(OfficialMixin, TemplateView):
@@ -79,6 +86,7 @@ class PoolView(OfficialMixin, TemplateView):
 
 class CallAllocationView(OfficialMixin, TemplateView):
     template_name = "allocations/call.html"
+    method_permissions = {"post": "allocations.run_allocation"}
 
     def get_context_data(self, **kwargs):
         call = get_object_or_404(Call, pk=kwargs["pk"])
@@ -102,8 +110,6 @@ class CallAllocationView(OfficialMixin, TemplateView):
 
     def post(self, request, pk):
         call = get_object_or_404(Call, pk=pk)
-        if not request.user.has_perm("allocations.run_allocation"):
-            raise Http404
         if request.POST.get("all_policies"):
             return self.start_all(call)
         form = RunStartForm(request.POST)
@@ -219,10 +225,10 @@ class RunInputsView(OfficialMixin, View):
 
 
 class RunRepeatView(OfficialMixin, View):
+    method_permissions = {"post": "allocations.run_allocation"}
+
     def post(self, request, pk):
         run = _run(pk)
-        if not request.user.has_perm("allocations.run_allocation"):
-            raise Http404
         try:
             new = services.allocation_run_repeat(run=run, actor=request.user, policy=request.POST.get("policy") or None)
         except ValidationError as exc:
@@ -241,9 +247,9 @@ class RunLockView(OfficialMixin, TemplateView):
 
     template_name = "allocations/lock.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        self.run = _run(kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_object(self):
+        self.run = _run(self.kwargs["pk"])
+        return self.run
 
     def get_context_data(self, **kwargs):
         run = self.run
@@ -308,8 +314,9 @@ class RunLockView(OfficialMixin, TemplateView):
         if action not in ("propose", "approve"):
             raise Http404
         permission = "allocations.propose_lock" if action == "propose" else "allocations.lock_allocation"
-        if not request.user.has_perm(permission):
-            raise Http404
+        refused = self.refuse_unless(permission)
+        if refused is not None:
+            return refused
         form = LockConfirmForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=422)
@@ -369,14 +376,14 @@ class AwardAdjustView(OfficialMixin, FormView):
     form_class = AwardAdjustForm
     permission_required = "allocations.adjust_award"
 
-    def dispatch(self, request, *args, **kwargs):
+    def get_permission_object(self):
         self.award = get_object_or_404(
             Award.objects.select_related("run__call", "proposal__organisation").prefetch_related(
                 Prefetch("hours", queryset=AwardHours.objects.select_related("pool", "quarter"))
             ),
-            pk=kwargs["pk"],
+            pk=self.kwargs["pk"],
         )
-        return super().dispatch(request, *args, **kwargs)
+        return self.award
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "cells": self.award.hours.all()}
@@ -484,7 +491,7 @@ class UsageImportStatusView(OfficialMixin, View):
         )
 
 
-class ProjectUsageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+class ProjectUsageView(PermissionRequiredMixin, TemplateView):
     """A project's award against its usage: per quarter (chart and table), balance, burn rate, tranches."""
 
     template_name = "allocations/project.html"
@@ -518,10 +525,10 @@ class ProjectUsageView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView
 
 
 class TrancheReleaseView(OfficialMixin, View):
+    method_permissions = {"post": "allocations.release_tranche"}
+
     def post(self, request, pk):
         tranche = get_object_or_404(Tranche.objects.select_related("award__proposal"), pk=pk)
-        if not request.user.has_perm("allocations.release_tranche"):
-            raise Http404
         try:
             services.tranche_release(tranche=tranche, actor=request.user)
         except ValidationError as exc:
@@ -533,6 +540,7 @@ class TrancheReleaseView(OfficialMixin, View):
 
 class CheckpointView(OfficialMixin, TemplateView):
     template_name = "allocations/checkpoint.html"
+    method_permissions = {"post": "allocations.manage_clawback"}
 
     def get_context_data(self, **kwargs):
         checkpoint = get_object_or_404(ClawbackCheckpoint.objects.select_related("call"), pk=kwargs["pk"])
@@ -548,8 +556,6 @@ class CheckpointView(OfficialMixin, TemplateView):
 
     def post(self, request, pk):
         checkpoint = get_object_or_404(ClawbackCheckpoint.objects.select_related("call"), pk=pk)
-        if not request.user.has_perm("allocations.manage_clawback"):
-            raise Http404
         action = request.POST.get("action")
         try:
             if action == "warn":
@@ -569,9 +575,9 @@ class CheckpointView(OfficialMixin, TemplateView):
 class ScheduleView(OfficialMixin, View):
     """Create the call's default claw-back schedule."""
 
+    method_permissions = {"post": "allocations.manage_clawback"}
+
     def post(self, request, pk):
         call = get_object_or_404(Call, pk=pk)
-        if not request.user.has_perm("allocations.manage_clawback"):
-            raise Http404
         services.clawback_schedule(call=call, actor=request.user)
         return redirect("allocations:call", pk=call.pk)

@@ -1,12 +1,13 @@
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.views.generic import ListView
+
+from portal.core.permissions import PermissionRequiredMixin
 
 from .filters import AuditEventFilter
 from .selectors import audit_log
 from .services import audit_verify
 
 
-class AuditLogView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class AuditLogView(PermissionRequiredMixin, ListView):
     """Auditors browse and filter the log. Read-only: the portal offers no way to change it."""
 
     template_name = "audit/log.html"

@@ -1,7 +1,6 @@
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
-from portal.accounts.enums import Role
 from portal.calls.selectors import calls_by_status
 
 
@@ -10,7 +9,7 @@ class HomeView(TemplateView):
 
     def get(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            if request.user.role == Role.REVIEWER:
+            if request.user.has_perm("reviews.view_own_assignments"):
                 return redirect("reviews:my_assignments")
             return redirect("proposals:dashboard")
         return super().get(request, *args, **kwargs)

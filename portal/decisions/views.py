@@ -1,8 +1,7 @@
 """Thin views over the decision services. Which page offers which step comes from the workflow table."""
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -11,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from portal.core.forms import form_add_service_errors
+from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.selectors import proposals_visible_to
 from portal.proposals.services import TransitionConflict
 from portal.proposals.workflow import GENERIC_ACTIONS, TRANSITIONS
@@ -28,13 +28,15 @@ from .forms import (
 )
 
 
-class ProposalPageMixin(LoginRequiredMixin):
+class ProposalPageMixin(PermissionRequiredMixin):
     """A page acting on one proposal the user may see (others: 404)."""
 
-    def load_proposal(self, request, pk):
-        return get_object_or_404(
-            proposals_visible_to(request.user).select_related("call", "organisation", "current_version"), pk=pk
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(
+            proposals_visible_to(self.request.user).select_related("call", "organisation", "current_version"),
+            pk=self.kwargs["pk"],
         )
+        return self.proposal
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "proposal": self.proposal}
@@ -55,22 +57,20 @@ class ProposalStepMixin(ProposalPageMixin):
     source states; otherwise the page refuses (403) or sends the user back to the proposal (changed state)."""
 
     actions: tuple[str, ...] = ()
+    any_permission = True
 
     def get_actions(self) -> tuple[str, ...]:
         return self.actions
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.proposal = self.load_proposal(request, kwargs["pk"])
-        rows = [TRANSITIONS[a] for a in self.get_actions()]
-        if not any(request.user.has_perm(t.permission, self.proposal) for t in rows):
-            raise PermissionDenied
-        self.allowed = [t for t in rows if self.proposal.state in t.sources]
+    def get_permission_required(self) -> tuple[str, ...]:
+        return tuple(TRANSITIONS[a].permission for a in self.get_actions())
+
+    def prepare(self):
+        self.allowed = [TRANSITIONS[a] for a in self.get_actions() if self.proposal.state in TRANSITIONS[a].sources]
         if not self.allowed:
-            messages.error(request, _("This step is not possible in the proposal's present state."))
+            messages.error(self.request, _("This step is not possible in the proposal's present state."))
             return redirect("proposals:detail", pk=self.proposal.pk)
-        return super().dispatch(request, *args, **kwargs)
+        return None
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "rows": self.allowed}
@@ -199,18 +199,16 @@ class RecommendationRevisionView(ProposalPageMixin, FormView):
 
     template_name = "decisions/revise.html"
     form_class = RecommendationRevisionForm
+    permission_required = "proposals.recommend_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.proposal = self.load_proposal(request, kwargs["pk"])
-        if not request.user.has_perm("proposals.recommend_proposal", self.proposal):
-            raise PermissionDenied
+    def prepare(self):
         self.current = services.recommendation_revisable(proposal=self.proposal)
         if self.current is None:
-            messages.error(request, _("A recommendation can only be revised while the proposal waits for a decision."))
+            messages.error(
+                self.request, _("A recommendation can only be revised while the proposal waits for a decision.")
+            )
             return redirect("proposals:detail", pk=self.proposal.pk)
-        return super().dispatch(request, *args, **kwargs)
+        return None
 
     def get_form_kwargs(self):
         call = self.proposal.call
@@ -272,7 +270,7 @@ class DecisionView(ProposalStepMixin, FormView):
         return self.done(_("The decision is recorded."))
 
 
-class QueueView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+class QueueView(PermissionRequiredMixin, TemplateView):
     """The official's work list: what waits for screening, for a recommendation, for a decision."""
 
     template_name = "decisions/queue.html"
@@ -293,7 +291,7 @@ class QueueView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
         return context
 
 
-class BulkDecisionView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+class BulkDecisionView(PermissionRequiredMixin, FormView):
     """Approve or reject a batch: each proposal is still its own decision, timeline step and audit record."""
 
     template_name = "decisions/queue.html"
@@ -324,7 +322,7 @@ class BulkDecisionView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
         return redirect("decisions:queue")
 
 
-class VersionDiffView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+class VersionDiffView(PermissionRequiredMixin, TemplateView):
     """What changed between two submitted versions, field by field (for officials)."""
 
     template_name = "decisions/diff.html"

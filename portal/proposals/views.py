@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -10,12 +10,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from portal.accounts.enums import OFFICIAL_ROLES
 from portal.accounts.models import Organisation
 from portal.calls.models import Call
 from portal.core.downloads import download_response
 from portal.core.formatting import format_hk_clock, format_hkd
 from portal.core.forms import form_add_service_errors
+from portal.core.permissions import PermissionRequiredMixin
 
 from . import selectors, services
 from .downloads import attachment_response
@@ -42,22 +42,21 @@ class DashboardView(LoginRequiredMixin, ListView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         now = timezone.now()
-        context["is_official"] = user.role in OFFICIAL_ROLES
+        context["is_official"] = user.is_official
         context["open_calls"] = list(Call.objects.filter(opens_at__lte=now, closes_at__gte=now).order_by("closes_at"))
         context["organisations"] = list(Organisation.objects.filter(memberships__user=user))
         context["can_create"] = user.has_perm("proposals.create_proposal")
         return context
 
 
-class ProposalStartView(LoginRequiredMixin, FormView):
+class ProposalStartView(PermissionRequiredMixin, FormView):
     template_name = "proposals/start.html"
     form_class = ProposalStartForm
+    permission_required = "proposals.create_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not request.user.has_perm("proposals.create_proposal"):
-            messages.error(request, _("Only applicants with a verified email address can start a proposal."))
-            return redirect("proposals:dashboard")
-        return super().dispatch(request, *args, **kwargs)
+    def permission_denied(self, permission):
+        messages.error(self.request, _("Only applicants with a verified email address can start a proposal."))
+        return redirect("proposals:dashboard")
 
     def get(self, request, *args, **kwargs):
         if not Organisation.objects.filter(memberships__user=request.user).exists():
@@ -87,31 +86,37 @@ def _context_for(proposal: Proposal) -> CallContext:
     return CallContext(proposal.call, organisations=list(Organisation.objects.order_by("name")))
 
 
-class ProposalEditView(View):
+class ProposalEditView(PermissionRequiredMixin, View):
     """The proposal form. Save draft keeps everything typed; Submit validates fully and freezes a version.
 
     A POST from an expired session is kept in the new session and restored after logging in again."""
 
     template_name = "proposals/edit.html"
+    permission_required = "proposals.change_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            if request.method == "POST":
-                request.session[PENDING_KEY.format(pk=kwargs["pk"])] = {
-                    k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"
-                }
-                messages.warning(
-                    request,
-                    _("Your session had expired. Log in again: what you typed is kept and will be saved."),
-                )
-            return redirect_to_login(reverse("proposals:edit", args=[kwargs["pk"]]))
-        self.proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=kwargs["pk"]))
-        if not request.user.has_perm("proposals.change_proposal", self.proposal):
-            if self.proposal.state not in EDITABLE:
-                return redirect("proposals:detail", pk=self.proposal.pk)
-            raise PermissionDenied
+    def handle_no_permission(self):
+        request, pk = self.request, self.kwargs["pk"]
+        if request.method == "POST":
+            request.session[PENDING_KEY.format(pk=pk)] = {
+                k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"
+            }
+            messages.warning(
+                request,
+                _("Your session had expired. Log in again: what you typed is kept and will be saved."),
+            )
+        return redirect_to_login(reverse("proposals:edit", args=[pk]))
+
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(selectors.proposal_detail(user=self.request.user, pk=self.kwargs["pk"]))
+        return self.proposal
+
+    def permission_denied(self, permission):
+        if self.proposal.state not in EDITABLE:  # submitted meanwhile: show it as it is now
+            return redirect("proposals:detail", pk=self.proposal.pk)
+        return super().permission_denied(permission)
+
+    def prepare(self):
         self.context = _context_for(self.proposal)
-        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, pk):
         pending = request.session.pop(PENDING_KEY.format(pk=pk), None)
@@ -319,18 +324,18 @@ class AttachmentDownloadView(LoginRequiredMixin, View):
         return attachment_response(attachment)
 
 
-class WithdrawView(LoginRequiredMixin, FormView):
+class WithdrawView(PermissionRequiredMixin, FormView):
     template_name = "proposals/withdraw.html"
     form_class = WithdrawForm
+    permission_required = "proposals.withdraw_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.proposal = get_object_or_404(selectors.proposals_visible_to(request.user), pk=kwargs["pk"])
-        if not request.user.has_perm("proposals.withdraw_proposal", self.proposal):
-            messages.error(request, _("This proposal can no longer be withdrawn."))
-            return redirect("proposals:detail", pk=self.proposal.pk)
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(selectors.proposals_visible_to(self.request.user), pk=self.kwargs["pk"])
+        return self.proposal
+
+    def permission_denied(self, permission):
+        messages.error(self.request, _("This proposal can no longer be withdrawn."))
+        return redirect("proposals:detail", pk=self.proposal.pk)
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "proposal": self.proposal}

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -18,6 +16,7 @@ from django.views.generic import ListView, TemplateView
 from portal.calls.models import Call
 from portal.core.downloads import download_response, stored_file_response
 from portal.core.formatting import hk_today
+from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.selectors import proposals_visible_to
 
@@ -37,7 +36,7 @@ def _language(request) -> str:
     return wanted if wanted in codes else settings.LANGUAGE_CODE
 
 
-class ReportsIndexView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class ReportsIndexView(PermissionRequiredMixin, ListView):
     template_name = "reports/index.html"
     context_object_name = "calls"
     permission_required = "reports.view_reports"
@@ -46,19 +45,17 @@ class ReportsIndexView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
         return selectors.report_calls()
 
 
-class CallExportMixin(LoginRequiredMixin):
+class CallExportMixin(PermissionRequiredMixin):
     """A page or download about one call: officials only, and only those free of any conflict in the call."""
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not request.user.has_perm("reports.view_reports"):
-            raise PermissionDenied
-        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
-        self.can_export = request.user.has_perm("reports.export_call", self.call)
-        if not self.can_export and request.method == "POST":
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "reports.view_reports"
+
+    def prepare(self):
+        self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
+        self.can_export = self.request.user.has_perm("reports.export_call", self.call)
+        if not self.can_export and self.request.method == "POST":
+            return self.permission_denied("reports.export_call")
+        return None
 
 
 class CallReportsView(CallExportMixin, TemplateView):
@@ -88,14 +85,12 @@ class ApprovalReportRequestView(CallExportMixin, View):
         return redirect(f"{reverse('reports:call', args=[call_pk])}#document-{document.pk}")
 
 
-class DocumentMixin(LoginRequiredMixin):
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.document = get_object_or_404(GeneratedDocument.objects.select_related("call"), pk=kwargs["pk"])
-        if not request.user.has_perm("reports.export_call", self.document.call):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+class DocumentMixin(PermissionRequiredMixin):
+    permission_required = "reports.export_call"
+
+    def get_permission_object(self):
+        self.document = get_object_or_404(GeneratedDocument.objects.select_related("call"), pk=self.kwargs["pk"])
+        return self.document.call
 
 
 class DocumentStatusView(DocumentMixin, View):
@@ -135,7 +130,7 @@ class CallExportView(CallExportMixin, View):
         if table not in ExportTable.values or fmt not in ExportFormat.values:
             raise Http404
         if not self.can_export:
-            raise PermissionDenied
+            return self.permission_denied("reports.export_call")
         content = exports.call_export(selectors.approval_report_data(call=self.call), table, fmt)
         services.export_record(
             actor=request.user, action="reports.call_export", obj=self.call, details={"table": table, "format": fmt}
@@ -146,7 +141,7 @@ class CallExportView(CallExportMixin, View):
         return response
 
 
-class OpenDataView(LoginRequiredMixin, PermissionRequiredMixin, View):
+class OpenDataView(PermissionRequiredMixin, View):
     permission_required = "reports.export_open_data"
 
     def get(self, request, fmt):
@@ -169,23 +164,25 @@ class OpenDataView(LoginRequiredMixin, PermissionRequiredMixin, View):
         return response
 
 
-class ProposalDocumentMixin(LoginRequiredMixin):
-    """A proposal the user may see (else 404) and whose documents they may read (else 403)."""
+class ProposalDocumentMixin(PermissionRequiredMixin):
+    """A proposal the user may see (else 404) and whose documents they may read (else 403), in a state that has
+    the document (else 404)."""
 
+    permission_required = "reports.view_proposal_documents"
     states: frozenset = frozenset()
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
+    def get_permission_object(self):
         self.proposal = get_object_or_404(
-            proposals_visible_to(request.user).select_related("call", "organisation", "current_version", "created_by"),
-            pk=kwargs["pk"],
+            proposals_visible_to(self.request.user).select_related(
+                "call", "organisation", "current_version", "created_by"
+            ),
+            pk=self.kwargs["pk"],
         )
-        if not request.user.has_perm("reports.view_proposal_documents", self.proposal):
-            raise PermissionDenied
+        return self.proposal
+
+    def prepare(self):
         if self.proposal.state not in self.states:
             raise Http404
-        return super().dispatch(request, *args, **kwargs)
 
 
 class DecisionLetterView(ProposalDocumentMixin, View):

@@ -19,6 +19,7 @@ def has_declared_no_conflict(user, assignment) -> bool:
 
 
 rules.add_perm("reviews.view_own_assignments", is_reviewer)
+rules.add_perm("reviews.change_own_profile", is_reviewer)
 rules.add_perm("reviews.view_assignment", is_reviewer & is_own_assignment)
 rules.add_perm("reviews.declare_interest", is_reviewer & is_own_assignment)
 rules.add_perm("reviews.review_proposal", is_reviewer & is_own_assignment & has_declared_no_conflict)

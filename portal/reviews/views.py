@@ -2,7 +2,7 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -10,12 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView, TemplateView
-from rules.contrib.views import PermissionRequiredMixin
 
-from portal.accounts.enums import COMMITTEE_ROLES, Role
 from portal.calls.models import Call
 from portal.core.formatting import format_hk_clock
 from portal.core.forms import error_text, form_add_service_errors
+from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.downloads import attachment_response
 from portal.proposals.models import Proposal
 
@@ -39,7 +38,7 @@ from .models import Declaration, ExpertiseTag, Review, ReviewerProfile
 # ---- Reviewers ----------------------------------------------------------------------------------------------
 
 
-class MyAssignmentsView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class MyAssignmentsView(PermissionRequiredMixin, ListView):
     template_name = "reviews/my_assignments.html"
     context_object_name = "assignments"
     permission_required = "reviews.view_own_assignments"
@@ -48,19 +47,23 @@ class MyAssignmentsView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
         return selectors.assignments_for_reviewer(user=self.request.user)
 
 
-class AssignmentView(LoginRequiredMixin, View):
+class AssignmentMixin(PermissionRequiredMixin):
+    """A page of one of the reviewer's own active assignments; anyone else's, or one they may not use, is a 404."""
+
+    def get_permission_object(self):
+        self.assignment = get_object_or_404(selectors.assignment_for(user=self.request.user, pk=self.kwargs["pk"]))
+        return self.assignment
+
+    def permission_denied(self, permission):
+        raise Http404
+
+
+class AssignmentView(AssignmentMixin, View):
     """Before the declaration: title, organisations and summary only. After "no conflict": the submitted
     version in full, with its attachments."""
 
     template_name = "reviews/assignment.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=kwargs["pk"]))
-        if not request.user.has_perm("reviews.view_assignment", self.assignment):
-            raise Http404
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "reviews.view_assignment"
 
     def get(self, request, pk):
         return self.render(DeclarationForm())
@@ -111,30 +114,27 @@ class AssignmentView(LoginRequiredMixin, View):
         )
 
 
-class AssignmentAttachmentView(LoginRequiredMixin, View):
+class AssignmentAttachmentView(AssignmentMixin, View):
+    permission_required = "reviews.review_proposal"
+
     def get(self, request, pk, attachment_pk):
-        assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=pk))
-        if not request.user.has_perm("reviews.review_proposal", assignment):
-            raise Http404
-        attachment = get_object_or_404(assignment.proposal.current_version.attachments.all(), pk=attachment_pk)
+        attachment = get_object_or_404(self.assignment.proposal.current_version.attachments.all(), pk=attachment_pk)
         return attachment_response(attachment)
 
 
-class ReviewView(LoginRequiredMixin, View):
+class ReviewView(AssignmentMixin, View):
     template_name = "reviews/review.html"
+    permission_required = "reviews.review_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.assignment = get_object_or_404(selectors.assignment_for(user=request.user, pk=kwargs["pk"]))
-        if not request.user.has_perm("reviews.review_proposal", self.assignment):
-            if self.assignment.status == AssignmentStatus.PENDING:
-                messages.info(request, _("Declare your interests before you read and score the proposal."))
-                return redirect("reviews:assignment", pk=self.assignment.pk)
-            raise Http404
+    def permission_denied(self, permission):
+        if self.assignment.status == AssignmentStatus.PENDING:
+            messages.info(self.request, _("Declare your interests before you read and score the proposal."))
+            return redirect("reviews:assignment", pk=self.assignment.pk)
+        return super().permission_denied(permission)
+
+    def prepare(self):
         self.criteria = list(self.assignment.proposal.call.criteria.all())
         self.review = selectors.current_review(assignment=self.assignment)
-        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, pk):
         form = ReviewForm(initial=ReviewForm.initial_from(self.review), criteria=self.criteria)
@@ -190,13 +190,9 @@ class ReviewView(LoginRequiredMixin, View):
         )
 
 
-class ProfileView(LoginRequiredMixin, View):
+class ProfileView(PermissionRequiredMixin, View):
     template_name = "reviews/profile.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and request.user.role != Role.REVIEWER:
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "reviews.change_own_profile"
 
     def get(self, request):
         profile = ReviewerProfile.objects.filter(user=request.user).first() or ReviewerProfile(user=request.user)
@@ -215,7 +211,7 @@ class ProfileView(LoginRequiredMixin, View):
 # ---- Secretariat --------------------------------------------------------------------------------------------
 
 
-class CallListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class CallListView(PermissionRequiredMixin, ListView):
     template_name = "reviews/calls.html"
     context_object_name = "calls"
     permission_required = "reviews.view_ranking"
@@ -224,12 +220,12 @@ class CallListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
         return Call.objects.order_by("-opens_at")
 
 
-class CallMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class CallMixin(PermissionRequiredMixin):
     permission_required = "reviews.assign_reviewers"
 
-    def dispatch(self, request, *args, **kwargs):
-        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_object(self):
+        self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
+        return self.call
 
 
 class CallAssignmentsView(CallMixin, TemplateView):
@@ -312,7 +308,7 @@ class ConflictRecordView(CallMixin, View):
         return redirect("reviews:call_assignments", call_pk=call_pk)
 
 
-class ReopenView(LoginRequiredMixin, PermissionRequiredMixin, View):
+class ReopenView(PermissionRequiredMixin, View):
     permission_required = "reviews.reopen_review"
 
     def post(self, request, pk):
@@ -333,12 +329,12 @@ class ReopenView(LoginRequiredMixin, PermissionRequiredMixin, View):
 # ---- Committee ----------------------------------------------------------------------------------------------
 
 
-class RankingMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class RankingMixin(PermissionRequiredMixin):
     permission_required = "reviews.view_ranking"
 
-    def dispatch(self, request, *args, **kwargs):
-        self.call = get_object_or_404(Call, pk=kwargs["call_pk"])
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_object(self):
+        self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
+        return self.call
 
     def ranking(self):
         self.filter = RankingFilter(
@@ -423,18 +419,16 @@ class RankingCsvView(RankingMixin, View):
         return response
 
 
-class CommitteeProposalView(LoginRequiredMixin, PermissionRequiredMixin, View):
+class CommitteeProposalView(PermissionRequiredMixin, View):
     """The reviews of one proposal for the committee. A committee member first declares their interests; a
     conflicted one sees nothing of the reviews."""
 
     permission_required = "reviews.view_ranking"
     template_name = "reviews/committee_proposal.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        self.proposal = get_object_or_404(selectors.committee_proposal(pk=kwargs["pk"]))
-        return super().dispatch(request, *args, **kwargs)
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(selectors.committee_proposal(pk=self.kwargs["pk"]))
+        return self.proposal
 
     def get(self, request, pk):
         return self.render()
@@ -483,7 +477,7 @@ class CommitteeProposalView(LoginRequiredMixin, PermissionRequiredMixin, View):
         declared = Declaration.objects.filter(proposal=proposal, user=user).exists()
         if conflicted:
             context["conflicted"] = True
-        elif user.role in COMMITTEE_ROLES | {Role.APPROVING_OFFICER} and not declared:
+        elif user.has_perm("reviews.committee_declare") and not declared:
             context["declaration_form"] = declaration_form or DeclarationForm()
         else:
             consensus = getattr(proposal, "review_consensus", None)
@@ -562,22 +556,26 @@ class FeedbackView(LoginRequiredMixin, View):
         )
 
 
-class ReviewPreferencesView(LoginRequiredMixin, View):
+class ReviewPreferencesView(PermissionRequiredMixin, View):
     """The applicant names the expertise the proposal needs and suggests up to three reviewers."""
 
     template_name = "reviews/preferences.html"
+    permission_required = "proposals.change_proposal"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
+    def get_permission_object(self):
         from portal.proposals.selectors import proposals_visible_to
 
-        self.proposal = get_object_or_404(proposals_visible_to(request.user).select_related("call"), pk=kwargs["pk"])
-        if not request.user.has_perm("proposals.change_proposal", self.proposal):
-            messages.error(request, _("The proposal can no longer be changed."))
-            return redirect("proposals:detail", pk=self.proposal.pk)
+        self.proposal = get_object_or_404(
+            proposals_visible_to(self.request.user).select_related("call"), pk=self.kwargs["pk"]
+        )
+        return self.proposal
+
+    def permission_denied(self, permission):
+        messages.error(self.request, _("The proposal can no longer be changed."))
+        return redirect("proposals:detail", pk=self.proposal.pk)
+
+    def prepare(self):
         self.tags = list(ExpertiseTag.objects.order_by("name"))
-        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, pk):
         suggested = list(self.proposal.suggested_reviewers.filter(reviewer__isnull=True).order_by("pk"))
