@@ -178,6 +178,8 @@ class ConsensusForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
+    """The reviewer's own profile; ``reviewer_profile_save`` saves what it validates (never ``form.save()``)."""
+
     class Meta:
         model = ReviewerProfile
         fields = ["organisation", "expertise", "max_per_call", "available"]

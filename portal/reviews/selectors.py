@@ -15,7 +15,12 @@ from portal.proposals.models import Proposal
 from . import scoring
 from .conflicts import conflict_reason, conflicted_proposal_ids
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
-from .models import Assignment, CallReviewSettings, Review, Score, SuggestedReviewer
+from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Score, SuggestedReviewer
+
+
+def reviewer_profile_get(*, user) -> ReviewerProfile:
+    """The reviewer's profile, or a new unsaved one with the defaults (no organisation, available, 6 per call)."""
+    return ReviewerProfile.objects.filter(user=user).first() or ReviewerProfile(user=user)
 
 
 def review_settings(*, call: Call) -> CallReviewSettings:

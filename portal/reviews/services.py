@@ -1,6 +1,7 @@
 """Writes on reviews: assignment (manual and automatic), declarations of interest, reviews, reopening,
 the applicant's response, the committee's consensus and the reminders."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,11 +41,42 @@ from .models import (
     SuggestedReviewer,
 )
 
+# ---- The reviewer's profile --------------------------------------------------------------------------------
+
+
+def _profile_snapshot(profile: ReviewerProfile) -> dict:
+    return {
+        "organisation": profile.organisation_id,
+        "expertise": sorted(profile.expertise.values_list("pk", flat=True)) if profile.pk else [],
+        "max_per_call": profile.max_per_call,
+        "available": profile.available,
+    }
+
+
+@transaction.atomic
+def reviewer_profile_save(
+    *, user, organisation, expertise: Iterable[ExpertiseTag], max_per_call: int, available: bool
+) -> ReviewerProfile:
+    """Save a reviewer's own profile: the organisation they work for (which counts in conflicts of interest), their
+    expertise (which counts in assignment), the most proposals they take per call and whether they take new ones.
+    Recorded in the audit log with what it was before."""
+    if not user.has_perm("reviews.change_own_profile"):
+        raise PermissionDenied
+    profile = ReviewerProfile.objects.select_for_update().filter(user=user).first() or ReviewerProfile(user=user)
+    before = _profile_snapshot(profile) if profile.pk else {}
+    profile.organisation = organisation
+    profile.max_per_call = max_per_call
+    profile.available = available
+    profile.full_clean()
+    profile.save()
+    profile.expertise.set(expertise)
+    audit_record(
+        actor=user, action="reviewer_profile.save", obj=profile, before=before, after=_profile_snapshot(profile)
+    )
+    return profile
+
+
 # ---- Assignment ---------------------------------------------------------------------------------------------
-
-
-def _profile(user) -> ReviewerProfile:
-    return ReviewerProfile.objects.filter(user=user).first() or ReviewerProfile(user=user)
 
 
 def _load(*, reviewer, call: Call) -> int:
@@ -67,7 +99,7 @@ def assignment_create(
     reason = conflict_reason(user=reviewer, proposal=proposal)
     if reason:
         raise ValidationError({"reviewer": _("Conflict of interest: %(reason)s") % {"reason": reason}})
-    profile = _profile(reviewer)
+    profile = selectors.reviewer_profile_get(user=reviewer)
     if not profile.available:
         raise ValidationError({"reviewer": _("This reviewer is not available.")})
     if _load(reviewer=reviewer, call=proposal.call) >= profile.max_per_call:

@@ -33,7 +33,7 @@ from .forms import (
     ReviewForm,
     ReviewPreferencesForm,
 )
-from .models import Declaration, ExpertiseTag, Review, ReviewerProfile
+from .models import Declaration, ExpertiseTag, Review
 
 # ---- Reviewers ----------------------------------------------------------------------------------------------
 
@@ -195,16 +195,19 @@ class ProfileView(PermissionRequiredMixin, View):
     permission_required = "reviews.change_own_profile"
 
     def get(self, request):
-        profile = ReviewerProfile.objects.filter(user=request.user).first() or ReviewerProfile(user=request.user)
-        return TemplateResponse(request, self.template_name, {"form": ProfileForm(instance=profile)})
+        form = ProfileForm(instance=selectors.reviewer_profile_get(user=request.user))
+        return TemplateResponse(request, self.template_name, {"form": form})
 
     def post(self, request):
-        profile = ReviewerProfile.objects.filter(user=request.user).first() or ReviewerProfile(user=request.user)
-        form = ProfileForm(data=request.POST, instance=profile)
+        form = ProfileForm(data=request.POST, instance=selectors.reviewer_profile_get(user=request.user))
         if form.is_valid():
-            form.save()
-            messages.success(request, _("Your reviewer profile is saved."))
-            return redirect("reviews:profile")
+            try:
+                services.reviewer_profile_save(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Your reviewer profile is saved."))
+                return redirect("reviews:profile")
         return TemplateResponse(request, self.template_name, {"form": form}, status=422)
 
 

@@ -4,14 +4,15 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from portal.accounts.enums import Role
 from portal.audit.models import AuditEvent
 from portal.reviews import selectors, services
 from portal.reviews.enums import AssignmentSource, AssignmentStatus, ReviewState
 from portal.reviews.models import Assignment, ReminderSent, Review
-from tests.factories import OrganisationFactory
+from tests.factories import OrganisationFactory, UserFactory
 from tests.factories.reviews import (
     CallReviewSettingsFactory,
     ExpertiseTagFactory,
@@ -229,3 +230,72 @@ def test_assignment_problem_asks_for_the_minimum_less_the_active_reviewers(call,
     assert (call.reviewers_per_proposal, call.min_reviewers) == (3, 2)
     assert problem.proposals == {str(untouched.pk): 3, str(one.pk): 2, str(conflicted.pk): 3, str(two.pk): 1}
     assert problem.min_reviewers == {str(untouched.pk): 2, str(one.pk): 1, str(conflicted.pk): 2}
+
+
+# ---- The reviewer's profile ---------------------------------------------------------------------------------
+
+
+def test_reviewer_profile_save_creates_the_profile_and_audits_it(db):
+    user = UserFactory(role=Role.REVIEWER)
+    organisation = OrganisationFactory()
+    tags = [ExpertiseTagFactory(), ExpertiseTagFactory()]
+
+    profile = services.reviewer_profile_save(
+        user=user, organisation=organisation, expertise=tags, max_per_call=4, available=False
+    )
+
+    profile.refresh_from_db()
+    assert (profile.user, profile.organisation, profile.max_per_call, profile.available) == (
+        user,
+        organisation,
+        4,
+        False,
+    )
+    assert set(profile.expertise.all()) == set(tags)
+    audit = AuditEvent.objects.latest("seq")
+    assert (audit.action, audit.actor_id, audit.object_id, audit.before) == (
+        "reviewer_profile.save",
+        user.pk,
+        str(profile.pk),
+        {},
+    )
+    assert audit.after == {
+        "organisation": organisation.pk,
+        "expertise": sorted(t.pk for t in tags),
+        "max_per_call": 4,
+        "available": False,
+    }
+
+
+def test_reviewer_profile_save_updates_and_records_what_it_was(reviewer):
+    old = reviewer.reviewer_profile
+    before = {
+        "organisation": old.organisation_id,
+        "expertise": sorted(old.expertise.values_list("pk", flat=True)),
+        "max_per_call": old.max_per_call,
+        "available": old.available,
+    }
+
+    profile = services.reviewer_profile_save(
+        user=reviewer, organisation=None, expertise=[], max_per_call=2, available=True
+    )
+
+    assert profile.pk == old.pk
+    assert (profile.organisation, list(profile.expertise.all()), profile.max_per_call) == (None, [], 2)
+    assert AuditEvent.objects.latest("seq").before == before
+
+
+def test_reviewer_profile_save_checks_the_limit(reviewer):
+    with pytest.raises(ValidationError) as excinfo:
+        services.reviewer_profile_save(user=reviewer, organisation=None, expertise=[], max_per_call=101, available=True)
+
+    assert excinfo.value.message_dict == {"max_per_call": ["Ensure this value is less than or equal to 100."]}
+    assert reviewer.reviewer_profile.max_per_call != 101
+
+
+def test_reviewer_profile_save_refused_to_other_roles(secretariat):
+    with pytest.raises(PermissionDenied):
+        services.reviewer_profile_save(
+            user=secretariat, organisation=None, expertise=[], max_per_call=2, available=True
+        )
+    assert not hasattr(secretariat, "reviewer_profile")

@@ -4,10 +4,11 @@ import io
 import pytest
 from django.urls import reverse
 
+from portal.audit.models import AuditEvent
 from portal.reviews import services
 from portal.reviews.models import Review
 from tests.factories import UserFactory
-from tests.factories.reviews import ReviewerProfileFactory, submitted_proposal
+from tests.factories.reviews import ExpertiseTagFactory, ReviewerProfileFactory, submitted_proposal
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +327,22 @@ def test_reviewer_cannot_reach_ranking(client, call, reviewer):
 def test_auditor_sees_ranking(client, call, scored_call):
     client.force_login(UserFactory(role="auditor"))
     assert client.get(reverse("reviews:ranking", args=[call.pk])).status_code == 200
+
+
+def test_profile_page_saves_through_the_service_and_keeps_bad_input(client, reviewer, secretariat):
+    tag = ExpertiseTagFactory(name="Medical imaging")
+    client.force_login(reviewer)
+    assert "Medical imaging" in client.get(reverse("reviews:profile")).content.decode()
+
+    bad = client.post(reverse("reviews:profile"), {"expertise": [tag.pk], "max_per_call": "500", "available": "on"})
+    good = client.post(reverse("reviews:profile"), {"expertise": [tag.pk], "max_per_call": "3", "available": "on"})
+
+    assert bad.status_code == 422
+    assert "Ensure this value is less than or equal to 100." in bad.content.decode()
+    assert good.status_code == 302
+    profile = reviewer.reviewer_profile
+    profile.refresh_from_db()
+    assert (profile.max_per_call, list(profile.expertise.all())) == (3, [tag])
+    assert AuditEvent.objects.latest("seq").action == "reviewer_profile.save"
+    client.force_login(secretariat)
+    assert client.get(reverse("reviews:profile")).status_code == 403
