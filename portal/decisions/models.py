@@ -102,6 +102,7 @@ class ClarificationRequest(models.Model):
         ProposalVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     answered_at = models.DateTimeField(null=True, blank=True)
+    answer = models.TextField(_("the applicant's reply"), blank=True)
 
     class Meta:
         ordering = ["proposal", "requested_at", "pk"]

@@ -8,7 +8,7 @@ from portal.proposals.models import Proposal
 
 from .models import ClarificationRequest, Decision, Recommendation, RecommendedHours, Screening, ScreeningAnswer
 
-SCREENING_STATES = (S.SUBMITTED, S.SCREENING, S.CLARIFICATION_REQUESTED)
+SCREENING_STATES = (S.SUBMITTED, S.AMENDING, S.SCREENING, S.CLARIFICATION_REQUESTED)
 RECOMMENDATION_STATES = (S.REVIEWED, S.RESPONSE)
 DECISION_STATES = (S.RECOMMENDED, S.NOT_RECOMMENDED)
 

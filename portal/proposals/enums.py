@@ -6,6 +6,9 @@ from django.utils.translation import pgettext_lazy
 class ProposalState(models.TextChoices):
     DRAFT = "draft", pgettext_lazy("proposal state", "Draft")
     SUBMITTED = "submitted", pgettext_lazy("proposal state", "Submitted")
+    # Reopened by the applicant before the deadline: the last submitted version stands until the amendment is
+    # submitted.
+    AMENDING = "amending", pgettext_lazy("proposal state", "Being amended")
     SCREENING = "screening", pgettext_lazy("proposal state", "Screening")
     CLARIFICATION_REQUESTED = (
         "clarification_requested",
@@ -27,7 +30,7 @@ class ProposalState(models.TextChoices):
 
 S = ProposalState
 # The applicant may edit the working copy in these states.
-EDITABLE = frozenset({S.DRAFT, S.CLARIFICATION_REQUESTED})
+EDITABLE = frozenset({S.DRAFT, S.AMENDING, S.CLARIFICATION_REQUESTED})
 # A decision has been taken (or the proposal has ended): no withdrawal after this.
 DECIDED = frozenset({S.APPROVED, S.REJECTED, S.ALLOCATED, S.ACTIVE, S.COMPLETED, S.WITHDRAWN, S.INELIGIBLE})
 WITHDRAWABLE = frozenset(set(S) - DECIDED)

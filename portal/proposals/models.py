@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organisation
 from portal.calls.models import Call, Quarter, ResourcePool
+from portal.core.i18n import localised
 
 from .enums import AttachmentKind, ProposalState
 
@@ -23,6 +24,7 @@ class Proposal(models.Model):
     state = models.CharField(_("state"), max_length=32, choices=ProposalState.choices, default=ProposalState.DRAFT)
     reference = models.CharField(_("reference"), max_length=20, unique=True, null=True, blank=True)
     title = models.CharField(_("title"), max_length=300, blank=True)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=300, blank=True)
     draft = models.JSONField(default=dict, blank=True)
     draft_saved_at = models.DateTimeField(null=True, blank=True)
     current_version = models.ForeignKey(
@@ -43,6 +45,11 @@ class Proposal(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or str(_("Untitled proposal"))
+
+    @property
+    def local_title(self) -> str:
+        """The title in the reader's language: the Chinese title for a Chinese reader when there is one."""
+        return localised(self, "title") or str(_("Untitled proposal"))
 
 
 class ProposalVersion(models.Model):

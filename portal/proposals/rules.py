@@ -6,6 +6,7 @@ import rules
 from portal.accounts.rules import is_applicant, is_chair, is_committee, is_email_verified, is_official, is_secretariat
 
 from .enums import EDITABLE, WITHDRAWABLE
+from .enums import ProposalState as S
 
 
 @rules.predicate
@@ -23,6 +24,24 @@ def is_editable(user, proposal) -> bool:
 @rules.predicate
 def is_withdrawable(user, proposal) -> bool:
     return proposal is not None and proposal.state in WITHDRAWABLE
+
+
+@rules.predicate
+def is_reopenable(user, proposal) -> bool:
+    """Submitted, not yet screened, and the call still open: the applicant may amend until the deadline."""
+    return proposal is not None and proposal.state == S.SUBMITTED and proposal.call.is_open()
+
+
+@rules.predicate
+def is_being_amended(user, proposal) -> bool:
+    return proposal is not None and proposal.state == S.AMENDING
+
+
+@rules.predicate
+def is_not_amended_before_deadline(user, proposal) -> bool:
+    """Screening waits while the applicant amends before the deadline; after it, the last submitted version is
+    screened."""
+    return proposal is not None and (proposal.state != S.AMENDING or not proposal.call.is_open())
 
 
 @rules.predicate
@@ -50,7 +69,9 @@ rules.add_perm("proposals.change_proposal", is_applicant & is_proposal_member & 
 rules.add_perm("proposals.submit_proposal", is_applicant & is_email_verified & is_proposal_member & is_editable)
 rules.add_perm("proposals.withdraw_proposal", is_applicant & is_proposal_member & is_withdrawable)
 rules.add_perm("proposals.download_attachment", can_view_proposal)
-rules.add_perm("proposals.screen_proposal", is_secretariat & is_submitted)
+rules.add_perm("proposals.reopen_proposal", is_applicant & is_email_verified & is_proposal_member & is_reopenable)
+rules.add_perm("proposals.keep_submitted_proposal", is_applicant & is_proposal_member & is_being_amended)
+rules.add_perm("proposals.screen_proposal", is_secretariat & is_submitted & is_not_amended_before_deadline)
 # reviews/rules.py adds to close_review, recommend_proposal and decide_proposal: enough reviews in, no conflict.
 rules.add_perm("proposals.close_review", is_secretariat & is_submitted)
 rules.add_perm("proposals.recommend_proposal", is_committee & is_submitted)

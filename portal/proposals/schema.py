@@ -230,6 +230,19 @@ def raw_from_post(schema_fields, data) -> dict[str, str]:
     return raw
 
 
+# The applicant's reply to the secretariat's clarification questions: kept in the working copy with the form's
+# fields, frozen with the next version and recorded on the clarification request it answers.
+CLARIFICATION_REPLY = "clarification_reply"
+MAX_REPLY = 10000
+
+
+def extra_from_post(data) -> dict[str, str]:
+    """Working-copy entries that are not fields of the schema (the clarification reply)."""
+    if CLARIFICATION_REPLY in data:
+        return {CLARIFICATION_REPLY: str(data.get(CLARIFICATION_REPLY, ""))[:MAX_REPLY]}
+    return {}
+
+
 def budget_from_raw(context: CallContext, raw: dict[str, str]) -> tuple[Budget, dict[str, str]]:
     """A best-effort budget from typed values, for the live preview: unreadable cells count as 0 and are named."""
     hours: dict[tuple[str, str], int] = {}

@@ -25,7 +25,14 @@ from portal.notifications.services import email_queue, notify, users_notify
 
 from .enums import EDITABLE, AttachmentKind, ProposalState
 from .models import Attachment, ComputeRequest, Proposal, ProposalEvent, ProposalVersion, ReferenceCounter
-from .schema import CO_APPLICANT_ROWS, CallContext, ProposalSchema, co_field_names
+from .schema import (
+    CLARIFICATION_REPLY,
+    CO_APPLICANT_ROWS,
+    CallContext,
+    ProposalSchema,
+    co_field_names,
+    hours_field_name,
+)
 from .validators import validate_pdf
 from .workflow import TRANSITIONS
 
@@ -84,11 +91,14 @@ def proposal_save_draft(*, proposal: Proposal, raw: dict[str, str], user, now: d
     now = now or timezone.now()
     draft = {**proposal.draft, **raw}
     updated = Proposal.objects.filter(pk=proposal.pk, state__in=EDITABLE).update(
-        draft=draft, title=(raw.get("title") or proposal.title or "").strip()[:300], draft_saved_at=now
+        draft=draft,
+        title=(draft.get("title") or "").strip()[:300],
+        title_zh=(draft.get("title_zh") or "").strip()[:300],
+        draft_saved_at=now,
     )
     if not updated:
         raise TransitionConflict
-    proposal.refresh_from_db(fields=["draft", "title", "draft_saved_at", "updated_at"])
+    proposal.refresh_from_db(fields=["draft", "title", "title_zh", "draft_saved_at", "updated_at"])
     return proposal
 
 
@@ -168,10 +178,21 @@ def proposal_check(*, proposal: Proposal, context: CallContext, user, now: datet
         problem("eligibility", _("An enterprise needs its 8-digit Business Registration number on file."))
     if not user.is_email_verified:
         problem("eligibility", _("Verify your email address before submitting."))
-    kinds = {a.kind for a in proposal.attachments.all() if a.removed_at is None}
+    # Read afresh, not from a prefetched list: a file added in the same request must count.
+    kinds = {a.kind for a in current_attachments(proposal)}
     if AttachmentKind.TECHNICAL not in kinds:
         problem("attachments", _("Attach the technical proposal as a PDF."))
+    if (
+        proposal.state == ProposalState.CLARIFICATION_REQUESTED
+        and not str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip()
+    ):
+        problem("clarification", _("Reply to the secretariat's questions in the reply box."))
     return SubmissionCheck(schema=schema, problems=problems)
+
+
+def current_attachments(proposal: Proposal) -> list[Attachment]:
+    """The working copy's attachments, read from the database (never a prefetched, possibly stale list)."""
+    return list(Attachment.objects.filter(proposal=proposal, removed_at__isnull=True).order_by("uploaded_at", "pk"))
 
 
 def _canonical_bytes(content: dict) -> bytes:
@@ -233,6 +254,43 @@ def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attac
     }
 
 
+def draft_digest(proposal: Proposal) -> str:
+    """A digest of the working copy and its attachments: the confirm page submits only what it showed."""
+    attachments = [[a.pk, a.sha256] for a in current_attachments(proposal)]
+    return hashlib.sha256(_canonical_bytes({"draft": proposal.draft, "attachments": attachments})).hexdigest()
+
+
+@dataclass
+class Preview:
+    """What a submission would freeze now: the check, and (when it passes) the version's content."""
+
+    check: SubmissionCheck
+    content: dict | None
+    digest: str
+
+
+def proposal_preview(*, proposal: Proposal, context: CallContext, user, now: datetime | None = None) -> Preview:
+    """The whole proposal as it would be submitted, for the review-and-confirm step. Writes nothing."""
+    check = proposal_check(proposal=proposal, context=context, user=user, now=now)
+    content = _content(proposal, check.schema, current_attachments(proposal)) if check.ok else None
+    return Preview(check=check, content=content, digest=draft_digest(proposal))
+
+
+def draft_from_content(content: dict) -> dict[str, str]:
+    """The working copy (field name → text, as typed) that reproduces a submitted version's content."""
+    raw: dict[str, str] = {}
+    for name, value in (content.get("fields") or {}).items():
+        raw[name] = ("on" if value else "") if isinstance(value, bool) else ("" if value is None else str(value))
+    for i, co in enumerate(content.get("co_applicants") or [], start=1):
+        name, org, email = co_field_names(i)
+        raw[name] = co.get("name", "")
+        raw[org] = co.get("organisation", "")
+        raw[email] = co.get("email", "")
+    for request in (content.get("compute") or {}).get("requests") or []:
+        raw[hours_field_name(request["pool"], request["quarter"])] = str(request["gpu_hours"])
+    return raw
+
+
 def _next_reference(year: int) -> str:
     prefix = settings.PORTAL_REFERENCE_PREFIX
     counter, _created = ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
@@ -262,8 +320,11 @@ def proposal_submit(
         with transaction.atomic():
             # The state change comes first: it is the write that serialises two concurrent submissions.
             proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
-            attachments = [a for a in proposal.attachments.all() if a.removed_at is None]
+            attachments = current_attachments(proposal)
             content = _content(proposal, check.schema, attachments)
+            reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
+            if reply:
+                content["clarification_reply"] = reply
             budget = check.schema.budget()
             number = proposal.versions.count() + 1
             version = ProposalVersion.objects.create(
@@ -304,7 +365,13 @@ def proposal_submit(
                 after={"version": number, "sha256": version.sha256, "reference": proposal.reference},
             )
             # A resubmission answers the open clarification request.
-            proposal.clarifications.filter(answered_at__isnull=True).update(answered_version=version, answered_at=now)
+            proposal.clarifications.filter(answered_at__isnull=True).update(
+                answered_version=version, answered_at=now, answer=reply
+            )
+            if CLARIFICATION_REPLY in proposal.draft:
+                draft = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
+                Proposal.objects.filter(pk=proposal.pk).update(draft=draft)
+                proposal.draft = draft
             transaction.on_commit(lambda: _notify_submitted(proposal.pk, version.pk))
     except TransitionConflict:
         proposal.refresh_from_db()
@@ -450,6 +517,29 @@ def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = 
             context={**context, "task": task},
             url=url,
         )
+
+
+def proposal_reopen(*, proposal: Proposal, user, now: datetime | None = None) -> Proposal:
+    """Reopen a submitted proposal to amend it before the deadline. The submitted version stands (and is what
+    officials see) until the amendment is submitted as a new version with its own receipt."""
+    return proposal_transition(proposal=proposal, action="reopen", actor=user, now=now)
+
+
+@transaction.atomic
+def proposal_keep_submitted(*, proposal: Proposal, user, now: datetime | None = None) -> Proposal:
+    """Give up an amendment: the working copy and its attachments go back to the submitted version."""
+    now = now or timezone.now()
+    proposal_transition(proposal=proposal, action="keep_submitted", actor=user, now=now)
+    version = proposal.current_version
+    raw = draft_from_content(version.content)
+    Proposal.objects.filter(pk=proposal.pk).update(
+        draft=raw, title=raw.get("title", "")[:300], title_zh=raw.get("title_zh", "")[:300], draft_saved_at=now
+    )
+    kept = set(version.attachments.values_list("pk", flat=True))
+    Attachment.objects.filter(proposal=proposal, pk__in=kept).update(removed_at=None)
+    Attachment.objects.filter(proposal=proposal, removed_at__isnull=True).exclude(pk__in=kept).update(removed_at=now)
+    proposal.refresh_from_db(fields=["draft", "title", "title_zh", "draft_saved_at", "updated_at", "state"])
+    return proposal
 
 
 def proposal_withdraw(*, proposal: Proposal, user, reason: str, now: datetime | None = None) -> Proposal:

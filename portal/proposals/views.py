@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
+from portal.accounts.enums import OFFICIAL_ROLES
 from portal.accounts.models import Organisation
 from portal.calls.models import Call
 from portal.core.downloads import download_response
@@ -19,10 +20,10 @@ from portal.core.permissions import PermissionRequiredMixin
 
 from . import selectors, services
 from .downloads import attachment_response
-from .enums import EDITABLE
+from .enums import EDITABLE, ProposalState
 from .forms import AttachmentForm, ProposalForm, ProposalStartForm, WithdrawForm
 from .models import Proposal
-from .schema import CallContext, budget_from_raw, raw_from_post
+from .schema import CLARIFICATION_REPLY, CallContext, budget_from_raw, extra_from_post, raw_from_post
 from .workflow import transitions_from
 
 PENDING_KEY = "pending-draft:{pk}"
@@ -122,6 +123,7 @@ class ProposalEditView(PermissionRequiredMixin, View):
         pending = request.session.pop(PENDING_KEY.format(pk=pk), None)
         if pending:
             raw = raw_from_post(ProposalForm(context=self.context).fields, pending)
+            raw.update(extra_from_post(pending))
             services.proposal_save_draft(proposal=self.proposal, raw=raw, user=request.user)
             messages.success(request, _("What you typed before your session expired has been saved."))
         form = ProposalForm(initial=self.proposal.draft, context=self.context)
@@ -130,6 +132,7 @@ class ProposalEditView(PermissionRequiredMixin, View):
     def post(self, request, pk):
         form = ProposalForm(data=request.POST, context=self.context)
         raw = raw_from_post(form.fields, request.POST)
+        raw.update(extra_from_post(request.POST))
         try:
             services.proposal_save_draft(proposal=self.proposal, raw=raw, user=request.user)
         except services.TransitionConflict:
@@ -138,12 +141,21 @@ class ProposalEditView(PermissionRequiredMixin, View):
         attachment_form = AttachmentForm(data=request.POST, files=request.FILES)
         attachment_ok = self._handle_attachments(attachment_form)
         action = request.POST.get("action", "save")
-        if action == "submit" and attachment_ok:
-            return self._submit(form, attachment_form)
         if not attachment_ok:
-            messages.warning(request, _("Your draft is saved, but the attachment was not added."))
+            if action == "submit":
+                messages.error(
+                    request,
+                    _(
+                        "The proposal was not submitted: the file you chose could not be attached (see below). "
+                        "Everything you typed is saved."
+                    ),
+                )
+            else:
+                messages.warning(request, _("Your draft is saved, but the attachment was not added."))
             form = ProposalForm(initial=self.proposal.draft, context=self.context)
-            return self.render(form, attachment_form, check=self._check(), status=422)
+            return self.render(form, attachment_form, check=self._check(), status=422, summary=True)
+        if action == "submit":
+            return self._to_confirm(attachment_form)
         messages.success(
             request,
             _("Draft saved at %(time)s.") % {"time": format_hk_clock(self.proposal.draft_saved_at)},
@@ -151,8 +163,8 @@ class ProposalEditView(PermissionRequiredMixin, View):
         return redirect(reverse("proposals:edit", args=[pk]) + "#status")
 
     def _handle_attachments(self, attachment_form) -> bool:
-        remove = self.request.POST.get("remove_attachment")
-        if remove:
+        remove = self.request.POST.get("remove_attachment", "")
+        if remove.isdigit():
             attachment = self.proposal.attachments.filter(pk=remove, removed_at__isnull=True).first()
             if attachment is not None:
                 services.attachment_remove(attachment=attachment, user=self.request.user)
@@ -177,32 +189,38 @@ class ProposalEditView(PermissionRequiredMixin, View):
         messages.success(self.request, _("The attachment %(name)s is added.") % {"name": upload.name})
         return True
 
-    def _submit(self, form, attachment_form):
-        try:
-            version = services.proposal_submit(proposal=self.proposal, user=self.request.user, context=self.context)
-        except services.AlreadySubmitted as exc:
-            if exc.version is None:
-                return redirect("proposals:detail", pk=self.proposal.pk)
-            messages.info(self.request, _("This proposal was already submitted."))
-            return redirect("proposals:receipt", pk=self.proposal.pk, number=exc.version.number)
-        except services.SubmissionRefused as exc:
+    def _to_confirm(self, attachment_form):
+        """Submit, first step: everything is checked; if it is complete, the applicant reviews the whole proposal
+        on the confirm page before the final Submit."""
+        check = self._check()
+        if not check.ok:
             messages.error(
                 self.request,
                 _("The proposal was not submitted: please correct the problems below. Your draft is saved."),
             )
             bound = ProposalForm(data=self.proposal.draft, context=self.context)
             bound.is_valid()
-            return self.render(bound, attachment_form, check=exc.check, status=422)
-        # The receipt page itself says that the proposal is submitted, with its reference.
-        return redirect("proposals:receipt", pk=self.proposal.pk, number=version.number)
+            return self.render(bound, attachment_form, check=check, status=422, summary=True)
+        return redirect("proposals:confirm", pk=self.proposal.pk)
 
     def _check(self):
         return services.proposal_check(proposal=self.proposal, context=self.context, user=self.request.user)
 
-    def render(self, form, attachment_form, *, check, status=200):
+    def render(self, form, attachment_form, *, check, status=200, summary=False):
         from django.template.response import TemplateResponse
 
         budget, _problems = budget_from_raw(self.context, self.proposal.draft)
+        attachments = services.current_attachments(self.proposal)
+        # Problems outside the form's fields, for the error summary: each links to where it is put right.
+        other_problems = []
+        if summary:
+            for key in ("call", "eligibility"):
+                other_problems += [("status", problem) for problem in check.problems.get(key, [])]
+            other_problems += [("id_attachment", problem) for problem in check.problems.get("attachments", [])]
+            other_problems += [("id_attachment", error) for error in attachment_form.errors.get("attachment", [])]
+            other_problems += [
+                ("id_clarification_reply", problem) for problem in check.problems.get("clarification", [])
+            ]
         sections = []
         for section in form.sections(self.context):
             missing = [form.fields[name].label for name in section.fields if name in check.schema.errors]
@@ -231,11 +249,218 @@ class ProposalEditView(PermissionRequiredMixin, View):
                 "quarters": self.context.quarters,
                 "budget": budget,
                 "call_problems": check.problems.get("call", []) + check.problems.get("eligibility", []),
+                "other_problems": other_problems,
                 "ready": check.ok,
-                "attachments": [a for a in self.proposal.attachments.all() if a.removed_at is None],
+                "attachments": attachments,
+                "clarification": _open_clarification(self.proposal),
+                "reply": self.proposal.draft.get(CLARIFICATION_REPLY, ""),
             },
             status=status,
         )
+
+
+def _open_clarification(proposal: Proposal):
+    return proposal.clarifications.filter(answered_at__isnull=True).order_by("-requested_at", "-pk").first()
+
+
+def _editable_proposal(request, pk) -> Proposal:
+    proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=pk))
+    if not request.user.has_perm("proposals.change_proposal", proposal):
+        raise PermissionDenied
+    return proposal
+
+
+class ProposalConfirmView(LoginRequiredMixin, View):
+    """Submit, second step: the whole proposal as it will be frozen, then the final Submit.
+
+    The page carries a digest of the draft it showed; if the draft changed since (another tab, autosave), the
+    applicant is shown the new one instead of submitting something they have not seen."""
+
+    template_name = "proposals/confirm.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=kwargs["pk"]))
+        if not request.user.has_perm("proposals.change_proposal", proposal):
+            if proposal.current_version_id and proposal.state not in EDITABLE:
+                messages.info(request, _("This proposal was already submitted."))
+                return redirect("proposals:receipt", pk=proposal.pk, number=proposal.current_version.number)
+            raise PermissionDenied
+        self.proposal = proposal
+        self.context = _context_for(proposal)
+        self.preview = services.proposal_preview(proposal=proposal, context=self.context, user=request.user)
+        if not self.preview.check.ok:
+            messages.error(request, _("The proposal is not complete yet: see what is still needed."))
+            return redirect("proposals:edit", pk=proposal.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        return self.render()
+
+    def post(self, request, pk):
+        if request.POST.get("digest") != self.preview.digest:
+            messages.warning(
+                request,
+                _("The proposal changed since this page was shown (in another tab?). Check it again, then submit."),
+            )
+            return self.render(status=409)
+        try:
+            version = services.proposal_submit(proposal=self.proposal, user=request.user, context=self.context)
+        except services.AlreadySubmitted as exc:
+            if exc.version is None:
+                return redirect("proposals:detail", pk=self.proposal.pk)
+            messages.info(request, _("This proposal was already submitted."))
+            return redirect("proposals:receipt", pk=self.proposal.pk, number=exc.version.number)
+        except services.SubmissionRefused:
+            messages.error(request, _("The proposal was not submitted: please correct the problems below."))
+            return redirect("proposals:edit", pk=self.proposal.pk)
+        # The receipt page itself says that the proposal is submitted, with its reference.
+        return redirect("proposals:receipt", pk=self.proposal.pk, number=version.number)
+
+    def render(self, status=200):
+        from django.template.response import TemplateResponse
+
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "proposal": self.proposal,
+                "content": self.preview.content,
+                "digest": self.preview.digest,
+                "pools": {pool.code: pool for pool in self.context.pools},
+                "reply": self.proposal.draft.get(CLARIFICATION_REPLY, ""),
+                "clarification": _open_clarification(self.proposal),
+            },
+            status=status,
+        )
+
+
+class ClarificationReplyView(LoginRequiredMixin, View):
+    """The reply box under the clarification questions on the proposal's page: the reply is kept in the working
+    copy (like any field) and goes with the revised proposal when it is submitted again."""
+
+    def post(self, request, pk):
+        proposal = _editable_proposal(request, pk)
+        reply = extra_from_post(request.POST).get(CLARIFICATION_REPLY, "")
+        try:
+            services.proposal_save_draft(proposal=proposal, raw={CLARIFICATION_REPLY: reply}, user=request.user)
+        except services.TransitionConflict:
+            messages.error(request, _("This proposal can no longer be edited."))
+            return redirect("proposals:detail", pk=pk)
+        messages.success(
+            request, _("Your reply is saved. Change the proposal where needed, then submit it again with your reply.")
+        )
+        return redirect(reverse("proposals:edit", args=[pk]) + "#section-clarification")
+
+
+class ProposalAutosaveView(LoginRequiredMixin, View):
+    """Autosave of the form (JavaScript): what is typed is kept, as by Save draft; files are not sent."""
+
+    def post(self, request, pk):
+        proposal = get_object_or_404(selectors.proposals_visible_to(request.user).select_related("call"), pk=pk)
+        if not request.user.has_perm("proposals.change_proposal", proposal):
+            return JsonResponse({"saved": False, "message": _("This proposal can no longer be edited.")}, status=409)
+        form = ProposalForm(context=_context_for(proposal))
+        raw = raw_from_post(form.fields, request.POST)
+        raw.update(extra_from_post(request.POST))
+        try:
+            proposal = services.proposal_save_draft(proposal=proposal, raw=raw, user=request.user)
+        except services.TransitionConflict:
+            return JsonResponse({"saved": False, "message": _("This proposal can no longer be edited.")}, status=409)
+        time = format_hk_clock(proposal.draft_saved_at)
+        return JsonResponse({"saved": True, "message": _("Draft saved automatically at %(time)s.") % {"time": time}})
+
+
+class AttachmentRemoveView(LoginRequiredMixin, View):
+    """Removing an attachment asks first (this page without JavaScript; a dialog on the form with it)."""
+
+    template_name = "proposals/attachment_remove.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = _editable_proposal(request, kwargs["pk"])
+        self.attachment = get_object_or_404(
+            self.proposal.attachments.filter(removed_at__isnull=True), pk=kwargs["attachment_pk"]
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk, attachment_pk):
+        from django.template.response import TemplateResponse
+
+        return TemplateResponse(request, self.template_name, {"proposal": self.proposal, "attachment": self.attachment})
+
+    def post(self, request, pk, attachment_pk):
+        services.attachment_remove(attachment=self.attachment, user=request.user)
+        messages.info(request, _("The attachment %(name)s is removed.") % {"name": self.attachment.original_name})
+        return redirect(reverse("proposals:edit", args=[pk]) + "#section-attachments")
+
+
+class _TransitionPageView(LoginRequiredMixin, View):
+    """A page that asks before taking one applicant's step of the workflow table (reopen, keep submitted)."""
+
+    template_name = ""
+    action = ""
+    permission = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=kwargs["pk"]))
+        if not request.user.has_perm(self.permission, self.proposal):
+            messages.error(request, self.refused_message())
+            return redirect("proposals:detail", pk=self.proposal.pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        from django.template.response import TemplateResponse
+
+        return TemplateResponse(request, self.template_name, {"proposal": self.proposal})
+
+    def post(self, request, pk):
+        try:
+            self.act()
+        except services.TransitionConflict:
+            messages.error(request, _("The proposal changed meanwhile; nothing was done."))
+            return redirect("proposals:detail", pk=pk)
+        return self.done()
+
+
+class ProposalReopenView(_TransitionPageView):
+    template_name = "proposals/reopen.html"
+    permission = "proposals.reopen_proposal"
+
+    def refused_message(self):
+        return _("This proposal can no longer be reopened: the call has closed or screening has begun.")
+
+    def act(self):
+        services.proposal_reopen(proposal=self.proposal, user=self.request.user)
+
+    def done(self):
+        messages.success(
+            self.request,
+            _(
+                "The proposal is reopened. Your submitted version stands until you submit the amended proposal "
+                "before the deadline."
+            ),
+        )
+        return redirect("proposals:edit", pk=self.proposal.pk)
+
+
+class ProposalKeepSubmittedView(_TransitionPageView):
+    template_name = "proposals/keep_submitted.html"
+    permission = "proposals.keep_submitted_proposal"
+
+    def refused_message(self):
+        return _("This proposal is not being amended.")
+
+    def act(self):
+        services.proposal_keep_submitted(proposal=self.proposal, user=self.request.user)
+
+    def done(self):
+        messages.success(self.request, _("The amendment is discarded; the submitted version stands."))
+        return redirect("proposals:detail", pk=self.proposal.pk)
 
 
 class BudgetPreviewView(LoginRequiredMixin, View):
@@ -277,6 +502,10 @@ class ProposalDetailView(LoginRequiredMixin, DetailView):
         context["timeline"] = selectors.proposal_timeline(proposal=proposal, user=user)
         context["actions"] = [t for t in transitions_from(proposal.state) if user.has_perm(t.permission, proposal)]
         context["can_edit"] = user.has_perm("proposals.change_proposal", proposal)
+        context["pools"] = {pool.code: pool for pool in proposal.call.pools.all()}
+        context["is_member"] = user.role not in OFFICIAL_ROLES
+        context["clarification"] = _open_clarification(proposal) if proposal.state in EDITABLE else None
+        context["reply"] = proposal.draft.get(CLARIFICATION_REPLY, "") if context["is_member"] else ""
         return context
 
 
@@ -288,8 +517,17 @@ class ReceiptView(LoginRequiredMixin, TemplateView):
         version = get_object_or_404(
             selectors.version_for(user=self.request.user, proposal_pk=kwargs["pk"], number=kwargs["number"])
         )
+        from portal.reviews.selectors import review_settings
+
+        proposal = version.proposal
         context["version"] = version
-        context["proposal"] = version.proposal
+        context["proposal"] = proposal
+        context["call_open"] = proposal.call.is_open() and proposal.state in (
+            ProposalState.SUBMITTED,
+            ProposalState.AMENDING,
+        )
+        context["can_reopen"] = self.request.user.has_perm("proposals.reopen_proposal", proposal)
+        context["review_deadline"] = review_settings(call=proposal.call).review_deadline
         return context
 
 

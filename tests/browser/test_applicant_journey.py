@@ -94,6 +94,9 @@ def test_applicant_signs_up_drafts_and_submits(page, live_server, tmp_path):
     expect(page.locator("main")).to_contain_text("Everything needed is there")
     page.shot("attached")
 
+    page.get_by_role("button", name="Check and submit").click()
+    expect(page.get_by_role("heading", name="Check your proposal, then submit it")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Continued pre-training.")
     page.get_by_role("button", name="Submit proposal").click()
     expect(page.get_by_role("heading", name="Submission receipt")).to_be_visible()
     proposal = Proposal.objects.get()

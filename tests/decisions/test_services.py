@@ -118,7 +118,12 @@ def test_clarification_goes_back_to_the_applicant_and_resubmission_answers_it(
 
     proposal_services.proposal_save_draft(
         proposal=proposal,
-        raw=complete_draft(call, compute_justification="Scaling law estimate, 6ND.", summary="Revised summary."),
+        raw=complete_draft(
+            call,
+            compute_justification="Scaling law estimate, 6ND.",
+            summary="Revised summary.",
+            clarification_reply="The 2026Q2 hours are for the second training run.",
+        ),
         user=applicant,
     )
     version = proposal_services.proposal_submit(proposal=proposal, user=applicant)

@@ -162,9 +162,20 @@ def test_co_applicant_row_needs_name_and_email(client, ready_draft, applicant, c
     assert response.context["form"].errors["co2_email"] == ["Give the co-applicant's email, or clear this row."]
 
 
+def _confirm(client, proposal, follow=False):
+    """The final Submit on the review-and-confirm page, with the digest that page showed."""
+    page = client.get(reverse("proposals:confirm", args=[proposal.pk]))
+    digest = page.context["digest"]
+    return client.post(reverse("proposals:confirm", args=[proposal.pk]), {"digest": digest}, follow=follow)
+
+
 def test_submit_complete_proposal_shows_receipt(client, ready_draft, applicant, call):
     client.force_login(applicant)
-    response = _post_form(client, ready_draft, complete_draft(call), action="submit", follow=True)
+    first = _post_form(client, ready_draft, complete_draft(call), action="submit")
+    assert first.url == reverse("proposals:confirm", args=[ready_draft.pk])
+    ready_draft.refresh_from_db()
+    assert ready_draft.state == ProposalState.DRAFT
+    response = _confirm(client, ready_draft, follow=True)
     ready_draft.refresh_from_db()
     version = ready_draft.current_version
     assert response.redirect_chain[-1][0] == reverse("proposals:receipt", args=[ready_draft.pk, 1])
@@ -176,11 +187,14 @@ def test_submit_complete_proposal_shows_receipt(client, ready_draft, applicant, 
 
 def test_submit_twice_from_two_tabs_makes_one_version(client, ready_draft, applicant, call):
     client.force_login(applicant)
-    first = _post_form(client, ready_draft, complete_draft(call), action="submit")
-    second = _post_form(client, ready_draft, complete_draft(call), action="submit")
-    assert first.status_code == 302
-    assert second.status_code == 302
-    assert second.url == reverse("proposals:detail", args=[ready_draft.pk])
+    _post_form(client, ready_draft, complete_draft(call), action="submit")
+    url = reverse("proposals:confirm", args=[ready_draft.pk])
+    digest = client.get(url).context["digest"]
+    first = client.post(url, {"digest": digest})
+    second = client.post(url, {"digest": digest})
+    receipt = reverse("proposals:receipt", args=[ready_draft.pk, 1])
+    assert first.url == receipt
+    assert second.url == receipt
     assert ProposalVersion.objects.filter(proposal=ready_draft).count() == 1
 
 
