@@ -18,11 +18,12 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_noop
 
 from portal.audit.services import audit_record, config_change
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
 from portal.core.formatting import format_hkd
+from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
@@ -673,12 +674,10 @@ def allocation_lock_cancel(*, run: AllocationRun, actor, reason: str, now: datet
     )
     if returned:
         url = reverse("allocations:run", args=[run.pk])
-        with override(proposer.preferred_language):
-            message = _("The lock of run #%(n)s was sent back by %(who)s: %(reason)s") % {
-                "n": run.pk,
-                "who": actor.full_name,
-                "reason": reason.strip(),
-            }
+        message = Message(
+            gettext_noop("The lock of run #%(n)s was sent back by %(who)s: %(reason)s"),
+            {"n": run.pk, "who": actor.full_name, "reason": reason.strip()},
+        )
         notify(user=proposer, message=message, url=url)
     return run
 
@@ -692,17 +691,19 @@ def _notify_lock_proposed(run_id: int) -> None:
     url = reverse("allocations:run_lock", args=[run.pk])
     approvers = User.objects.filter(role__in=(Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER), is_active=True)
     for user in approvers.exclude(pk=run.lock_proposed_by_id).order_by("pk"):
-        with override(user.preferred_language):
-            message = _(
+        message = Message(
+            gettext_noop(
                 "%(who)s proposes to lock run #%(n)s of %(call)s: %(funded)s projects, %(hours)s GPU-hours, subsidy %(subsidy)s. It waits for your approval."
-            ) % {
+            ),
+            {
                 "who": run.lock_proposed_by.full_name,
                 "n": run.pk,
-                "call": run.call.local_title,
+                "call": Bilingual.of(run.call, "title"),
                 "funded": totals.get("funded"),
                 "hours": f"{Decimal(totals.get('total_hours', 0)):,.0f}",
                 "subsidy": f"HK${Decimal(totals.get('subsidy', 0)):,.2f}",
-            }
+            },
+        )
         notify(user=user, message=message, url=url, key=f"lock-proposed:{run.pk}:{run.lock_proposed_at.isoformat()}")
 
 
@@ -821,12 +822,11 @@ def _notify_awards(award_ids: list[int]) -> None:
         hours = award.hours.aggregate(total=Sum("gpu_hours"))["total"] or ZERO
         url = reverse("allocations:project", args=[proposal.pk])
         for user in _members(proposal):
-            with override(user.preferred_language):
-                message = _("%(reference)s is awarded %(hours)s GPU-hours.") % {
-                    "reference": proposal.reference,
-                    "hours": f"{hours:,.0f}",
-                }
-            notify(user=user, message=message, url=url)
+            message = Message(
+                gettext_noop("%(reference)s is awarded %(hours)s GPU-hours."),
+                {"reference": proposal.reference, "hours": f"{hours:,.0f}"},
+            )
+            notify(user=user, message=message, url=url, key=f"allocation-award:{award.pk}")
             email_queue(
                 key=f"allocation-award:{award.pk}:{user.pk}",
                 to=user.email,
@@ -1042,20 +1042,15 @@ def _notify_clawback(checkpoint_id: int, rows: list[tuple[int, str, str, str]], 
             "url": url,
         }
         for user in _members(proposal):
-            with override(user.preferred_language):
-                if stage == "warning":
-                    message = (
-                        _(
-                            "%(reference)s: unless usage rises, %(reclaim)s unused GPU-hours will be reclaimed on %(date)s."
-                        )
-                        % context
-                    )
-                else:
-                    message = (
-                        _("%(reference)s: %(reclaim)s unused GPU-hours were reclaimed at the checkpoint of %(date)s.")
-                        % context
-                    )
-            notify(user=user, message=message, url=url)
+            if stage == "warning":
+                msgid = gettext_noop(
+                    "%(reference)s: unless usage rises, %(reclaim)s unused GPU-hours will be reclaimed on %(date)s."
+                )
+            else:
+                msgid = gettext_noop(
+                    "%(reference)s: %(reclaim)s unused GPU-hours were reclaimed at the checkpoint of %(date)s."
+                )
+            notify(user=user, message=Message(msgid, context), url=url)
             email_queue(
                 key=f"clawback-{stage}:{checkpoint.pk}:{proposal.pk}:{user.pk}",
                 to=user.email,

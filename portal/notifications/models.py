@@ -32,6 +32,12 @@ class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     # The event this notification tells of (e.g. "proposal-approve:12:34"); one notification per user and key.
     key = models.CharField(max_length=200, blank=True)
+    # What the notification says, put into words when it is read, in the reader's language then: a message id
+    # with parameters, or the subject template of an email with its context (see messages.py). ``message`` is the
+    # text in the recipient's language when it was sent, for notifications made before these were kept.
+    msgid = models.TextField(blank=True)
+    template = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     message = models.CharField(max_length=500)
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -11,15 +11,32 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from .messages import Message, decode, encode
 from .models import Notification, OutboundEmail
 
 
 def _render(template: str, context: dict, language: str) -> tuple[str, str]:
-    context = {"base_url": settings.PORTAL_BASE_URL, **context}
     with translation.override(language):
-        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        # Through encode/decode, so that an email and the notification beside it see the same values; inside the
+        # recipient's language, so that lazy text (a time's zone name) is put into words in it.
+        context = {"base_url": settings.PORTAL_BASE_URL, **decode(encode(context))}
+        subject = _subject(template, context)
         body = render_to_string(f"{template}_body.txt", context)
     return subject, body
+
+
+def _subject(template: str, context: dict) -> str:
+    return " ".join(render_to_string(f"{template}_subject.txt", context).split())
+
+
+def notification_text(note: Notification) -> str:
+    """What ``note`` says, in the active language (the reader's, now)."""
+    if note.template:
+        context = {"base_url": settings.PORTAL_BASE_URL, **decode(note.params)}
+        return _subject(note.template, context)
+    if note.msgid:
+        return Message(note.msgid, decode(note.params)).render()
+    return note.message
 
 
 def email_queue(*, key: str, to: str, template: str, context: dict, language: str = "en") -> OutboundEmail:
@@ -42,18 +59,31 @@ def email_queue(*, key: str, to: str, template: str, context: dict, language: st
     return email
 
 
-def notify(*, user, message: str, url: str = "", key: str = "") -> Notification:
-    """An in-app notification; with a ``key``, at most one per user and key."""
+def notify(
+    *, user, message: str | Message, url: str = "", key: str = "", template: str = "", params: dict | None = None
+) -> Notification:
+    """An in-app notification; with a ``key``, at most one per user and key.
+
+    ``message`` is a :class:`Message` (a message id and its parameters, put into words when read, in the reader's
+    language then) or plain text; ``template`` and ``params`` name an email subject template rendered when read."""
+    fields = {"url": url}
+    if isinstance(message, Message):
+        fields.update(msgid=message.msgid, params=encode(message.params))
+        with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+            message = message.render()
+    if template:
+        fields.update(template=template, params=encode(params or {}))
+    fields["message"] = str(message)[:500]
     if key:
         existing = Notification.objects.filter(user=user, key=key).first()
         if existing is not None:
             return existing
         try:
             with transaction.atomic():
-                return Notification.objects.create(user=user, key=key, message=message[:500], url=url)
+                return Notification.objects.create(user=user, key=key, **fields)
         except IntegrityError:
             return Notification.objects.get(user=user, key=key)
-    return Notification.objects.create(user=user, message=message[:500], url=url)
+    return Notification.objects.create(user=user, **fields)
 
 
 def user_notify(*, user, key: str, template: str, context: dict, url: str = "", email: bool = True) -> Notification:
@@ -64,7 +94,7 @@ def user_notify(*, user, key: str, template: str, context: dict, url: str = "", 
     language = user.preferred_language or settings.LANGUAGE_CODE
     context = {"name": user.full_name, "url": url, **context}
     subject, _body = _render(template, context, language)
-    note = notify(user=user, message=subject, url=url, key=key)
+    note = notify(user=user, message=subject, url=url, key=key, template=template, params=context)
     if email and user.is_active and user.email:
         email_queue(key=f"{key}:{user.pk}", to=user.email, template=template, context=context, language=language)
     return note

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
+from .services import notification_text
+
 
 class NotificationListView(LoginRequiredMixin, ListView):
     template_name = "notifications/list.html"
@@ -13,6 +15,12 @@ class NotificationListView(LoginRequiredMixin, ListView):
 
     def get_queryset(self):
         return self.request.user.notifications.all()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for note in context["object_list"]:
+            note.text = notification_text(note)  # in the reader's language now, not when it was sent
+        return context
 
 
 class NotificationsMarkReadView(LoginRequiredMixin, View):

@@ -14,13 +14,14 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_noop
 
 from portal.accounts.enums import OrganisationType, Role
 from portal.accounts.models import Organisation, User
 from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
+from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify, users_notify
 
 from .enums import EDITABLE, AttachmentKind, ProposalState
@@ -384,12 +385,11 @@ def _notify_submitted(proposal_id: int, version_id: int) -> None:
     proposal = version.proposal
     user = version.submitted_by
     url = reverse("proposals:receipt", args=[proposal.pk, version.number])
-    with override(user.preferred_language):
-        message = _("%(reference)s was submitted (version %(n)s).") % {
-            "reference": proposal.reference,
-            "n": version.number,
-        }
-    notify(user=user, message=message, url=url)
+    message = Message(
+        gettext_noop("%(reference)s was submitted (version %(n)s)."),
+        {"reference": proposal.reference, "n": version.number},
+    )
+    notify(user=user, message=message, url=url, key=f"proposal-submitted:{version.pk}")
     email_queue(
         key=f"proposal-submitted:{version.pk}",
         to=user.email,
@@ -397,11 +397,11 @@ def _notify_submitted(proposal_id: int, version_id: int) -> None:
         context={
             "name": user.full_name,
             "reference": proposal.reference,
-            "title": proposal.title,
+            "title": Bilingual.of(proposal, "title"),
             "version": version.number,
             "sha256": version.sha256,
-            "submitted_at": format_hkt(version.submitted_at, seconds=True),
-            "call": proposal.call.title,
+            "submitted_at": version.submitted_at,
+            "call": Bilingual.of(proposal.call, "title"),
             "url": url,
         },
         language=user.preferred_language,
@@ -485,16 +485,16 @@ def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = 
     url = reverse("proposals:detail", args=[proposal.pk])
     context = {
         "reference": proposal.reference or "",
-        "title": proposal.title,
-        "call": proposal.call.title,
-        "state": ProposalState(event.to_state).label,
+        "title": Bilingual.of(proposal, "title"),
+        "call": Bilingual.of(proposal.call, "title"),
+        "state": ProposalState(event.to_state),
         "action": event.action,
         "reason": event.reason,
-        "time": format_hkt(event.created_at, seconds=True),
+        "time": event.created_at,
     }
     if event.action == "request_clarification":
         request = proposal.clarifications.order_by("-requested_at", "-pk").first()
-        context["due_at"] = format_hkt(request.due_at, seconds=True) if request else ""
+        context["due_at"] = request.due_at if request else ""
     if applicants and event.visible_to_applicant:
         users_notify(
             users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),

@@ -259,6 +259,21 @@ class ProposalEditView(PermissionRequiredMixin, View):
         )
 
 
+def _reviews_ready(proposal: Proposal):
+    """When the reviews are in and the applicant may still respond: the response window's end, else None."""
+    from portal.reviews.models import ApplicantResponse
+    from portal.reviews.selectors import reviews_status
+
+    if proposal.state not in (ProposalState.IN_REVIEW, ProposalState.REVIEWED, ProposalState.RESPONSE):
+        return None
+    status = reviews_status(proposal=proposal)
+    if not status.all_in or timezone.now() > status.response_closes_at:
+        return None
+    if ApplicantResponse.objects.filter(proposal=proposal).exists():
+        return None
+    return status.response_closes_at
+
+
 def _open_clarification(proposal: Proposal):
     return proposal.clarifications.filter(answered_at__isnull=True).order_by("-requested_at", "-pk").first()
 
@@ -506,6 +521,7 @@ class ProposalDetailView(LoginRequiredMixin, DetailView):
         context["is_member"] = user.role not in OFFICIAL_ROLES
         context["clarification"] = _open_clarification(proposal) if proposal.state in EDITABLE else None
         context["reply"] = proposal.draft.get(CLARIFICATION_REPLY, "") if context["is_member"] else ""
+        context["reviews_ready"] = _reviews_ready(proposal) if context["is_member"] else None
         return context
 
 

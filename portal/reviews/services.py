@@ -12,14 +12,15 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_noop
 
 from portal.accounts.enums import Role
 from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
-from portal.notifications.services import email_queue, notify
+from portal.notifications.messages import Bilingual, Message
+from portal.notifications.services import email_queue, notify, users_notify
 from portal.proposals.enums import DECIDED
 from portal.proposals.models import Proposal
 
@@ -132,9 +133,10 @@ def _notify_assigned(assignment_id: int) -> None:
     reviewer = assignment.reviewer
     url = reverse("reviews:assignment", args=[assignment.pk])
     settings = selectors.review_settings(call=assignment.proposal.call)
-    with override(reviewer.preferred_language):
-        message = _("You are asked to review %(reference)s.") % {"reference": assignment.proposal.reference}
-    notify(user=reviewer, message=message, url=url)
+    message = Message(
+        gettext_noop("You are asked to review %(reference)s."), {"reference": assignment.proposal.reference}
+    )
+    notify(user=reviewer, message=message, url=url, key=f"review-assigned:{assignment.pk}")
     email_queue(
         key=f"review-assigned:{assignment.pk}",
         to=reviewer.email,
@@ -261,12 +263,10 @@ def assignment_auto(
 def _tell_secretariat(*, proposal: Proposal, person, reason: str) -> None:
     url = reverse("reviews:call_assignments", args=[proposal.call_id])
     for official in User.objects.filter(role=Role.SECRETARIAT, is_active=True):
-        with override(official.preferred_language):
-            message = _("%(person)s has a conflict of interest on %(reference)s: %(reason)s") % {
-                "person": person.full_name or person.email,
-                "reference": proposal.reference,
-                "reason": reason,
-            }
+        message = Message(
+            gettext_noop("%(person)s has a conflict of interest on %(reference)s: %(reason)s"),
+            {"person": person.full_name or person.email, "reference": proposal.reference, "reason": reason},
+        )
         notify(user=official, message=message, url=url)
 
 
@@ -462,7 +462,30 @@ def review_submit(*, assignment: Assignment, user, data: ReviewInput, now: datet
     review.submitted_at = now
     review.save(update_fields=["state", "submitted_at"])
     audit_record(actor=user, action="review.submit", obj=assignment.proposal, after={"review": review.pk})
+    proposal_id = assignment.proposal_id
+    transaction.on_commit(lambda: _notify_if_reviews_ready(proposal_id))
     return review
+
+
+def _notify_if_reviews_ready(proposal_id: int) -> None:
+    """Once every review is in, tell the applicant's organisation that the reviews are ready and by when they
+    may respond (once per proposal)."""
+    proposal = Proposal.objects.select_related("call", "organisation").get(pk=proposal_id)
+    status = selectors.reviews_status(proposal=proposal)
+    if not status.all_in or ApplicantResponse.objects.filter(proposal=proposal).exists():
+        return
+    users_notify(
+        users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),
+        key=f"reviews-ready:{proposal.pk}",
+        template="emails/reviews_ready",
+        context={
+            "reference": proposal.reference,
+            "title": Bilingual.of(proposal, "title"),
+            "call": Bilingual.of(proposal.call, "title"),
+            "due_at": status.response_closes_at,
+        },
+        url=reverse("reviews:feedback", args=[proposal.pk]),
+    )
 
 
 @transaction.atomic
@@ -504,11 +527,10 @@ def review_reopen(*, review: Review, actor, reason: str, now: datetime | None = 
         reason=reason,
     )
     reviewer = review.assignment.reviewer
-    with override(reviewer.preferred_language):
-        message = _("Your review of %(reference)s was reopened: %(reason)s") % {
-            "reference": review.assignment.proposal.reference,
-            "reason": reason,
-        }
+    message = Message(
+        gettext_noop("Your review of %(reference)s was reopened: %(reason)s"),
+        {"reference": review.assignment.proposal.reference, "reason": reason},
+    )
     notify(user=reviewer, message=message, url=reverse("reviews:review", args=[review.assignment_id]))
     return new
 

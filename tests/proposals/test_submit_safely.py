@@ -248,3 +248,36 @@ def test_resubmission_needs_the_reply_and_records_it(client, clarification, appl
     assert proposal.current_version.content["clarification_reply"] == "Data preparation first."
     assert proposal.state == ProposalState.SCREENING
     assert "clarification_reply" not in proposal.draft
+
+
+def test_reviews_ready_is_a_notice_and_an_email_with_the_response_date(
+    client, submitted, applicant, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from portal.notifications.models import Notification
+    from portal.reviews.selectors import reviews_status
+    from tests.factories.reviews import reviews_submitted
+
+    officer = UserFactory(role="secretariat")
+    services.proposal_transition(proposal=submitted, action="start_screening", actor=officer)
+    from portal.decisions import services as decisions_services
+
+    items = decisions_services.screening_checklist_ensure(call=submitted.call)
+    decisions_services.screening_record(proposal=submitted, actor=officer, answers={item.pk: True for item in items})
+    submitted.refresh_from_db()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        reviews_submitted(submitted, secretariat=officer)
+    due = timezone.localtime(reviews_status(proposal=submitted).response_closes_at)
+    note = Notification.objects.get(user=applicant, key=f"reviews-ready:{submitted.pk}")
+    expected = f"Reviews of {submitted.reference} are ready: respond by {due:%Y-%m-%d %H:%M} HKT"
+    assert note.message == expected
+    assert note.url == reverse("reviews:feedback", args=[submitted.pk])
+    emails = [m for m in mail.outbox if m.to == [applicant.email]]
+    assert [m.subject for m in emails] == [expected]
+    assert f"/reviews/feedback/{submitted.pk}/" in emails[0].body
+    client.force_login(applicant)
+    html = client.get(reverse("proposals:detail", args=[submitted.pk])).content.decode()
+    assert "The reviews are ready: respond by" in html
+    assert f'href="/reviews/feedback/{submitted.pk}/"' in html

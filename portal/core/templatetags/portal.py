@@ -80,3 +80,14 @@ def lang_attr(text) -> str:
     language, else nothing: ``<div{{ text|lang_attr }}>``."""
     tag = text_language(str(text or ""))
     return format_html(' lang="{}"', tag) if tag else ""
+
+
+@register.filter
+def hkt_text(value) -> str:
+    """An aware datetime in Hong Kong time as text, for emails: ``2026-11-27 17:00 HKT`` (香港時間 in Chinese).
+    Text that is already formatted is returned as it is."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return value
+    return str(formatting.format_hkt(value))
