@@ -122,6 +122,14 @@ class OrganisationForm(forms.ModelForm):
         }
         widgets = {"br_number": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"})}
 
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data.get("name", "").split())
+        if name and Organisation.objects.filter(name__iexact=name).exists():
+            raise forms.ValidationError(
+                _("An organisation with this name is already registered: ask to join it instead."), code="name_taken"
+            )
+        return name
+
     def clean_br_number(self) -> str:
         return self.cleaned_data.get("br_number", "").strip()
 

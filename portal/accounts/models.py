@@ -192,3 +192,37 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class JoinRequest(models.Model):
+    """An applicant's request to join a registered organisation; one of its administrators approves or declines."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="join_requests", verbose_name=_("organisation")
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="join_requests", verbose_name=_("user"))
+    message = models.TextField(_("message to the administrators"), blank=True, max_length=1000)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("decided by")
+    )
+    approved = models.BooleanField(_("approved"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("request to join")
+        verbose_name_plural = _("requests to join")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "user"], condition=Q(decided_at__isnull=True), name="one_open_join_request"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_at__isnull=True, approved__isnull=True)
+                | Q(decided_at__isnull=False, approved__isnull=False),
+                name="join_request_decided_with_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.organisation}"

@@ -2,10 +2,12 @@
 
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from .models import ConsentRecord, Invitation, Membership, Organisation, User
+from .models import ConsentRecord, Invitation, JoinRequest, Membership, Organisation, User
+
+SEARCH_LIMIT = 10
 
 
 def invitations_open() -> QuerySet[Invitation]:
@@ -23,6 +25,11 @@ def _with_people(queryset: QuerySet[Organisation]) -> QuerySet[Organisation]:
             "invitations",
             queryset=invitations_open().select_related("invited_by").order_by("-created_at", "-pk"),
             to_attr="open_invitations",
+        ),
+        Prefetch(
+            "join_requests",
+            queryset=JoinRequest.objects.filter(decided_at__isnull=True).select_related("user").order_by("created_at"),
+            to_attr="open_join_requests",
         ),
     )
 
@@ -90,3 +97,47 @@ def user_personal_data(*, user: User) -> dict[str, Any]:
             for i in invitations.order_by("created_at", "pk")
         ],
     }
+
+
+def organisations_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[Organisation]:
+    """Registered organisations whose English or Chinese name contains ``query``, or whose Business
+    Registration number is ``query``: at most ``limit``, names starting with the query first. One query."""
+    query = " ".join(str(query or "").split())[:100]
+    if len(query) < 2:
+        return []
+    match = Q(name__icontains=query) | Q(name_zh__icontains=query)
+    if query.isdigit():
+        match |= Q(br_number=query)
+    return list(
+        Organisation.objects.filter(match)
+        .annotate(starts=Case(When(name__istartswith=query, then=Value(0)), default=Value(1)))
+        .order_by("starts", "name", "pk")
+        .only("pk", "name", "name_zh", "org_type")[:limit]
+    )
+
+
+def organisations_by_names(*, names: list[str]) -> dict[str, Organisation]:
+    """Each of ``names`` (an organisation's English or Chinese name, any case, or its id) → the organisation it
+    names, for those that name one. One query."""
+    wanted = {" ".join(n.split()).lower(): n for n in names if n and n.strip()}
+    if not wanted:
+        return {}
+    match = Q()
+    for key, name in wanted.items():
+        match |= Q(name__iexact=key) | Q(name_zh=name.strip())
+        if name.strip().isdigit():
+            match |= Q(pk=int(name.strip()))
+    found: dict[str, Organisation] = {}
+    for organisation in Organisation.objects.filter(match).order_by("pk"):
+        for key, name in wanted.items():
+            if key in (organisation.name.lower(), organisation.name_zh.lower()) or name.strip() == str(organisation.pk):
+                found.setdefault(name, organisation)
+    return found
+
+
+def join_requests_open_for(*, organisation: Organisation) -> QuerySet[JoinRequest]:
+    return JoinRequest.objects.filter(organisation=organisation, decided_at__isnull=True).select_related("user")
+
+
+def join_requests_of(*, user: User) -> QuerySet[JoinRequest]:
+    return JoinRequest.objects.filter(user=user).select_related("organisation").order_by("-created_at", "-pk")

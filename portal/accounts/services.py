@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit.services import audit_record
-from portal.notifications.services import email_queue
+from portal.notifications.messages import Bilingual
+from portal.notifications.services import email_queue, users_notify
 
 from .enums import MembershipRole, OrganisationType, Role
-from .models import PICS_VERSION, ConsentRecord, Invitation, Membership, Organisation, User
+from .models import PICS_VERSION, ConsentRecord, Invitation, JoinRequest, Membership, Organisation, User
 from .selectors import invitations_open, user_get_by_email
 
 VERIFY_SALT = "portal.accounts.verify-email"
@@ -165,6 +166,11 @@ def organisation_create(
             {"br_number": _("An enterprise needs its 8-digit Business Registration number.")},
             code="br_number_required",
         )
+    if Organisation.objects.filter(name__iexact=organisation.name).exists():
+        raise ValidationError(
+            {"name": _("An organisation with this name is already registered: ask to join it instead.")},
+            code="name_taken",
+        )
     if organisation.br_number and Organisation.objects.filter(br_number=organisation.br_number).exists():
         raise ValidationError(
             {"br_number": _("An organisation with this Business Registration number is already registered.")},
@@ -279,3 +285,72 @@ def staff_login_record(*, user: User) -> None:
     """Officials and staff leave a trace in the audit log each time they log in."""
     if user.is_staff or user.is_official:
         audit_record(actor=user, action="user.logged_in", obj=user)
+
+
+# ---- Requests to join an organisation ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def join_request_create(*, organisation: Organisation, user: User, message: str = "") -> JoinRequest:
+    """Ask to join a registered organisation (instead of registering it again); its administrators are told."""
+    if not (user.role == Role.APPLICANT and user.is_email_verified):
+        raise PermissionDenied("Only verified applicants may ask to join an organisation.")
+    if Membership.objects.filter(organisation=organisation, user=user).exists():
+        raise ValidationError(_("You are already a member of this organisation."), code="already_member")
+    if JoinRequest.objects.filter(organisation=organisation, user=user, decided_at__isnull=True).exists():
+        raise ValidationError(_("You have already asked to join this organisation."), code="already_asked")
+    request = JoinRequest(organisation=organisation, user=user, message=message.strip()[:1000])
+    request.full_clean()
+    request.save()
+    audit_record(actor=user, action="organisation.join_requested", obj=organisation, after={"user": user.pk})
+    admins = User.objects.filter(
+        memberships__organisation=organisation, memberships__role=MembershipRole.ADMIN, is_active=True
+    ).distinct()
+    users_notify(
+        users=admins,
+        key=f"join-request:{request.pk}",
+        template="emails/accounts_join_request",
+        context={
+            "person": user.full_name,
+            "email": user.email,
+            "organisation": Bilingual.of(organisation, "name"),
+            "message": request.message,
+        },
+        url=reverse("accounts:organisation"),
+    )
+    return request
+
+
+@transaction.atomic
+def join_request_decide(*, request: JoinRequest, actor: User, approve: bool) -> JoinRequest:
+    """An administrator of the organisation approves (the person becomes a member) or declines a request."""
+    request = JoinRequest.objects.select_for_update().select_related("organisation", "user").get(pk=request.pk)
+    organisation = request.organisation
+    if not Membership.objects.filter(organisation=organisation, user=actor, role=MembershipRole.ADMIN).exists():
+        raise PermissionDenied("Only an administrator of the organisation may decide on a request to join it.")
+    if request.decided_at is not None:
+        raise ValidationError(_("This request has already been decided."), code="decided")
+    request.decided_at = timezone.now()
+    request.decided_by = actor
+    request.approved = approve
+    request.full_clean()
+    request.save(update_fields=["decided_at", "decided_by", "approved"])
+    if approve and not Membership.objects.filter(organisation=organisation, user=request.user).exists():
+        membership = Membership(user=request.user, organisation=organisation, role=MembershipRole.MEMBER)
+        membership.full_clean()
+        membership.save()
+    audit_record(
+        actor=actor,
+        action="organisation.join_approved" if approve else "organisation.join_declined",
+        obj=organisation,
+        before={"request": request.pk, "state": "open"},
+        after={"request": request.pk, "user": request.user_id, "approved": approve},
+    )
+    users_notify(
+        users=[request.user],
+        key=f"join-request-decided:{request.pk}",
+        template="emails/accounts_join_decided",
+        context={"organisation": Bilingual.of(organisation, "name"), "approved": approve},
+        url=reverse("accounts:organisation"),
+    )
+    return request

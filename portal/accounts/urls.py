@@ -17,6 +17,13 @@ urlpatterns = [
     path("password/reset/complete/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("organisation/", views.OrganisationView.as_view(), name="organisation"),
     path("organisation/new/", views.OrganisationCreateView.as_view(), name="organisation_create"),
+    path("organisations/search/", views.OrganisationSearchView.as_view(), name="organisation_search"),
+    path("organisations/<int:pk>/join/", views.JoinRequestCreateView.as_view(), name="join_request"),
+    path(
+        "join-requests/<int:pk>/<str:decision>/",
+        views.JoinRequestDecideView.as_view(),
+        name="join_request_decide",
+    ),
     path("organisations/<int:pk>/", views.OrganisationDetailView.as_view(), name="organisation_detail"),
     path("organisations/<int:pk>/invite/", views.InvitationSendView.as_view(), name="invite"),
     path("invitations/<uuid:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),

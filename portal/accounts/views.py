@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from portal.core.downloads import download_response
 from portal.core.forms import form_add_service_errors
+from portal.core.i18n import localised
 from portal.core.permissions import PermissionRequiredMixin
 
 from .forms import (
@@ -29,11 +30,13 @@ from .forms import (
     SignupForm,
     VerificationResendForm,
 )
-from .models import Membership
+from .models import JoinRequest, Membership, Organisation
 from .selectors import (
     invitation_get_by_token,
     invitations_open_for_email,
+    join_requests_of,
     organisations_for_user,
+    organisations_search,
     organisations_visible_to,
     user_personal_data,
 )
@@ -41,6 +44,8 @@ from .services import (
     VerificationLinkError,
     invitation_accept,
     invitation_send,
+    join_request_create,
+    join_request_decide,
     organisation_create,
     user_signup,
     user_verification_resend,
@@ -180,11 +185,23 @@ class OrganisationView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user = self.request.user
+        query = self.request.GET.get("q", "").strip()[:100]
+        organisations = list(organisations_for_user(user=user))
+        mine = {o.pk for o in organisations}
+        requests = list(join_requests_of(user=user))
+        asked = {r.organisation_id for r in requests if r.decided_at is None}
         return super().get_context_data(
-            organisations=organisations_for_user(user=user),
+            organisations=organisations,
             invitations_for_me=invitations_open_for_email(email=user.email),
             can_create=user.has_perm("accounts.create_organisation"),
+            can_ask=user.has_perm("accounts.ask_to_join_organisation"),
             invitation_form=InvitationForm(),
+            query=query,
+            results=[
+                {"organisation": o, "member": o.pk in mine, "asked": o.pk in asked}
+                for o in organisations_search(query=query)
+            ],
+            join_requests=[r for r in requests if r.decided_at is None],
             **kwargs,
         )
 
@@ -311,3 +328,62 @@ class MyDataDownloadView(LoginRequiredMixin, View):
             filename="my-data.json",
             content_type="application/json; charset=utf-8",
         )
+
+
+# ---- Finding and joining an organisation --------------------------------------------------------------------------
+
+
+class OrganisationSearchView(LoginRequiredMixin, View):
+    """Registered organisations matching ``q`` (name, Chinese name or BR number), as JSON: the co-applicant
+    picker's suggestions. A fixed number of queries, however many organisations there are."""
+
+    def get(self, request):
+        results = organisations_search(query=request.GET.get("q", ""))
+        return JsonResponse(
+            {
+                "results": [
+                    {"id": o.pk, "name": o.name, "name_zh": o.name_zh, "type": str(o.get_org_type_display())}
+                    for o in results
+                ]
+            }
+        )
+
+
+class JoinRequestCreateView(LoginRequiredMixin, PermissionRequiredMixin, View):
+    permission_required = "accounts.ask_to_join_organisation"
+    raise_exception = True
+
+    def post(self, request, pk):
+        organisation = get_object_or_404(Organisation, pk=pk)
+        try:
+            join_request_create(organisation=organisation, user=request.user, message=request.POST.get("message", ""))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _(
+                    "We have asked the administrators of %(name)s to approve your request. We will tell you their answer."
+                )
+                % {"name": localised(organisation, "name")},
+            )
+        return redirect("accounts:organisation")
+
+
+class JoinRequestDecideView(LoginRequiredMixin, View):
+    def post(self, request, pk, decision):
+        if decision not in ("approve", "decline"):
+            raise Http404
+        join_request = get_object_or_404(
+            JoinRequest.objects.select_related("organisation", "user").filter(decided_at__isnull=True), pk=pk
+        )
+        if not request.user.has_perm("accounts.decide_join_request", join_request.organisation):
+            raise Http404
+        join_request_decide(request=join_request, actor=request.user, approve=decision == "approve")
+        if decision == "approve":
+            messages.success(request, _("%(person)s is now a member.") % {"person": join_request.user.full_name})
+        else:
+            messages.info(
+                request, _("The request of %(person)s is declined.") % {"person": join_request.user.full_name}
+            )
+        return redirect("accounts:organisation")

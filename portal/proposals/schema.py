@@ -8,9 +8,13 @@ from decimal import Decimal
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from portal.accounts.models import Organisation
+from portal.accounts.selectors import organisations_by_names
 from portal.calls.models import Call, Quarter, ResourcePool
 from portal.core.formatting import format_hkd
 
@@ -58,13 +62,13 @@ def long_text(label, *, required=True, max_length=5000, help_text="", rows=5):
 
 
 class CallContext:
-    """The parts of a call the form needs, loaded once (pools, quarters, organisations for co-applicants)."""
+    """The parts of a call the form needs, loaded once (pools and quarters). Co-applicants' organisations are
+    looked up by name when the form is checked, never listed whole."""
 
-    def __init__(self, call: Call, organisations=None):
+    def __init__(self, call: Call):
         self.call = call
         self.pools: list[ResourcePool] = list(call.pools.order_by("code"))
         self.quarters: list[Quarter] = list(call.quarters.order_by("starts_on"))
-        self.organisations = organisations if organisations is not None else []
 
     @cached_property
     def prices(self) -> dict[str, Decimal]:
@@ -72,6 +76,27 @@ class CallContext:
 
     def hours_fields(self) -> list[tuple[ResourcePool, Quarter, str]]:
         return [(p, q, hours_field_name(p.code, q.code)) for p in self.pools for q in self.quarters]
+
+
+class OrganisationSearchInput(forms.TextInput):
+    """A text input for an organisation's name, with suggestions from the search endpoint as one types
+    (static/js/organisation_search.js fills the datalist); without JavaScript the exact name is typed."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "data-organisation-search": "", **(attrs or {})})
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        list_id = f"{context['widget']['attrs'].get('id', name)}-suggestions"
+        context["widget"]["attrs"]["list"] = list_id
+        context["widget"]["attrs"]["data-suggestions"] = reverse("accounts:organisation_search")
+        context["list_id"] = list_id
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None):
+        html = super().render(name, value, attrs, renderer)
+        list_id = self.get_context(name, value, attrs)["list_id"]
+        return format_html('{}<datalist id="{}"></datalist>', html, list_id)
 
 
 class ProposalSchema(forms.Form):
@@ -137,14 +162,16 @@ class ProposalSchema(forms.Form):
     def __init__(self, *args, context: CallContext, **kwargs):
         self.context = context
         super().__init__(*args, **kwargs)
-        org_choices = [("", _("— not listed / not applicable —"))] + [
-            (str(org.pk), org.name) for org in context.organisations
-        ]
+        self.co_organisations: dict[int, Organisation] = {}
         for i in range(1, CO_APPLICANT_ROWS + 1):
             name, org, email = co_field_names(i)
             self.fields[name] = forms.CharField(label=_("Co-applicant %(n)s: name") % {"n": i}, required=False)
-            self.fields[org] = forms.ChoiceField(
-                label=_("Co-applicant %(n)s: organisation") % {"n": i}, required=False, choices=org_choices
+            self.fields[org] = forms.CharField(
+                label=_("Co-applicant %(n)s: organisation") % {"n": i},
+                required=False,
+                max_length=200,
+                widget=OrganisationSearchInput(),
+                help_text=_("A registered organisation: type its name and choose it from the suggestions."),
             )
             self.fields[email] = forms.EmailField(label=_("Co-applicant %(n)s: email") % {"n": i}, required=False)
         for pool, quarter, name in context.hours_fields():
@@ -181,6 +208,21 @@ class ProposalSchema(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        typed = {i: (cleaned.get(co_field_names(i)[1]) or "").strip() for i in range(1, CO_APPLICANT_ROWS + 1)}
+        found = organisations_by_names(names=[t for t in typed.values() if t])
+        for i, text in typed.items():
+            if not text:
+                continue
+            if text in found:
+                self.co_organisations[i] = found[text]
+            else:
+                self.add_error(
+                    co_field_names(i)[1],
+                    _(
+                        "No registered organisation has this name. Choose one from the suggestions, or leave it "
+                        "empty if the organisation is not registered."
+                    ),
+                )
         for i in range(1, CO_APPLICANT_ROWS + 1):
             name, org, email = co_field_names(i)
             if any(cleaned.get(f) for f in (name, org, email)):

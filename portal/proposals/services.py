@@ -208,7 +208,6 @@ def version_content_bytes(version: ProposalVersion) -> bytes:
 def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attachment]) -> dict:
     data = schema.cleaned_data
     budget = schema.budget()
-    organisations = {str(o.pk): o for o in schema.context.organisations}
     # Hours and co-applicants are stored structured below, not as loose fields.
     skip = {name for _pool, _quarter, name in schema.context.hours_fields()}
     skip |= {name for i in range(1, CO_APPLICANT_ROWS + 1) for name in co_field_names(i)}
@@ -219,9 +218,9 @@ def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attac
         fields[name] = str(value) if isinstance(value, Decimal) else ("" if value is None else value)
     co_applicants = []
     for i in range(1, CO_APPLICANT_ROWS + 1):
-        name, org, email = co_field_names(i)
+        name, _org, email = co_field_names(i)
         if data.get(name):
-            organisation = organisations.get(data.get(org) or "")
+            organisation = schema.co_organisations.get(i)
             co_applicants.append(
                 {
                     "name": data[name],
@@ -313,7 +312,7 @@ def proposal_submit(
         raise AlreadySubmitted(proposal.current_version)
     if not user.has_perm(TRANSITIONS[action].permission, proposal):
         raise PermissionDenied
-    context = context or CallContext(proposal.call, organisations=list(Organisation.objects.all()))
+    context = context or CallContext(proposal.call)
     check = proposal_check(proposal=proposal, context=context, user=user, now=now)
     if not check.ok:
         raise SubmissionRefused(check)

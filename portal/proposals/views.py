@@ -84,7 +84,7 @@ class ProposalStartView(PermissionRequiredMixin, FormView):
 
 
 def _context_for(proposal: Proposal) -> CallContext:
-    return CallContext(proposal.call, organisations=list(Organisation.objects.order_by("name")))
+    return CallContext(proposal.call)
 
 
 class ProposalEditView(PermissionRequiredMixin, View):

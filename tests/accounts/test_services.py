@@ -376,10 +376,11 @@ def test_organisations_for_user_query_count_constant(django_assert_num_queries):
             organisation = MembershipFactory(user=user).organisation
             MembershipFactory(organisation=organisation, role=MembershipRole.MEMBER)
             InvitationFactory(organisation=organisation)
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(4):
             organisations = list(organisations_for_user(user=user))
             assert [len(o.member_list) for o in organisations] == [2] * size
             assert [len(o.open_invitations) for o in organisations] == [1] * size
+            assert [len(o.open_join_requests) for o in organisations] == [0] * size
 
 
 def test_user_personal_data_contains_account_and_consents(member):

@@ -281,3 +281,34 @@ def test_reviews_ready_is_a_notice_and_an_email_with_the_response_date(
     html = client.get(reverse("proposals:detail", args=[submitted.pk])).content.decode()
     assert "The reviews are ready: respond by" in html
     assert f'href="/reviews/feedback/{submitted.pk}/"' in html
+
+
+def test_co_applicant_organisation_is_found_by_name_not_listed(client, draft, applicant, call):
+    from tests.factories import OrganisationFactory
+
+    partner = OrganisationFactory(name="Hong Kong University of Science and Technology", name_zh="香港科技大學")
+    OrganisationFactory.create_batch(5)
+    client.force_login(applicant)
+    html = client.get(reverse("proposals:edit", args=[draft.pk])).content.decode()
+    assert "<option" not in html.split('id="id_co1_organisation"')[1].split("</datalist>")[0]
+    assert 'data-suggestions="/accounts/organisations/search/"' in html
+    data = complete_draft(
+        call, co1_name="Prof Lee", co1_organisation="hong kong university of science and technology", co1_email="l@x.hk"
+    )
+    data.update(co2_name="Dr Ho", co2_organisation="香港科技大學", co2_email="h@x.hk")
+    data.update(co3_name="Dr Nobody", co3_organisation="No Such Institute", co3_email="n@x.hk")
+    response = _edit(client, draft, data, action="submit")
+    assert response.status_code == 422
+    assert "No registered organisation has this name." in response.content.decode()
+    data.update(co3_organisation="")
+    services.proposal_save_draft(proposal=draft, raw=data, user=applicant)
+    from tests.factories.proposals import AttachmentFactory
+
+    AttachmentFactory(proposal=draft, uploaded_by=applicant)
+    version = services.proposal_submit(proposal=draft, user=applicant)
+    assert [(c["name"], c["organisation_id"]) for c in version.content["co_applicants"]] == [
+        ("Prof Lee", partner.pk),
+        ("Dr Ho", partner.pk),
+        ("Dr Nobody", None),
+    ]
+    assert list(version.co_organisations.all()) == [partner]
