@@ -9,6 +9,8 @@ Every PDF the portal makes goes through :func:`render_pdf`. It
   ``ftp:``, path traversal, file types we do not use;
 * writes PDF/A-3b with real metadata (title, author, language, creation date) and the system's Noto Sans CJK TC
   font, so Chinese text is set in the Traditional Chinese glyphs and embedded;
+* tags the PDF (WeasyPrint's ``pdf_tags``): its structure tree lets screen readers read headings, paragraphs and
+  tables in order;
 * stops a render that takes longer than its time limit (see :func:`_write_pdf_within`).
 
 WeasyPrint takes over a second to import and must not be imported before a Celery worker forks, so it is only
@@ -333,6 +335,7 @@ def html_to_pdf(
         document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
         return document.write_pdf(
             pdf_variant="pdf/a-3b",
+            pdf_tags=True,  # a structure tree (headings, paragraphs, tables, figures) for screen readers
             output_intent=OUTPUT_INTENT,
             stylesheets=[intent],
             color_profiles=color_profiles,

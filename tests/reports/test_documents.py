@@ -21,7 +21,7 @@ from portal.reports.pdf import BASE_URL
 from portal.reports.selectors import approval_report_data
 from tests.factories.allocations import usage
 from tests.factories.reports import report_call
-from tests.reports.test_pdf import pdffonts, pdfinfo, pdftotext, xmp
+from tests.reports.test_pdf import assert_tagged_pdf_a, pdffonts, pdfinfo, pdftotext, xmp
 
 pytestmark = pytest.mark.integration
 OUR_FILES = {BASE_URL + f"reports/{name}" for name in ("print.css", "report.css", "aiss-mark.svg", "sRGB2014.icc")}
@@ -109,6 +109,7 @@ def test_approval_report_has_header_footer_reference_version_and_pages(english_a
     assert f"Reference {reference} · Version 3" in squash(text)
     assert re.search(r"Generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} HKT", text)
     assert 'pdfaid:part="3"' in xmp(pdf) or "<pdfaid:part>3</pdfaid:part>" in xmp(pdf)
+    assert_tagged_pdf_a(pdf, "en")
 
 
 def test_approval_report_in_chinese_extracts_and_embeds_the_tc_font(english_and_chinese, tmp_path):
@@ -197,6 +198,7 @@ def test_decision_letter_in_chinese_embeds_the_tc_font(rc, tmp_path):
         assert gettext("Your proposal has been approved.") in text
         assert gettext("Decision letter") in text
     assert ("Noto-Sans-CJK-TC", "yes") in pdffonts(pdf, tmp_path)
+    assert_tagged_pdf_a(pdf, "zh-Hant")
     # Labels made before rendering (tranche conditions, times) are in the letter's language too.
     assert "At the start" not in text
     assert " HKT" not in text
@@ -219,7 +221,9 @@ def test_usage_statement_shows_awarded_used_remaining(rc):
     usage(proposal, quarter=first.quarter.code, hours=1234)
     from datetime import date
 
-    text = squash(pdftotext(usage_statement_pdf(proposal=proposal, language="en", today=date(2026, 5, 1))))
+    pdf = usage_statement_pdf(proposal=proposal, language="en", today=date(2026, 5, 1))
+    assert_tagged_pdf_a(pdf, "en")
+    text = squash(pdftotext(pdf))
     awarded = sum(c.gpu_hours for c in cells)
     assert f"AWARDED USED REMAINING RELEASED SO FAR {awarded:,.0f} 1,234 {awarded - 1234:,.0f}" in text.upper()
     assert f"{first.quarter.code} {first.gpu_hours:,.0f} 1,234 {first.gpu_hours - 1234:,.0f}" in text

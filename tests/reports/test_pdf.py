@@ -312,6 +312,40 @@ def test_receipt_pdf_in_chinese_embeds_noto_sans_cjk_tc(version, tmp_path):
     assert catalog(pdf)["/Lang"] == "zh-Hant"
 
 
+def assert_tagged_pdf_a(pdf: bytes, language: str) -> None:
+    """Tagged for screen readers (a structure tree with headings and tables), PDF/A-3, in ``language``."""
+    info = pdfinfo(pdf)
+    assert info_value(info, "Tagged") == "yes"
+    root = catalog(pdf)
+    assert bool(root["/MarkInfo"]["/Marked"])
+    tree = root["/StructTreeRoot"].get_object()
+    kinds = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "get_object"):
+            node = node.get_object()
+        if isinstance(node, dict):
+            if "/S" in node:
+                kinds.add(str(node["/S"]))
+            kids = node.get("/K")
+            if kids is not None:
+                stack.extend(kids if isinstance(kids, list) else [kids])
+        elif isinstance(node, list):
+            stack.extend(node)
+    assert {"/H1", "/Table", "/TR", "/TH", "/TD", "/P"} <= kinds, kinds
+    assert root["/Lang"] == language
+    assert 'pdfaid:part="3"' in xmp(pdf) or "<pdfaid:part>3</pdfaid:part>" in xmp(pdf)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("language", "lang"), [("en", "en"), ("zh-hant", "zh-Hant")])
+def test_receipt_pdf_is_tagged_pdf_a(version, tmp_path, language, lang):
+    pdf = receipt_pdf(version=version, language=language)
+    assert_tagged_pdf_a(pdf, lang)
+    assert ("Noto-Sans-CJK-TC", "yes") in pdffonts(pdf, tmp_path)
+
+
 @pytest.mark.integration
 def test_receipt_pdf_prints_user_text_and_fetches_nothing_it_names(version, fetch_log):
     version.proposal.title = HOSTILE_TITLE
