@@ -151,3 +151,14 @@ class InvitationForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
         help_text=_("We email them a link to join the organisation. The link works for 14 days."),
     )
+
+
+class ProfileForm(forms.Form):
+    full_name = forms.CharField(
+        label=_("Full name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    preferred_language = forms.ChoiceField(
+        label=_("Preferred language"),
+        choices=User._meta.get_field("preferred_language").choices,
+        help_text=_("The portal is shown in this language when you log in, and we write to you in it."),
+    )

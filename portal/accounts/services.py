@@ -354,3 +354,21 @@ def join_request_decide(*, request: JoinRequest, actor: User, approve: bool) -> 
         url=reverse("accounts:organisation"),
     )
     return request
+
+
+@transaction.atomic
+def user_profile_save(*, user: User, full_name: str, preferred_language: str) -> User:
+    """Change a person's own name and preferred language (the language of the interface at log-in, of emails
+    and of documents made for them)."""
+    languages = {code for code, _name in User._meta.get_field("preferred_language").choices}
+    if preferred_language not in languages:
+        raise ValidationError({"preferred_language": _("Choose a language.")}, code="invalid_language")
+    before = {"full_name": user.full_name, "preferred_language": user.preferred_language}
+    user.full_name = full_name.strip()
+    user.preferred_language = preferred_language
+    user.full_clean()
+    user.save(update_fields=["full_name", "preferred_language"])
+    after = {"full_name": user.full_name, "preferred_language": user.preferred_language}
+    if after != before:
+        audit_record(actor=user, action="user.profile_changed", obj=user, before=before, after=after)
+    return user

@@ -27,6 +27,7 @@ urlpatterns = [
     path("organisations/<int:pk>/", views.OrganisationDetailView.as_view(), name="organisation_detail"),
     path("organisations/<int:pk>/invite/", views.InvitationSendView.as_view(), name="invite"),
     path("invitations/<uuid:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
     path("my-data/", views.MyDataView.as_view(), name="my_data"),
     path("my-data/download/", views.MyDataDownloadView.as_view(), name="my_data_download"),
 ]

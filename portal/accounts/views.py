@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -11,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
@@ -26,6 +27,7 @@ from .forms import (
     InvitationForm,
     LoginForm,
     OrganisationForm,
+    ProfileForm,
     QueuedPasswordResetForm,
     SignupForm,
     VerificationResendForm,
@@ -47,6 +49,7 @@ from .services import (
     join_request_create,
     join_request_decide,
     organisation_create,
+    user_profile_save,
     user_signup,
     user_verification_resend,
     user_verify_email,
@@ -125,13 +128,14 @@ class VerifyView(View):
             messages.info(request, _("Your email address is already verified. Please log in."))
             return redirect("accounts:login")
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        translation.activate(user.preferred_language)
         messages.success(request, _("Thank you: your email address is verified."))
         next_url = _safe_next(request, verification.next_url)
         if next_url:
-            return redirect(next_url)
+            return _apply_language(redirect(next_url), user)
         if not Membership.objects.filter(user=user).exists():
-            return redirect("accounts:organisation")
-        return redirect("core:home")
+            return _apply_language(redirect("accounts:organisation"), user)
+        return _apply_language(redirect("core:home"), user)
 
 
 class VerificationResendView(FormView):
@@ -150,10 +154,56 @@ class VerificationResendView(FormView):
 # ---- Log in, log out, password reset --------------------------------------------------------------------------
 
 
+def _apply_language(response, user):
+    """The user's preferred language, for this response and from now on (the language cookie)."""
+    translation.activate(user.preferred_language)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        user.preferred_language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
 class LoginView(auth_views.LoginView):
+    """Log in; the interface switches to the user's preferred language."""
+
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        return _apply_language(super().form_valid(form), form.get_user())
+
+
+class ProfileView(LoginRequiredMixin, FormView):
+    """A person's own name and preferred language."""
+
+    template_name = "accounts/profile.html"
+    form_class = ProfileForm
+
+    def get_initial(self):
+        user = self.request.user
+        return {"full_name": user.full_name, "preferred_language": user.preferred_language}
+
+    def form_valid(self, form):
+        try:
+            user = user_profile_save(
+                user=self.request.user,
+                full_name=form.cleaned_data["full_name"],
+                preferred_language=form.cleaned_data["preferred_language"],
+            )
+        except ValidationError as exc:
+            form_add_service_errors(form, exc)
+            return self.form_invalid(form)
+        response = _apply_language(redirect("accounts:profile"), user)
+        messages.success(self.request, _("Your profile is saved."))
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

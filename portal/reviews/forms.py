@@ -1,8 +1,10 @@
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import Role
 from portal.accounts.models import User
+from portal.core.i18n import localised
 
 from .enums import SCORE_LABELS, Recommendation
 from .models import ReviewerProfile
@@ -39,7 +41,8 @@ class DeclarationForm(forms.Form):
         return self.cleaned_data["declaration"] == "yes"
 
 
-SCALE = [(str(n), f"{n} - {label}") for n, label in SCORE_LABELS.items()]
+# Lazy: each label is put into words in the reader's language when the form is shown.
+SCALE = [(str(n), format_lazy("{} - {}", n, label)) for n, label in SCORE_LABELS.items()]
 
 
 class ReviewForm(forms.Form):
@@ -53,7 +56,7 @@ class ReviewForm(forms.Form):
         self.criteria = list(criteria)
         for criterion in self.criteria:
             self.fields[f"score_{criterion.number}"] = forms.TypedChoiceField(
-                label=criterion.name,
+                label=localised(criterion, "name"),
                 choices=SCALE,
                 coerce=int,
                 required=False,
@@ -62,7 +65,7 @@ class ReviewForm(forms.Form):
                 error_messages={"invalid_choice": _("A score runs from 0 to 5; %(value)s is not on the scale.")},
             )
             self.fields[f"comment_{criterion.number}"] = forms.CharField(
-                label=_("Comment on “%(name)s”") % {"name": criterion.name},
+                label=_("Comment on “%(name)s”") % {"name": localised(criterion, "name")},
                 required=False,
                 max_length=5000,
                 widget=forms.Textarea(attrs={"rows": 2}),

@@ -5,8 +5,6 @@
   "use strict";
   var form = document.getElementById("proposal-form");
   if (!form) { return; }
-  var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
 
   // ---- Live budget ------------------------------------------------------------------------------------------
   var budgetTimer = null;
