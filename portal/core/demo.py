@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import cached_property
 
-from portal.accounts.enums import MembershipRole, OrganisationType, Role
+from portal.accounts.enums import MembershipRole, Role
 from portal.accounts.models import PICS_VERSION, ConsentRecord, Membership, Organisation, User
 from portal.calls.models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
 from portal.core.formatting import HONG_KONG
@@ -19,7 +21,14 @@ from portal.proposals import services as proposal_services
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal, ProposalEvent
 
+from .demo_projects import BATCH_ONE, HKU, OPEN_BATCH, ORGANISATIONS, DemoProject
+
 DEMO_PASSWORD = "aiss-demo-2026"  # noqa: S105 - printed on purpose: these are demo accounts
+EXTRA_REVIEWERS = [
+    ("reviewer4@demo.aiss.hk", "Dr Chow Hiu Tung", "Hong Kong Polytechnic University"),
+    ("reviewer5@demo.aiss.hk", "Prof Mak Wai Lun", "City University of Hong Kong"),
+    ("reviewer6@demo.aiss.hk", "Dr Fung Yuet Ming", None),
+]
 
 RUBRIC = [
     (
@@ -58,22 +67,6 @@ CALL_FAQ = [
         "Yes, until the deadline: reopen it, amend it and submit it again. Each submission has its own receipt.",
         "可以，截止時間前您可重新開啟申請、作出修改並再次提交。每次提交均有收據。",
     ),
-]
-
-ORGANISATIONS = [
-    ("University of Hong Kong", "香港大學", OrganisationType.UNIVERSITY, ""),
-    ("Chinese University of Hong Kong", "香港中文大學", OrganisationType.UNIVERSITY, ""),
-    ("Hong Kong University of Science and Technology", "香港科技大學", OrganisationType.UNIVERSITY, ""),
-    ("Hong Kong Centre for Generative AI R&D", "香港生成式人工智能研發中心", OrganisationType.RND_CENTRE, ""),
-    (
-        "Logistics and Supply Chain MultiTech R&D Centre",
-        "物流及供應鏈多元技術研發中心",
-        OrganisationType.RND_CENTRE,
-        "",
-    ),
-    ("Harbour Vision AI Limited", "海港視覺人工智能有限公司", OrganisationType.ENTERPRISE, "61234567"),
-    ("Lion Rock Robotics Limited", "獅子山機械人有限公司", OrganisationType.ENTERPRISE, "70012345"),
-    ("Digital Policy Office", "數字政策辦公室", OrganisationType.GOVERNMENT, ""),
 ]
 
 
@@ -142,56 +135,13 @@ EXPERTISE = [
     ("Forecasting", "預測"),
 ]
 
-PROJECTS = [
-    # (title, Chinese title, organisation, hours per quarter, min share %, state to reach)
-    (
-        "Cantonese large language model",
-        "粵語大型語言模型",
-        "University of Hong Kong",
-        120_000,
-        50,
-        ProposalState.SUBMITTED,
-    ),
-    (
-        "Medical imaging foundation model",
-        "醫學影像基礎模型",
-        "Chinese University of Hong Kong",
-        200_000,
-        60,
-        ProposalState.SCREENING,
-    ),
-    (
-        "Port logistics forecasting",
-        "港口物流預測",
-        "Logistics and Supply Chain MultiTech R&D Centre",
-        60_000,
-        40,
-        ProposalState.IN_REVIEW,
-    ),
-    ("Traffic video analytics", "交通影像分析", "Harbour Vision AI Limited", 80_000, 50, ProposalState.RECOMMENDED),
-    (
-        "Legal document assistant in Chinese",
-        "中文法律文件助理",
-        "Hong Kong University of Science and Technology",
-        150_000,
-        30,
-        ProposalState.APPROVED,
-    ),
-    (
-        "Warehouse robot control policies",
-        "倉庫機械人控制策略",
-        "Lion Rock Robotics Limited",
-        40_000,
-        70,
-        ProposalState.WITHDRAWN,
-    ),
-]
-
 
 class DemoSeeder:
     def __init__(self, out):
         self.out = out
         self.now = timezone.now()
+        # Every demo account has the same password: hash it once (hashing is slow on purpose).
+        self.password_hash = make_password(DEMO_PASSWORD)
 
     @transaction.atomic
     def run(self) -> None:
@@ -252,7 +202,7 @@ class DemoSeeder:
                 defaults={"full_name": account.name, "role": account.role, "email_verified_at": self.now},
             )
             if created:
-                user.set_password(DEMO_PASSWORD)
+                user.password = self.password_hash
                 user.is_staff = account.role == Role.SECRETARIAT
                 user.save()
                 ConsentRecord.objects.create(user=user, pics_version=PICS_VERSION)
@@ -271,13 +221,11 @@ class DemoSeeder:
             return
         applicants = self._project_applicants(organisations, users)
         self.reviewers = self._reviewers()
-        self._active_projects(first_call, organisations, applicants)
-        for title, title_zh, org_name, hours, min_share, state in PROJECTS:
-            self._proposal(
-                open_call, organisations[org_name], applicants[org_name], title, title_zh, hours, min_share, state
-            )
+        self._batch_one(first_call, organisations, applicants)
+        for project in OPEN_BATCH:
+            self._proposal(open_call, organisations[project.organisation], applicants[project.organisation], project)
         draft = proposal_services.proposal_create(
-            call=open_call, organisation=organisations["University of Hong Kong"], user=users["applicant@demo.aiss.hk"]
+            call=open_call, organisation=organisations[HKU], user=users["applicant@demo.aiss.hk"]
         )
         proposal_services.proposal_save_draft(
             proposal=draft,
@@ -336,9 +284,9 @@ class DemoSeeder:
             )
             if member is None:
                 slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20]
-                user = User.objects.create_user(
+                user = User.objects.create(
                     email=f"lead.{slug}@demo.aiss.hk",
-                    password=DEMO_PASSWORD,
+                    password=self.password_hash,
                     full_name=f"Project lead, {name}",
                     role=Role.APPLICANT,
                     email_verified_at=self.now,
@@ -348,6 +296,10 @@ class DemoSeeder:
             else:
                 applicants[name] = member.user
         return applicants
+
+    @cached_property
+    def pdf(self) -> bytes:
+        return _pdf("Technical proposal")
 
     def _draft(self, call, title, title_zh, hours, min_share) -> dict[str, str]:
         raw = {
@@ -379,7 +331,8 @@ class DemoSeeder:
                 raw[f"hours__{pool.code}__{quarter.code}"] = str(hours)
         return raw
 
-    def _proposal(self, call, organisation, user, title, title_zh, hours, min_share, state, *, submitted_at=None):
+    def _proposal(self, call, organisation, user, project: DemoProject, *, submitted_at=None, until=None):
+        """A proposal filed, submitted and taken along the real workflow to ``until`` (default: its state)."""
         started = (submitted_at or timezone.now()) - timedelta(days=1)
         proposal = Proposal.objects.create(
             call=call, organisation=organisation, created_by=user, draft={}, created_at=started
@@ -387,37 +340,55 @@ class DemoSeeder:
         ProposalEvent.objects.create(
             proposal=proposal, actor=user, action="create", to_state=ProposalState.DRAFT, created_at=started
         )
-        proposal_services.proposal_save_draft(
-            proposal=proposal, raw=self._draft(call, title, title_zh, hours, min_share), user=user
-        )
+        raw = self._draft(call, project.title, project.title_zh, project.hours, project.min_share)
+        proposal_services.proposal_save_draft(proposal=proposal, raw=raw, user=user)
         proposal_services.attachment_add(
             proposal=proposal,
-            upload=SimpleUploadedFile("technical-proposal.pdf", _pdf(title)),
+            upload=SimpleUploadedFile("technical-proposal.pdf", self.pdf),
             kind="technical",
             user=user,
         )
         proposal_services.proposal_submit(proposal=proposal, user=user, now=submitted_at)
         proposal.refresh_from_db()
-        self._advance(proposal, state)
+        self._advance(proposal, until or project.state)
+        if project.account_code:
+            Proposal.objects.filter(pk=proposal.pk).update(account_code=project.account_code)
+            proposal.account_code = project.account_code
         return proposal
 
     def _reviewers(self) -> list[User]:
-        """The demo reviewers, with profiles and expertise."""
+        """The demo reviewers (three with logins in the README, three more to share the load), with profiles and
+        expertise."""
         from portal.reviews.models import ExpertiseTag, ReviewerProfile
 
+        for email, name, organisation in EXTRA_REVIEWERS:
+            user, created = User.objects.get_or_create(
+                email=email,
+                defaults={
+                    "full_name": name,
+                    "role": Role.REVIEWER,
+                    "email_verified_at": self.now,
+                    "password": self.password_hash,
+                },
+            )
+            if created and organisation:
+                Membership.objects.create(
+                    user=user, organisation=Organisation.objects.get(name=organisation), role=MembershipRole.MEMBER
+                )
         tags = [ExpertiseTag.objects.get_or_create(name=name, defaults={"name_zh": zh})[0] for name, zh in EXPERTISE]
         reviewers = list(User.objects.filter(role=Role.REVIEWER, email__endswith="@demo.aiss.hk").order_by("email"))
         for i, reviewer in enumerate(reviewers):
             profile, _ = ReviewerProfile.objects.get_or_create(
                 user=reviewer,
-                defaults={"organisation": reviewer.organisations.first(), "max_per_call": 8},
+                defaults={"organisation": reviewer.organisations.first(), "max_per_call": 20},
             )
             profile.expertise.set(tags[i % len(tags) :: 2])
         return reviewers
 
     def _advance(self, proposal, state) -> None:
-        """Take a submitted proposal to ``state`` through the real workflow: screening, reviews by the demo
-        reviewers (those without a conflict), the committee's recommendation and the chair's decision."""
+        """Take a submitted proposal to ``state`` through the real workflow: screening (or a clarification
+        request, or ineligibility), reviews by demo reviewers without a conflict, the committee's recommendation
+        and the chair's decision."""
         from portal.decisions import services as decisions
         from portal.reviews import services as reviews
 
@@ -435,22 +406,45 @@ class DemoSeeder:
         proposal_services.proposal_transition(proposal=proposal, action="start_screening", actor=officer)
         if state == S.SCREENING:
             return
+        if state == S.CLARIFICATION_REQUESTED:
+            decisions.clarification_request(
+                proposal=proposal,
+                actor=officer,
+                questions="Please explain how the three languages are evaluated, and who owns the training data.",
+                due_at=timezone.now() + timedelta(days=10),
+            )
+            return
         items = decisions.screening_checklist_ensure(call=proposal.call)
+        if state == S.INELIGIBLE:
+            decisions.screening_record(
+                proposal=proposal,
+                actor=officer,
+                answers={item.pk: item.number != 1 for item in items},
+                reasons="Trading models for a single firm's own account are outside the scheme's purpose.",
+            )
+            return
         decisions.screening_record(proposal=proposal, actor=officer, answers={item.pk: True for item in items})
         proposal.refresh_from_db()
         criteria = list(proposal.call.criteria.values_list("number", flat=True))
+        weak = state in (S.REJECTED, S.NOT_RECOMMENDED)
+        wanted = proposal.call.reviewers_per_proposal
         assigned = 0
-        for harshness, reviewer in enumerate(self.reviewers):
+        # Each proposal gets its own three reviewers in turn, skipping any with a conflict of interest.
+        start = proposal.pk % len(self.reviewers)
+        for reviewer in self.reviewers[start:] + self.reviewers[:start]:
+            if assigned == wanted:
+                break
             try:
                 assignment = reviews.assignment_create(proposal=proposal, reviewer=reviewer, actor=officer)
             except ValidationError:  # a conflict of interest: the next reviewer
                 continue
             reviews.assignment_declare(assignment=assignment, user=reviewer, conflicted=False)
             if state != S.IN_REVIEW or assigned == 0:
-                base = 3 + (proposal.pk % 3 == 0) - (harshness == 2)
+                harsh = self.reviewers.index(reviewer) % 3 == 2
+                base = (2 if weak else 3) + (proposal.pk % 3 == 0) - harsh
                 data = reviews.ReviewInput(
                     scores={n: (max(0, min(5, base + (n % 2))), "Well argued.") for n in criteria},
-                    recommendation="fund",
+                    recommendation="do_not_fund" if weak else "fund",
                     comments_applicant="A clear plan; justify the second-quarter hours in more detail.",
                     comments_committee="Strong team; compute request is on the high side.",
                 )
@@ -460,6 +454,20 @@ class DemoSeeder:
             return
         proposal_services.proposal_transition(proposal=proposal, action="close_review", actor=officer)
         proposal.refresh_from_db()
+        if state == S.REVIEWED:
+            return
+        if weak:
+            decisions.recommendation_make(
+                proposal=proposal,
+                actor=member,
+                recommended=False,
+                rationale="Below the pass mark: the plan does not show how the hours would be used.",
+            )
+            proposal.refresh_from_db()
+            decisions.decision_make(
+                proposal=proposal, actor=chair, approved=False, reason="Not recommended by the committee."
+            )
+            return
         hours = {(r.pool_id, r.quarter_id): r.gpu_hours for r in proposal.current_version.compute_requests.all()}
         decisions.recommendation_make(
             proposal=proposal,
@@ -474,45 +482,36 @@ class DemoSeeder:
             return
         decisions.decision_make(proposal=proposal, actor=chair, approved=True, reason="As recommended.")
         proposal.refresh_from_db()
-        if state == S.APPROVED:
-            return
-        for action in ("allocate", "activate"):  # taken when the chair approves a lock (four-eyes)
-            proposal_services.proposal_transition(proposal=proposal, action=action, actor=chair)
 
-    def _active_projects(self, call, organisations, applicants) -> None:
-        """Two projects of last year's call, active with a locked award: the Slurm sample's accounts."""
+    def _batch_one(self, call, organisations, applicants) -> None:
+        """Last year's batch, decided: ten approved projects hold a locked award of their whole request (about 90%
+        of the centre's capacity), two were not approved, one was ineligible and one withdrawn."""
         from portal.allocations.demo import demo_allocation_lock
 
-        active = []
-        for code, title, title_zh, org_name in [
-            (
-                "aiss-0007",
-                "Multilingual speech recognition for Hong Kong",
-                "香港多語言語音識別",
-                "Hong Kong Centre for Generative AI R&D",
-            ),
-            ("aiss-0012", "Financial document understanding", "金融文件理解", "Harbour Vision AI Limited"),
-        ]:
+        chair = User.objects.get(email="chair@demo.aiss.hk")
+        funded = []
+        for days, project in enumerate(BATCH_ONE, start=1):
+            allocated = project.state in (ProposalState.ALLOCATED, ProposalState.ACTIVE)
             proposal = self._proposal(
                 call,
-                organisations[org_name],
-                applicants[org_name],
-                title,
-                title_zh,
-                90_000,
-                50,
-                ProposalState.ACTIVE,
-                submitted_at=call.closes_at - timedelta(days=3),
+                organisations[project.organisation],
+                applicants[project.organisation],
+                project,
+                submitted_at=call.closes_at - timedelta(days=days, hours=days),
+                until=ProposalState.APPROVED if allocated else None,
             )
-            Proposal.objects.filter(pk=proposal.pk).update(account_code=code)
-            proposal.account_code = code
-            active.append(proposal)
+            if allocated:
+                funded.append((proposal, project))
         demo_allocation_lock(
             call=call,
-            proposals=active,
+            proposals=[proposal for proposal, _project in funded],
             actor=User.objects.get(email="secretariat@demo.aiss.hk"),
-            approver=User.objects.get(email="chair@demo.aiss.hk"),
+            approver=chair,
         )
+        for proposal, project in funded:  # taken when the chair approves a lock (four-eyes)
+            proposal_services.proposal_transition(proposal=proposal, action="allocate", actor=chair)
+            if project.state == ProposalState.ACTIVE:
+                proposal_services.proposal_transition(proposal=proposal, action="activate", actor=chair)
 
 
 def print_logins(out) -> None:

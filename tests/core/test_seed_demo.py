@@ -38,3 +38,34 @@ def test_seed_demo_gives_the_active_projects_a_locked_award():
     call_command("seed_demo")
     awards = Award.objects.filter(run__locked_at__isnull=False, proposal__account_code__isnull=False)
     assert sorted(awards.values_list("proposal__account_code", flat=True)) == ["aiss-0007", "aiss-0012"]
+
+
+def test_seed_demo_looks_like_the_scheme():
+    from collections import Counter
+
+    from django.db.models import Sum
+
+    from portal.allocations.models import AwardHours
+    from portal.calls.models import PoolCapacity
+
+    call_command("seed_demo")
+    proposals = Proposal.objects.select_related("organisation")
+    assert proposals.count() > 20
+    assert len({p.organisation_id for p in proposals}) >= 12
+    states = Counter(p.state for p in proposals)
+    funded = states[ProposalState.APPROVED] + states[ProposalState.ALLOCATED] + states[ProposalState.ACTIVE]
+    assert 9 <= funded <= 12
+    assert {ProposalState.REJECTED, ProposalState.INELIGIBLE, ProposalState.IN_REVIEW} <= set(states)
+    # Chinese titles where applicants would give them, English alone where they would not.
+    assert proposals.exclude(title_zh="").count() >= 18
+    assert proposals.filter(title_zh="").exclude(state=ProposalState.DRAFT).exists()
+    # The centre is about 90% booked in the quarters of last year's batch.
+    booked = (
+        AwardHours.objects.filter(award__run__locked_at__isnull=False)
+        .values("quarter__code")
+        .annotate(h=Sum("gpu_hours"))
+    )
+    assert booked
+    for row in booked:
+        capacity = PoolCapacity.objects.get(quarter__code=row["quarter__code"]).gpu_hours
+        assert 0.85 <= row["h"] / capacity <= 0.95
