@@ -363,12 +363,17 @@ def user_profile_save(*, user: User, full_name: str, preferred_language: str) ->
     languages = {code for code, _name in User._meta.get_field("preferred_language").choices}
     if preferred_language not in languages:
         raise ValidationError({"preferred_language": _("Choose a language.")}, code="invalid_language")
-    before = {"full_name": user.full_name, "preferred_language": user.preferred_language}
+    old_name, old_language = user.full_name, user.preferred_language
     user.full_name = full_name.strip()
     user.preferred_language = preferred_language
     user.full_clean()
     user.save(update_fields=["full_name", "preferred_language"])
-    after = {"full_name": user.full_name, "preferred_language": user.preferred_language}
-    if after != before:
+    # The audit chain is kept for ever: it records that the name was corrected, never the name itself.
+    before, after = {}, {}
+    if user.full_name != old_name:
+        before["full_name"], after["full_name"] = "(personal data)", "(corrected)"
+    if user.preferred_language != old_language:
+        before["preferred_language"], after["preferred_language"] = old_language, user.preferred_language
+    if after:
         audit_record(actor=user, action="user.profile_changed", obj=user, before=before, after=after)
     return user

@@ -6,12 +6,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.services import audit_record
 from portal.calls.models import Call
 
 from .models import AllocationRun, RunKind, Tranche, TrancheCondition
 from .optimiser import allocate
 from .selectors import allocatable_proposals, allocation_problem
-from .services import _awards_create
+from .services import AWARD_LOCKED, _awards_create, award_audit_values
 
 
 @transaction.atomic
@@ -63,5 +64,8 @@ def demo_allocation_lock(*, call: Call, proposals, actor, approver=None, score: 
             released_by=approver or actor,
         )
         Tranche.objects.create(award=award, number=2, share="0.5", condition=TrancheCondition.PROGRESS_REPORT)
+    # As ``allocation_lock`` does: each award as locked, so that ``verify_audit`` holds for the demo too.
+    for award in run.awards.prefetch_related("hours").order_by("pk"):
+        audit_record(actor=approver or actor, action=AWARD_LOCKED, obj=award, after=award_audit_values(award))
     run.refresh_from_db()
     return run

@@ -56,6 +56,11 @@ from .selectors import (
 )
 
 ZERO = Decimal(0)
+# The audit records that hold an award's values once it is locked (``award_audit_values``); ``verify_audit`` checks
+# that each locked award still equals the last of them.
+AWARD_LOCKED = "allocation.award_locked"
+AWARD_RECLAIMED = "allocation.award_reclaimed"
+AWARD_VALUE_ACTIONS = (AWARD_LOCKED, AWARD_RECLAIMED)
 CENT = Decimal("0.01")
 SHARE_QUANTUM = Decimal("0.000001")
 FAILED_STATUSES = {
@@ -225,6 +230,21 @@ def _cells_subsidy(cells, rate: Decimal, prices: dict[str, Decimal]) -> Decimal:
 
 
 @transaction.atomic
+def award_audit_values(award: Award, cells=None) -> dict:
+    """An award's share, subsidy and hours per pool and quarter (``pool id:quarter id``), in a fixed notation."""
+    cells = award.hours.all() if cells is None else cells
+    return {
+        "proposal": award.proposal_id,
+        "run": award.run_id,
+        "share": str(Decimal(award.share).quantize(SHARE_QUANTUM)),
+        "subsidy": str(Decimal(award.subsidy).quantize(Decimal("0.01"))),
+        "hours": {
+            f"{c.pool_id}:{c.quarter_id}": str(Decimal(c.gpu_hours).quantize(SHARE_QUANTUM))
+            for c in sorted(cells, key=lambda c: (c.pool_id, c.quarter_id))
+        },
+    }
+
+
 def _awards_create(run: AllocationRun, result: dict) -> None:
     """Store the optimiser's result as awards in whole GPU-hours: each pool-quarter rounded down, the subsidy
     worked out again from the rounded hours (so it never exceeds the optimiser's either)."""
@@ -794,6 +814,9 @@ def allocation_lock(
             )
         if proposal.state == ProposalState.ALLOCATED:
             proposal_transition(proposal=proposal, action="activate", actor=actor, now=now, notify_after=False)
+    # Each award as locked (funded or not): ``verify_audit`` compares the stored awards with these values.
+    for award in run.awards.prefetch_related("hours").order_by("pk"):
+        audit_record(actor=actor, action=AWARD_LOCKED, obj=award, after=award_audit_values(award))
     audit_record(
         actor=actor,
         action="allocation.lock",
@@ -999,6 +1022,7 @@ def clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | Non
             )
             award.subsidy = _subsidy(cells, award.subsidy_rate)
             award.save(update_fields=["share", "subsidy"])
+            audit_record(actor=actor, action=AWARD_RECLAIMED, obj=award, after=award_audit_values(award, cells))
         made.append(
             Clawback.objects.create(
                 checkpoint=checkpoint,

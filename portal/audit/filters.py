@@ -1,5 +1,6 @@
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
@@ -7,7 +8,8 @@ from .models import AuditEvent
 
 class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(label=_("Action"), lookup_expr="icontains")
-    actor = django_filters.CharFilter(label=_("Actor (email)"), field_name="actor_repr", lookup_expr="icontains")
+    # The chain names people by id ("user #12"); their current email and name are read from their account.
+    actor = django_filters.CharFilter(label=_("Actor (email)"), method="filter_actor")
     object_type = django_filters.CharFilter(label=_("Object type"), lookup_expr="icontains")
     object_id = django_filters.CharFilter(label=_("Object id"), lookup_expr="exact")
     since = django_filters.DateFilter(
@@ -22,6 +24,12 @@ class AuditEventFilter(django_filters.FilterSet):
         lookup_expr="date__lte",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    def filter_actor(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            Q(actor__email__icontains=value) | Q(actor__full_name__icontains=value) | Q(actor_repr__icontains=value)
+        )
 
     class Meta:
         model = AuditEvent

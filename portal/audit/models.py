@@ -6,13 +6,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEvent(models.Model):
-    """One append-only audit record. Each record's hash covers its content and the previous record's hash,
-    so an edit, a deletion or a reordering breaks the chain (``manage.py verify_audit``)."""
+    """One append-only audit record. Each record's hash is an HMAC (key from the environment) of its content and
+    the previous record's hash, so an edit, a deletion or a reordering breaks the chain (``manage.py verify_audit``),
+    even by someone who can write to the database. On PostgreSQL a trigger refuses UPDATE and DELETE."""
 
     seq = models.PositiveBigIntegerField(unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: a person who acted is deactivated, never deleted (portal.accounts.services.user_remove), so the
+    # record keeps naming them and its digest, which covers the actor's id, stays valid.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     actor_repr = models.CharField(_("actor"), max_length=255, blank=True)
     action = models.CharField(_("action"), max_length=60, db_index=True)

@@ -1,14 +1,25 @@
-"""The audit log: append-only, hash-chained."""
+"""The audit log: append-only, chained with a keyed hash (HMAC-SHA256).
+
+Each record's ``hash`` is the HMAC-SHA256, under ``settings.AUDIT_HMAC_KEY``, of its content and the previous
+record's hash. The key comes from the environment and is never stored in the database, so someone who can write to
+the database can neither forge a record nor rewrite one and re-chain the rest (with plain SHA-256 they could).
+
+The chain holds no mutable personal data: a user is named by their id (``user #12``), never by name or email, so
+correcting or erasing a person's details (portal.accounts) changes nothing the chain covers. This module is the
+only writer of audit records."""
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -37,8 +48,47 @@ def _canonical(event: AuditEvent) -> bytes:
     ).encode()
 
 
+def _key() -> bytes:
+    key = settings.AUDIT_HMAC_KEY
+    if not key:
+        raise ImproperlyConfigured("AUDIT_HMAC_KEY is not set.")
+    return key.encode()
+
+
 def event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+    """The record's keyed digest: HMAC-SHA256 of its canonical content (its predecessor's digest included)."""
+    return hmac.new(_key(), _canonical(event), hashlib.sha256).hexdigest()
+
+
+def user_label(user) -> str:
+    """How the chain names a person: by id only, so that erasing their details never touches the chain."""
+    return f"user #{user.pk}"
+
+
+# Apps whose objects' names (``str``) never name a person: proposals by reference or title, calls, runs, awards.
+IMPERSONAL_NAMES = frozenset({"proposals", "decisions", "calls", "allocations", "reports", "accounts.organisation"})
+
+
+def _names_people(model) -> bool:
+    if model._meta.label_lower == settings.AUTH_USER_MODEL.lower():
+        return True
+    if model._meta.app_label in IMPERSONAL_NAMES or model._meta.label_lower in IMPERSONAL_NAMES:
+        return False
+    return any(
+        isinstance(f, models.EmailField)
+        or (f.is_relation and f.related_model is not None and f.related_model._meta.label == settings.AUTH_USER_MODEL)
+        for f in model._meta.concrete_fields
+    )
+
+
+def _object_repr(obj: Model) -> str:
+    """The object's name as the chain keeps it: a person, or an object whose name may include a person's name or
+    email (a membership, a reviewer's declaration), is named by model and id only."""
+    if obj._meta.label_lower == settings.AUTH_USER_MODEL.lower():
+        return user_label(obj)
+    if _names_people(type(obj)):
+        return f"{obj._meta.model_name} #{obj.pk}"
+    return str(obj)[:300]
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -65,11 +115,11 @@ def audit_record(
         seq=(last.seq + 1) if last else 1,
         created_at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
-        actor_repr=(actor.email if getattr(actor, "pk", None) else str(actor or "system"))[:255],
+        actor_repr=(user_label(actor) if getattr(actor, "pk", None) else str(actor or "system"))[:255],
         action=action,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:300] if obj is not None else "",
+        object_repr=_object_repr(obj) if obj is not None else "",
         before=_jsonable(before),
         after=_jsonable(after),
         reason=reason,
@@ -96,7 +146,7 @@ def audit_verify() -> ChainBreak | None:
             return ChainBreak(expected_seq, f"record #{expected_seq} is missing (next is #{event.seq})")
         if event.prev_hash != prev_hash:
             return ChainBreak(event.seq, f"record #{event.seq} does not follow the record before it")
-        if event_hash(event) != event.hash:
+        if not hmac.compare_digest(event_hash(event), event.hash):
             return ChainBreak(event.seq, f"record #{event.seq} was altered after it was written")
         prev_hash = event.hash
         expected_seq += 1

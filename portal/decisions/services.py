@@ -397,6 +397,16 @@ def recommendation_revise(
 # ---- Decision (four-eyes) ---------------------------------------------------------------------------------------
 
 
+def decision_audit_values(decision: Decision) -> dict:
+    """What the audit log keeps of a decision, and what ``verify_audit`` expects the stored decision to still be."""
+    return {
+        "proposal": decision.proposal_id,
+        "recommendation": decision.recommendation_id,
+        "approved": decision.approved,
+        "decided_by": decision.decided_by_id,
+    }
+
+
 @transaction.atomic
 def decision_make(
     *,
@@ -436,6 +446,8 @@ def decision_make(
     )
     decision.full_clean()
     decision.save()
+    # The decision's values as ``manage.py verify_audit`` compares them with the stored decision.
+    audit_record(actor=actor, action="decision.make", obj=decision, after=decision_audit_values(decision))
     proposal_transition(
         proposal=proposal, action="approve" if approved else "reject", actor=actor, reason=decision.reason, now=now
     )

@@ -11,6 +11,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+# The key of the audit log's HMAC chain (portal.audit.services). Never stored in the database: someone who can write
+# to the database but has not got this key cannot rewrite a record and re-chain the rest. Production refuses to start
+# without it; development and tests set their own below.
+AUDIT_HMAC_KEY = env("AUDIT_HMAC_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 

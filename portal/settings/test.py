@@ -6,6 +6,7 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, env
 
 SECRET_KEY = "test-only-key"  # noqa: S105
+AUDIT_HMAC_KEY = "test-only-audit-key"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
