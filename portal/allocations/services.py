@@ -229,7 +229,6 @@ def _cells_subsidy(cells, rate: Decimal, prices: dict[str, Decimal]) -> Decimal:
     )
 
 
-@transaction.atomic
 def award_audit_values(award: Award, cells=None) -> dict:
     """An award's share, subsidy and hours per pool and quarter (``pool id:quarter id``), in a fixed notation."""
     cells = award.hours.all() if cells is None else cells
@@ -245,6 +244,7 @@ def award_audit_values(award: Award, cells=None) -> dict:
     }
 
 
+@transaction.atomic
 def _awards_create(run: AllocationRun, result: dict) -> None:
     """Store the optimiser's result as awards in whole GPU-hours: each pool-quarter rounded down, the subsidy
     worked out again from the rounded hours (so it never exceeds the optimiser's either)."""

@@ -205,7 +205,7 @@ def test_audit_log_page_finds_an_actor_by_email_and_shows_it(client, chain):
     actor = chain[0].actor
     response = client.get(reverse("audit:log"), {"actor": actor.email.upper()})
     assert [e.seq for e in response.context["events"]] == [5, 4, 3, 2, 1]
-    assert f"{actor.email}<br><span class=\"small\">user #{actor.pk}</span>" in response.content.decode()
+    assert f'{actor.email}<br><span class="small">user #{actor.pk}</span>' in response.content.decode()
 
 
 def test_the_migration_rechains_existing_records_with_the_key(chain):
