@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.audit.admin import AuditedModelAdmin
 from portal.audit.services import audit_record
 
-from .models import ConsentRecord, Invitation, Membership, Organisation, User
-from .services import user_role_change
+from .models import ConsentRecord, ErasureRequest, Invitation, Membership, Organisation, User
+from .services import user_has_audit_records, user_remove, user_role_change
 
 
 class UserAdminCreationForm(AdminUserCreationForm):
@@ -72,10 +72,47 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         ),
     )
 
+    actions = ["remove_users"]
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.acting_user = request.user
         return form
+
+    # A person the audit log names is deactivated, never deleted (``user_remove``): deleting them would break the
+    # chain's record of who acted. The delete page is refused for them; the action below removes either way.
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and user_has_audit_records(user=obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        user_remove(user=obj, actor=request.user, reason="Removed in the admin.")
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_remove(user=user, actor=request.user, reason="Removed in the admin.")
+
+    @admin.action(
+        permissions=["change"],
+        description=_("Remove the selected users (those the audit log names are deactivated)"),
+    )
+    def remove_users(self, request, queryset):
+        outcomes = [
+            user_remove(user=user, actor=request.user, reason="Removed in the admin.")
+            for user in queryset.exclude(pk=request.user.pk)
+        ]
+        self.message_user(
+            request,
+            _("%(deleted)s deleted, %(deactivated)s deactivated.")
+            % {"deleted": outcomes.count("deleted"), "deactivated": outcomes.count("deactivated")},
+            messages.SUCCESS,
+        )
 
     def save_model(self, request, obj, form, change):
         if change and "role" in form.changed_data:
@@ -133,6 +170,24 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     list_filter = ("pics_version",)
     search_fields = ("user__email", "user__full_name")
     list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """Erasure requests are decided on the secretariat's page (audited), never edited here."""
+
+    list_display = ("pk", "user", "status", "created_at", "decided_at", "decided_by")
+    list_filter = ("status",)
+    list_select_related = ("user", "decided_by")
 
     def has_add_permission(self, request):
         return False

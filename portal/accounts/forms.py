@@ -162,3 +162,15 @@ class ProfileForm(forms.Form):
         choices=User._meta.get_field("preferred_language").choices,
         help_text=_("The portal is shown in this language when you log in, and we write to you in it."),
     )
+
+
+class ErasureRequestForm(forms.Form):
+    message = forms.CharField(
+        label=_("Message to the secretariat (optional)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that my account will be deactivated and that I will no longer be able to log in.")
+    )

@@ -226,3 +226,38 @@ class JoinRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.organisation}"
+
+
+class ErasureRequest(models.Model):
+    """A person's request that the portal erase their personal data (PDPO). The secretariat anonymises what need not
+    be retained (``user_erase``) or declines with a reason; both are audited. One open request per person."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ERASED = "erased", _("Personal data erased")
+        DECLINED = "declined", _("Declined")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="erasure_requests", verbose_name=_("user"))
+    message = models.TextField(_("message to the secretariat"), blank=True, max_length=1000)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("decided by")
+    )
+    outcome = models.TextField(_("reason or note"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(status="open"), name="one_open_erasure_request"),
+            models.CheckConstraint(
+                condition=Q(status="open", decided_at__isnull=True) | (~Q(status="open") & Q(decided_at__isnull=False)),
+                name="erasure_request_decided_with_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure request #{self.pk}"

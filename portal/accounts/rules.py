@@ -25,6 +25,11 @@ is_official = is_secretariat | is_committee | is_auditor
 
 
 @rules.predicate
+def is_active_user(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+@rules.predicate
 def is_email_verified(user) -> bool:
     return bool(user and user.is_authenticated and user.email_verified_at is not None)
 
@@ -49,3 +54,7 @@ rules.add_perm("accounts.invite_to_organisation", is_applicant & is_org_member)
 rules.add_perm("accounts.accept_invitation", is_applicant & is_email_verified)
 rules.add_perm("accounts.ask_to_join_organisation", is_applicant & is_email_verified)
 rules.add_perm("accounts.decide_join_request", is_applicant & is_org_admin)
+# Personal data (PDPO): everyone signed in sees, downloads and may ask to erase their own; the secretariat decides.
+rules.add_perm("accounts.view_own_data", is_active_user)
+rules.add_perm("accounts.request_erasure", is_active_user)
+rules.add_perm("accounts.manage_erasure", is_secretariat)

@@ -7,16 +7,27 @@ from django.contrib.auth import password_validation
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, Q, RestrictedError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit.services import audit_record
 from portal.notifications.messages import Bilingual
-from portal.notifications.services import email_queue, users_notify
+from portal.notifications.models import Notification, OutboundEmail
+from portal.notifications.services import email_queue, user_notify, users_notify
 
 from .enums import MembershipRole, OrganisationType, Role
-from .models import PICS_VERSION, ConsentRecord, Invitation, JoinRequest, Membership, Organisation, User
+from .models import (
+    PICS_VERSION,
+    ConsentRecord,
+    ErasureRequest,
+    Invitation,
+    JoinRequest,
+    Membership,
+    Organisation,
+    User,
+)
 from .selectors import invitations_open, user_get_by_email
 
 VERIFY_SALT = "portal.accounts.verify-email"
@@ -377,3 +388,145 @@ def user_profile_save(*, user: User, full_name: str, preferred_language: str) ->
     if after:
         audit_record(actor=user, action="user.profile_changed", obj=user, before=before, after=after)
     return user
+
+
+# ---- Removing a person; erasure of personal data (PDPO) ---------------------------------------------------------
+
+
+def user_has_audit_records(*, user: User) -> bool:
+    """Whether the audit chain names ``user`` (as the actor or as the object): such a person is never deleted."""
+    from portal.audit.models import AuditEvent
+
+    return AuditEvent.objects.filter(
+        Q(actor=user) | Q(object_type=User._meta.label_lower, object_id=str(user.pk))
+    ).exists()
+
+
+@transaction.atomic
+def user_remove(*, user: User, actor, reason: str = "") -> str:
+    """Remove an account: a person the audit log names, or whom other records point to (proposals, reviews), is
+    deactivated instead of deleted, so that the audit chain and the records keep verifying. Returns
+    ``"deactivated"`` or ``"deleted"``; both are audited."""
+    if actor is not None and getattr(actor, "pk", None) == user.pk:
+        raise ValidationError(_("You cannot remove your own account."), code="own_account")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user_has_audit_records(user=user):
+        try:
+            with transaction.atomic():
+                pk = user.pk
+                user.delete()
+        except (ProtectedError, RestrictedError):
+            user.refresh_from_db()
+        else:
+            user.pk = pk
+            audit_record(actor=actor, action="user.deleted", obj=user, reason=reason)
+            user.pk = None
+            return "deleted"
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action="user.deactivated",
+        obj=user,
+        before={"is_active": True},
+        after={"is_active": False},
+        reason=reason,
+    )
+    return "deactivated"
+
+
+@transaction.atomic
+def erasure_request_create(*, user: User, message: str = "") -> ErasureRequest:
+    """A person asks the secretariat to erase their personal data; the secretariat is told. One open request."""
+    if not (user.is_authenticated and user.is_active):
+        raise PermissionDenied
+    if ErasureRequest.objects.filter(user=user, status=ErasureRequest.Status.OPEN).exists():
+        raise ValidationError(_("You have already asked for your data to be erased."), code="already_asked")
+    request = ErasureRequest(user=user, message=message.strip()[:1000])
+    request.full_clean()
+    request.save()
+    audit_record(actor=user, action="user.erasure_requested", obj=request, after={"user": user.pk})
+    users_notify(
+        users=User.objects.filter(role=Role.SECRETARIAT, is_active=True).order_by("pk"),
+        key=f"erasure-request:{request.pk}",
+        template="emails/accounts_erasure_request",
+        context={"number": request.pk},
+        url=reverse("accounts:erasure_requests"),
+    )
+    return request
+
+
+ERASED_DOMAIN = "erased.invalid"
+
+
+def _erase_personal_data(user: User) -> dict[str, int]:
+    """Anonymise what need not be retained; keep what the scheme must (see ``user_erase``). Returns counts."""
+    old_email = user.email
+    counts = {
+        "memberships": Membership.objects.filter(user=user).delete()[0],
+        "notifications": Notification.objects.filter(user=user).delete()[0],
+        "unsent_emails": OutboundEmail.objects.filter(to__iexact=old_email, sent_at__isnull=True).delete()[0],
+    }
+    anonymous = f"erased-{user.pk}@{ERASED_DOMAIN}"
+    counts["sent_emails"] = OutboundEmail.objects.filter(to__iexact=old_email).update(to=anonymous, body="")
+    counts["invitations"] = Invitation.objects.filter(email__iexact=old_email).update(email=anonymous)
+    counts["join_request_messages"] = JoinRequest.objects.filter(user=user).exclude(message="").update(message="")
+    # Data, not interface text: the same in both languages.
+    user.full_name = f"Erased user #{user.pk} · 已刪除的用戶"
+    user.email = anonymous
+    user.email_verified_at = None
+    user.is_active = False
+    user.is_staff = False
+    user.set_unusable_password()
+    user.full_clean()
+    user.save(update_fields=["full_name", "email", "email_verified_at", "is_active", "is_staff", "password"])
+    return counts
+
+
+@transaction.atomic
+def erasure_request_decide(*, request: ErasureRequest, actor: User, erase: bool, note: str = "") -> ErasureRequest:
+    """The secretariat erases the person's personal data, or declines giving the reason.
+
+    Erased: name, email address, password, organisation memberships, in-app notifications, the address and body
+    of emails sent to them (unsent ones are dropped), invitations to their address and their messages asking to
+    join organisations. Retained (the scheme's records of how public money was given, kept for audit): submitted
+    proposal versions (their receipts' SHA-256 covers them), reviews and declarations, decisions, awards and the
+    audit log, which names the person by id only. The account is deactivated, never deleted."""
+    if not actor.has_perm("accounts.manage_erasure"):
+        raise PermissionDenied
+    request = ErasureRequest.objects.select_for_update().select_related("user").get(pk=request.pk)
+    if request.status != ErasureRequest.Status.OPEN:
+        raise ValidationError(_("This request has already been decided."), code="decided")
+    if request.user_id == actor.pk:
+        raise ValidationError(_("Another officer must decide on your own request."), code="own_request")
+    note = note.strip()
+    if not erase and not note:
+        raise ValidationError({"note": _("Give the reason for declining.")}, code="reason_required")
+    counts = {}
+    if erase:
+        user = User.objects.select_for_update().get(pk=request.user_id)
+        counts = _erase_personal_data(user)
+    request.status = ErasureRequest.Status.ERASED if erase else ErasureRequest.Status.DECLINED
+    request.decided_at = timezone.now()
+    request.decided_by = actor
+    request.outcome = note
+    request.full_clean()
+    request.save(update_fields=["status", "decided_at", "decided_by", "outcome"])
+    if not erase:
+        user_notify(
+            user=request.user,
+            key=f"erasure-declined:{request.pk}",
+            template="emails/accounts_erasure_declined",
+            context={"reason": note},
+            url=reverse("accounts:my_data"),
+        )
+    audit_record(
+        actor=actor,
+        action="user.erased" if erase else "user.erasure_declined",
+        obj=request,
+        before={"status": ErasureRequest.Status.OPEN},
+        after={"status": request.status, "user": request.user_id, **({"erased": counts} if erase else {})},
+        reason=note,
+    )
+    return request

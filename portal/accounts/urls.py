@@ -30,4 +30,7 @@ urlpatterns = [
     path("profile/", views.ProfileView.as_view(), name="profile"),
     path("my-data/", views.MyDataView.as_view(), name="my_data"),
     path("my-data/download/", views.MyDataDownloadView.as_view(), name="my_data_download"),
+    path("my-data/erasure/", views.ErasureRequestCreateView.as_view(), name="erasure_request"),
+    path("erasure-requests/", views.ErasureRequestListView.as_view(), name="erasure_requests"),
+    path("erasure-requests/<int:pk>/decide/", views.ErasureRequestDecideView.as_view(), name="erasure_request_decide"),
 ]

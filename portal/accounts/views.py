@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
-from django.views.generic import DetailView, FormView, TemplateView
+from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from portal.core.downloads import download_response
 from portal.core.forms import form_add_service_errors
@@ -24,6 +24,7 @@ from portal.core.i18n import localised
 from portal.core.permissions import PermissionRequiredMixin
 
 from .forms import (
+    ErasureRequestForm,
     InvitationForm,
     LoginForm,
     OrganisationForm,
@@ -32,8 +33,10 @@ from .forms import (
     SignupForm,
     VerificationResendForm,
 )
-from .models import JoinRequest, Membership, Organisation
+from .models import ErasureRequest, JoinRequest, Membership, Organisation
 from .selectors import (
+    MY_DATA_PAGE_ROWS,
+    erasure_requests_for_secretariat,
     invitation_get_by_token,
     invitations_open_for_email,
     join_requests_of,
@@ -44,6 +47,8 @@ from .selectors import (
 )
 from .services import (
     VerificationLinkError,
+    erasure_request_create,
+    erasure_request_decide,
     invitation_accept,
     invitation_send,
     join_request_create,
@@ -360,17 +365,30 @@ class InvitationAcceptView(View):
         }
 
 
-# ---- My data (PDPO access) ----------------------------------------------------------------------------------
+# ---- My data (PDPO access, correction, erasure) -------------------------------------------------------------------
 
 
-class MyDataView(LoginRequiredMixin, TemplateView):
+class MyDataView(PermissionRequiredMixin, TemplateView):
+    """Everything held about the signed-in person, newest rows of each list (all of it in the download), with the
+    way to correct their profile and to ask for erasure."""
+
+    permission_required = "accounts.view_own_data"
     template_name = "accounts/my_data.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(data=user_personal_data(user=self.request.user), **kwargs)
+        user = self.request.user
+        kwargs.setdefault("erasure_form", ErasureRequestForm())
+        return super().get_context_data(
+            data=user_personal_data(user=user, limit=MY_DATA_PAGE_ROWS),
+            page_rows=MY_DATA_PAGE_ROWS,
+            erasure_open=ErasureRequest.objects.filter(user=user, status=ErasureRequest.Status.OPEN).first(),
+            **kwargs,
+        )
 
 
-class MyDataDownloadView(LoginRequiredMixin, View):
+class MyDataDownloadView(PermissionRequiredMixin, View):
+    permission_required = "accounts.view_own_data"
+
     def get(self, request):
         data = user_personal_data(user=request.user)
         return download_response(
@@ -378,6 +396,60 @@ class MyDataDownloadView(LoginRequiredMixin, View):
             filename="my-data.json",
             content_type="application/json; charset=utf-8",
         )
+
+
+class ErasureRequestCreateView(PermissionRequiredMixin, View):
+    permission_required = "accounts.request_erasure"
+
+    def post(self, request):
+        form = ErasureRequestForm(request.POST)
+        if not form.is_valid():
+            view = MyDataView(request=request, kwargs={})
+            return render(request, MyDataView.template_name, view.get_context_data(erasure_form=form), status=400)
+        try:
+            erasure_request_create(user=request.user, message=form.cleaned_data["message"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request, _("Your request is with the secretariat. We will tell you when it has been dealt with.")
+            )
+        return redirect("accounts:my_data")
+
+
+class ErasureRequestListView(PermissionRequiredMixin, ListView):
+    """The secretariat's list of erasure requests, open ones first, each with its actions."""
+
+    permission_required = "accounts.manage_erasure"
+    template_name = "accounts/erasure_requests.html"
+    context_object_name = "erasure_requests"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return erasure_requests_for_secretariat()
+
+
+class ErasureRequestDecideView(PermissionRequiredMixin, View):
+    permission_required = "accounts.manage_erasure"
+
+    def post(self, request, pk):
+        erasure = get_object_or_404(ErasureRequest.objects.select_related("user"), pk=pk)
+        decision = request.POST.get("decision")
+        if decision not in ("erase", "decline"):
+            messages.error(request, _("Choose to erase the personal data or to decline."))
+            return redirect("accounts:erasure_requests")
+        try:
+            erasure_request_decide(
+                request=erasure, actor=request.user, erase=decision == "erase", note=request.POST.get("note", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if decision == "erase":
+                messages.success(request, _("Request #%(n)s: the personal data is erased.") % {"n": erasure.pk})
+            else:
+                messages.info(request, _("Request #%(n)s is declined.") % {"n": erasure.pk})
+        return redirect("accounts:erasure_requests")
 
 
 # ---- Finding and joining an organisation --------------------------------------------------------------------------

@@ -156,3 +156,34 @@ def test_admin_group_permissions_are_audited(client, official):
         {"permissions": []},
         {"permissions": [permission.pk]},
     )
+
+
+def test_admin_role_change_is_audited_with_its_reason_and_without_personal_data(client, official):
+    user = UserFactory(role=Role.REVIEWER, full_name="Prof Ho Ka Yan")
+    client.force_login(official)
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    page = client.get(url)
+    response = client.post(
+        url, admin_form_data(page, role=Role.COMMITTEE_MEMBER, role_change_reason="Joined the committee.")
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="user.role_changed")
+    assert (event.actor, event.object_repr, event.before, event.after, event.reason) == (
+        official,
+        f"user #{user.pk}",
+        {"role": Role.REVIEWER},
+        {"role": Role.COMMITTEE_MEMBER},
+        "Joined the committee.",
+    )
+    assert "Ho Ka Yan" not in event.object_repr + event.actor_repr + str(event.after)
+
+
+def test_admin_role_change_without_a_reason_changes_nothing(client, official):
+    user = UserFactory(role=Role.REVIEWER)
+    client.force_login(official)
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    response = client.post(url, admin_form_data(client.get(url), role=Role.COMMITTEE_CHAIR))
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.role == Role.REVIEWER
+    assert not AuditEvent.objects.filter(action="user.role_changed").exists()
