@@ -31,7 +31,7 @@ PERSONAL_OBJECT_TYPES = {
     "reviews.applicantresponse",
     "reviews.consensus",
     "reviews.remindersent",
-    "notifications.outgoingemail",
+    "notifications.outboundemail",
     "notifications.notification",
 }
 
