@@ -55,6 +55,7 @@ rules.add_perm("accounts.accept_invitation", is_applicant & is_email_verified)
 rules.add_perm("accounts.ask_to_join_organisation", is_applicant & is_email_verified)
 rules.add_perm("accounts.decide_join_request", is_applicant & is_org_admin)
 # Personal data (PDPO): everyone signed in sees, downloads and may ask to erase their own; the secretariat decides.
-rules.add_perm("accounts.view_own_data", is_active_user)
-rules.add_perm("accounts.request_erasure", is_active_user)
-rules.add_perm("accounts.manage_erasure", is_secretariat)
+# In the portal.<app> namespace, so that no name answers for a Django model permission.
+rules.add_perm("portal.accounts.view_own_data", is_active_user)
+rules.add_perm("portal.accounts.request_erasure", is_active_user)
+rules.add_perm("portal.accounts.manage_erasure", is_secretariat)

@@ -493,7 +493,7 @@ def erasure_request_decide(*, request: ErasureRequest, actor: User, erase: bool,
     join organisations. Retained (the scheme's records of how public money was given, kept for audit): submitted
     proposal versions (their receipts' SHA-256 covers them), reviews and declarations, decisions, awards and the
     audit log, which names the person by id only. The account is deactivated, never deleted."""
-    if not actor.has_perm("accounts.manage_erasure"):
+    if not actor.has_perm("portal.accounts.manage_erasure"):
         raise PermissionDenied
     request = ErasureRequest.objects.select_for_update().select_related("user").get(pk=request.pk)
     if request.status != ErasureRequest.Status.OPEN:

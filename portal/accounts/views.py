@@ -196,6 +196,10 @@ class ProfileView(LoginRequiredMixin, FormView):
         user = self.request.user
         return {"full_name": user.full_name, "preferred_language": user.preferred_language}
 
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("can_manage_erasure", self.request.user.has_perm("portal.accounts.manage_erasure"))
+        return super().get_context_data(**kwargs)
+
     def form_valid(self, form):
         try:
             user = user_profile_save(
@@ -372,7 +376,7 @@ class MyDataView(PermissionRequiredMixin, TemplateView):
     """Everything held about the signed-in person, newest rows of each list (all of it in the download), with the
     way to correct their profile and to ask for erasure."""
 
-    permission_required = "accounts.view_own_data"
+    permission_required = "portal.accounts.view_own_data"
     template_name = "accounts/my_data.html"
 
     def get_context_data(self, **kwargs):
@@ -387,7 +391,7 @@ class MyDataView(PermissionRequiredMixin, TemplateView):
 
 
 class MyDataDownloadView(PermissionRequiredMixin, View):
-    permission_required = "accounts.view_own_data"
+    permission_required = "portal.accounts.view_own_data"
 
     def get(self, request):
         data = user_personal_data(user=request.user)
@@ -399,7 +403,7 @@ class MyDataDownloadView(PermissionRequiredMixin, View):
 
 
 class ErasureRequestCreateView(PermissionRequiredMixin, View):
-    permission_required = "accounts.request_erasure"
+    permission_required = "portal.accounts.request_erasure"
 
     def post(self, request):
         form = ErasureRequestForm(request.POST)
@@ -420,7 +424,7 @@ class ErasureRequestCreateView(PermissionRequiredMixin, View):
 class ErasureRequestListView(PermissionRequiredMixin, ListView):
     """The secretariat's list of erasure requests, open ones first, each with its actions."""
 
-    permission_required = "accounts.manage_erasure"
+    permission_required = "portal.accounts.manage_erasure"
     template_name = "accounts/erasure_requests.html"
     context_object_name = "erasure_requests"
     paginate_by = 50
@@ -430,7 +434,7 @@ class ErasureRequestListView(PermissionRequiredMixin, ListView):
 
 
 class ErasureRequestDecideView(PermissionRequiredMixin, View):
-    permission_required = "accounts.manage_erasure"
+    permission_required = "portal.accounts.manage_erasure"
 
     def post(self, request, pk):
         erasure = get_object_or_404(ErasureRequest.objects.select_related("user"), pk=pk)
