@@ -6,10 +6,24 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 IN_CI = os.environ.get("CI") == "true"
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-results"
+
+# ---- Property tests (hypothesis) -----------------------------------------------------------------------------
+# "ci": the same examples on every run (derandomized, no example database), so a failure in CI is reproducible and
+# a pass means the same thing every time; a failure prints the blob that replays it (@reproduce_failure).
+# "dev" (local default): new random examples on every run, more of them, remembered in .hypothesis/ so that a
+# failure found once is tried first next time. "deep": many more, for a search before landing a solver change:
+#     HYPOTHESIS_PROFILE=deep .venv/bin/python -m pytest tests/reviews/test_assignment.py -k random
+# A counterexample found by dev or deep is kept in the test module as an explicit @example.
+_COMMON = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("ci", derandomize=True, database=None, max_examples=50, **_COMMON)
+settings.register_profile("dev", max_examples=150, **_COMMON)
+settings.register_profile("deep", max_examples=3000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,9 @@ and slots:
    (2·load + 1); since the costs increase, the cheapest units are used first. The answer is kept only if its
    affinity is within a relative 1e-6 of stage 2's.
 
+Last, the answer is compared with the greedy baseline's and greedy's pairs are returned if they rank higher on
+(first slots, slots, affinity): the promise of :func:`assign` then holds on every instance, whatever the time limit.
+
 All three stages are network-flow problems (source → {first, rest} → proposal → [suggested group →] reviewer →
 sink: ``f[p]`` is the flow on the "first" arc into the proposal, Σ_r x[p, r] - f[p] the flow on its "rest" arc, and
 the "Σ f ≥ first slots" and "Σ x ≥ slots" rows are arcs on the source side): their constraint matrices are totally
@@ -420,8 +423,39 @@ def _grid(values: np.ndarray) -> float:
 
 def assign(problem: AssignmentProblem, *, time_limit: float = 30.0) -> AssignmentResult:
     """The optimal assignment: most first slots (every proposal up to its minimum), then most slots, then most
-    affinity, then the most even load (see the module docstring)."""
+    affinity, then the most even load (see the module docstring).
+
+    The promise against :func:`assign_greedy`, on every instance and whatever the time limit: the result is never
+    lexicographically below greedy's on (first slots filled, pairs, total expertise affinity). That is, it fills at
+    least as many first slots (minimum coverage); if exactly as many, at least as many pairs; if exactly as many of
+    both, at least greedy's total affinity less the relative :data:`AFFINITY_TOLERANCE` (exactly at least, when the
+    affinities lie on a decimal grid of at most six places). With status ``"optimal"`` the first two are also the
+    most any valid assignment reaches, and the affinity the most at those numbers. The promise is kept by
+    construction as well as by the model: the last step compares the answer with greedy's and returns greedy's
+    pairs if they rank higher (a time limit cut the search short, or a rounding error in the solver).
+    """
     _validate(problem)
+    result = _solve(problem, time_limit)
+    greedy = _fill(problem, ())
+    if _rank_above(problem, greedy, result.pairs):
+        return _result(problem, greedy, result.status)
+    return result
+
+
+def _rank_above(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]], other: Iterable[tuple[str, str]]) -> bool:
+    """Whether ``pairs`` rank strictly above ``other`` on (first slots filled, pairs, affinity): more first slots, or
+    as many and more pairs, or as many of both and an affinity above ``other``'s by more than the relative
+    tolerance (relative to ``pairs``' affinity)."""
+    pairs, other = frozenset(pairs), frozenset(other)
+    key, other_key = (_first_filled(problem, pairs), len(pairs)), (_first_filled(problem, other), len(other))
+    if key != other_key:
+        return key > other_key
+    total, other_total = _total(problem, pairs), _total(problem, other)
+    return total - AFFINITY_TOLERANCE * max(1.0, total) > other_total
+
+
+def _solve(problem: AssignmentProblem, time_limit: float) -> AssignmentResult:
+    """The three stages of the module docstring."""
     deadline = time.monotonic() + time_limit
     pairs = _allowed_pairs(problem)
     if not pairs:

@@ -6,15 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.allocations.optimiser import ProblemError, allocate, check_feasible, parse_problem
 from portal.allocations.optimiser.ledger import Ledger, rank_order
 
 pytestmark = pytest.mark.unit
-
-HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def small_problem(**overrides: Any) -> dict[str, Any]:
@@ -605,7 +603,6 @@ def problems(draw, max_projects: int = 12, min_share=None) -> dict[str, Any]:
     }
 
 
-@HYPOTHESIS
 @given(problems())
 def test_every_policy_feasible_on_random_problems(problem):
     for policy in ("rank", "tiers", "optimal"):
@@ -622,7 +619,6 @@ def test_every_policy_feasible_on_random_problems(problem):
                 assert award["reason"] in {"min_share", "below last tier"}
 
 
-@HYPOTHESIS
 @given(problems())
 def test_optimal_at_least_rank_and_tiers_on_random_problems(problem):
     optimal = allocate(problem, "optimal")["objective"]
@@ -631,7 +627,6 @@ def test_optimal_at_least_rank_and_tiers_on_random_problems(problem):
     assert optimal >= allocate(problem, "tiers")["objective"] - 1e-6
 
 
-@HYPOTHESIS
 @given(problems(max_projects=6, min_share=1.0))
 def test_optimal_matches_brute_force_when_all_or_nothing(problem):
     # With every min_share 1 a share is 0 or 1: try every subset.
@@ -650,7 +645,6 @@ def test_optimal_matches_brute_force_when_all_or_nothing(problem):
     assert allocate(problem, "optimal")["objective"] == pytest.approx(float(best), abs=1e-6)
 
 
-@HYPOTHESIS
 @given(problems(), st.sampled_from(["rank", "tiers", "optimal"]))
 def test_allocate_deterministic(problem, policy):
     assert allocate(problem, policy) == allocate(copy.deepcopy(problem), policy)

@@ -6,12 +6,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_flow
 
 from portal.reviews.assignment import (
+    AFFINITY_TOLERANCE,
     AssignmentProblem,
     AssignmentResult,
     assign,
@@ -20,8 +21,6 @@ from portal.reviews.assignment import (
 )
 
 pytestmark = pytest.mark.unit
-
-HYPOTHESIS = settings(max_examples=40, deadline=None)
 
 
 def problem_of(**fields) -> AssignmentProblem:
@@ -497,8 +496,50 @@ def brute_force(problem: AssignmentProblem) -> tuple[int, int, float, int]:
     return best
 
 
-@HYPOTHESIS
+def rank(problem: AssignmentProblem, result: AssignmentResult) -> tuple[int, int, float]:
+    """What the solver promises to maximise, in order: first slots filled (minimum coverage), pairs, expertise."""
+    return first_filled(problem, result.pairs), len(result.pairs), result.objective
+
+
+def at_least_as_good(problem: AssignmentProblem, result: AssignmentResult, other: AssignmentResult) -> bool:
+    """``result`` lexicographically at least as good as ``other``: more first slots, or as many and more pairs, or
+    as many of both and at least the expertise (less the relative AFFINITY_TOLERANCE)."""
+    (first, pairs, expertise), (other_first, other_pairs, other_expertise) = rank(problem, result), rank(problem, other)
+    if (first, pairs) != (other_first, other_pairs):
+        return (first, pairs) > (other_first, other_pairs)
+    return expertise >= other_expertise - AFFINITY_TOLERANCE * max(1.0, other_expertise)
+
+
+# Found by hypothesis: greedy gives P5 both its reviewers (expertise 0.25) and leaves P6 below its minimum; the
+# solver fills P6's first slot instead (4 first slots against 3, the same 4 pairs, expertise 0). Coverage comes
+# before expertise, so this is the promise kept, not broken.
+GREEDY_MORE_EXPERTISE_LESS_COVERAGE = AssignmentProblem(
+    proposals={"P0": 0, "P1": 0, "P2": 0, "P3": 0, "P4": 2, "P5": 2, "P6": 1},
+    reviewers={"R0": 2, "R1": 0, "R2": 1, "R3": 1},
+    conflicts=frozenset({("P0", "R0"), ("P0", "R1"), ("P0", "R2"), ("P6", "R0")}),
+    suggested={"P0": frozenset(), "P1": frozenset(), "P2": frozenset()}
+    | {p: frozenset({"R0"}) for p in ("P3", "P4", "P5", "P6")},
+    affinity={("P0", "R0"): 0.0, ("P0", "R1"): 0.0, ("P0", "R2"): 0.0, ("P5", "R2"): 0.25},
+    suggested_already={"P3": 0, "P4": 0, "P5": 0, "P6": 0},
+    load_already={"R0": 0, "R1": 0, "R2": 1, "R3": 0},
+    min_reviewers={"P0": 0, "P1": 0, "P2": 0, "P3": 0, "P4": 2, "P5": 1, "P6": 1},
+)
+
+
+def test_the_found_instance_trades_expertise_for_coverage_as_promised():
+    problem = GREEDY_MORE_EXPERTISE_LESS_COVERAGE
+
+    optimal = assign(problem)
+    greedy = assign_greedy(problem)
+
+    assert rank(problem, optimal) == (4, 4, 0.0)
+    assert rank(problem, greedy) == (3, 4, 0.25)
+    assert at_least_as_good(problem, optimal, greedy)
+    assert not at_least_as_good(problem, greedy, optimal)
+
+
 @given(problems())
+@example(GREEDY_MORE_EXPERTISE_LESS_COVERAGE)
 def test_assign_valid_and_at_least_as_good_as_greedy_on_random_instances(problem):
     optimal = assign(problem)
     greedy = assign_greedy(problem)
@@ -510,12 +551,10 @@ def test_assign_valid_and_at_least_as_good_as_greedy_on_random_instances(problem
     assert len(optimal.pairs) == slots
     if slots == sum(max(0, need) for need in problem.proposals.values()):
         assert optimal.unassigned == {}
-    assert len(optimal.pairs) >= len(greedy.pairs)
-    if len(optimal.pairs) == len(greedy.pairs):
-        assert optimal.objective >= greedy.objective - 1e-6 * max(1.0, greedy.objective)
+    # The promise of assign's docstring: never lexicographically below greedy on (first slots, pairs, expertise).
+    assert at_least_as_good(problem, optimal, greedy)
 
 
-@HYPOTHESIS
 @given(problems())
 def test_assign_fills_the_most_first_slots_on_random_instances(problem):
     optimal = assign(problem)
@@ -532,7 +571,6 @@ def test_assign_fills_the_most_first_slots_on_random_instances(problem):
     assert len(optimal.pairs) == max_slots(problem)
 
 
-@HYPOTHESIS
 @given(problems(max_proposals=3, max_reviewers=4, places=6))
 def test_assign_matches_exhaustive_search_on_small_instances(problem):
     # Exact on a decimal grid of up to six places (the module docstring); below that, within AFFINITY_TOLERANCE.
