@@ -3,15 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Every dependency's version, dev tools included, pinned from pyproject.toml's ranges (`make lock` renews it).
+LOCK := requirements.lock
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench messages worker clean
+.PHONY: run test lint format bench messages worker clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) pip
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+## lock: pin the newest versions pyproject.toml allows into requirements.lock (commit it; the next make installs
+## it); `make lock UPGRADE=` keeps the current pins and only adds or drops what pyproject.toml changed
+UPGRADE ?= --upgrade
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint $(LOCK) pip-tools
+	$(BIN)/pip-compile --quiet $(UPGRADE) --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 ## run: install, migrate, load the demo data and serve http://127.0.0.1:8000 (SQLite, Celery in-process)
 run: $(STAMP)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Sum
@@ -967,6 +968,11 @@ def clawback_warn(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None
     """Tell each project that would lose hours at ``checkpoint`` (as usage stands now) before it happens.
     Returns how many projects were told."""
     _require(actor, "allocations.manage_clawback")
+    return _clawback_warn(checkpoint=checkpoint, actor=actor, now=now)
+
+
+def _clawback_warn(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None) -> int:
+    """:func:`clawback_warn` without the permission check; ``actor`` None is the scheduler."""
     checkpoint = ClawbackCheckpoint.objects.select_for_update().get(pk=checkpoint.pk)
     if checkpoint.status == CheckpointStatus.APPLIED:
         raise ValidationError(_("This checkpoint has already been applied."))
@@ -990,6 +996,11 @@ def clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | Non
     """Reclaim under-used hours at ``checkpoint``: the hours leave the awards (future quarters only) and return
     to the pools; each project concerned is told. Applying twice does nothing the second time."""
     _require(actor, "allocations.manage_clawback")
+    return _clawback_apply(checkpoint=checkpoint, actor=actor, now=now)
+
+
+def _clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None) -> list[Clawback]:
+    """:func:`clawback_apply` without the permission check; ``actor`` None is the scheduler."""
     now = now or timezone.now()
     checkpoint = ClawbackCheckpoint.objects.select_for_update().select_related("call").get(pk=checkpoint.pk)
     if checkpoint.status == CheckpointStatus.APPLIED:
@@ -1046,6 +1057,32 @@ def clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | Non
     rows = [(c.award.proposal_id, str(c.reclaimed), str(c.used), str(c.awarded)) for c in made]
     transaction.on_commit(lambda: _notify_clawback(checkpoint.pk, rows, "applied"))
     return made
+
+
+def clawback_checkpoints_run(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """The scheduler's side of claw-back (daily, from Celery beat): warn the projects of every checkpoint due within
+    ``settings.CLAWBACK_WARNING_DAYS`` that has not warned them yet, and apply every checkpoint whose date has come
+    and which has not been applied. Each checkpoint in its own transaction, recorded in the audit log with no actor
+    (the system). Safe to run twice, or alongside an official doing the same by hand: the checkpoint row is locked
+    and its status read again first, so it is warned once and applied once.
+    Returns the ids of the checkpoints warned and applied."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    warn_from = today + timedelta(days=settings.CLAWBACK_WARNING_DAYS)
+    done: dict[str, list[int]] = {"warned": [], "applied": []}
+    pending = ClawbackCheckpoint.objects.exclude(status=CheckpointStatus.APPLIED).filter(due_on__lte=warn_from)
+    for checkpoint in pending.order_by("due_on", "pk"):
+        with transaction.atomic():
+            locked = ClawbackCheckpoint.objects.select_for_update().get(pk=checkpoint.pk)
+            if locked.status == CheckpointStatus.APPLIED:
+                continue
+            if locked.due_on <= today:
+                _clawback_apply(checkpoint=locked, actor=None, now=now)
+                done["applied"].append(locked.pk)
+            elif locked.status == CheckpointStatus.SCHEDULED:
+                _clawback_warn(checkpoint=locked, actor=None, now=now)
+                done["warned"].append(locked.pk)
+    return done
 
 
 def _notify_clawback(checkpoint_id: int, rows: list[tuple[int, str, str, str]], stage: str) -> None:

@@ -3,8 +3,8 @@ from pathlib import Path
 from celery import shared_task
 from django.contrib.auth import get_user_model
 
-from .services import allocation_run_execute
-from .usage import TRANSIENT, usage_import, usage_import_run
+from .services import allocation_run_execute, clawback_checkpoints_run
+from .usage import TRANSIENT, usage_import, usage_import_run, usage_imports_requeue
 
 
 @shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=10, retry_backoff_max=300, max_retries=5)
@@ -29,3 +29,17 @@ def usage_import_task(self, import_id: int) -> str:
 def allocation_run_task(self, run_id: int) -> str:
     """Solve one allocation run (ids only through the broker). Safe to run twice: a finished run is left alone."""
     return allocation_run_execute(run_id=run_id).status
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=30, retry_backoff_max=600, max_retries=5)
+def clawback_checkpoints() -> dict[str, list[int]]:
+    """Daily (Celery beat): warn the projects before each claw-back checkpoint and apply it when its date comes.
+    Safe to run twice: a checkpoint is warned once and applied once."""
+    return clawback_checkpoints_run()
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=30, retry_backoff_max=600, max_retries=5)
+def usage_imports_requeue_stuck() -> list[int]:
+    """Every few minutes (Celery beat): queue again the uploads whose import task was lost or whose worker died.
+    Safe to run twice: an import is claimed before it runs, so it runs once."""
+    return usage_imports_requeue()

@@ -359,6 +359,34 @@ def usage_import_queue(*, upload: File, actor) -> UsageImport:
     return record
 
 
+def _stale_before(now) -> Any:
+    """A record *running* since before this was left by a worker that died: ``CELERY_TASK_TIME_LIMIT`` has passed
+    since it started, so that worker cannot still be at it."""
+    return now - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 3600)
+
+
+def usage_imports_requeue(*, now=None) -> list[int]:
+    """Queue the import task again for every upload stuck in the queue (its task lost, or its retries spent) for
+    ``settings.USAGE_IMPORT_REQUEUE_MINUTES``, and every one left *running* by a worker that died; return their
+    ids. Run by Celery beat. Safe to run twice, or while the first task is still waiting: :func:`usage_import_run`
+    claims the record first, so only one task imports it."""
+    from .tasks import usage_import_task  # tasks sit above services
+
+    now = now or timezone.now()
+    waited = now - timedelta(minutes=settings.USAGE_IMPORT_REQUEUE_MINUTES)
+    stuck = list(
+        UsageImport.objects.filter(
+            Q(status=UsageImportStatus.QUEUED, created_at__lte=waited)
+            | Q(status=UsageImportStatus.RUNNING, started_at__lt=_stale_before(now))
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in stuck:
+        usage_import_task.delay(pk)
+    return stuck
+
+
 def _stored_file_delete(record: UsageImport) -> None:
     if record.upload:
         record.upload.delete(save=False)
@@ -383,10 +411,11 @@ def usage_import_run(*, import_id: int) -> UsageImport:
     error marks it *failed* and is raised.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 3600)
     claimed = (
         UsageImport.objects.filter(pk=import_id)
-        .filter(Q(status=UsageImportStatus.QUEUED) | Q(status=UsageImportStatus.RUNNING, started_at__lt=stale))
+        .filter(
+            Q(status=UsageImportStatus.QUEUED) | Q(status=UsageImportStatus.RUNNING, started_at__lt=_stale_before(now))
+        )
         .update(status=UsageImportStatus.RUNNING, started_at=now)
     )
     record = UsageImport.objects.select_related("actor").get(pk=import_id)

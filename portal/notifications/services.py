@@ -5,11 +5,12 @@ recipient's language, adds an in-app notification (whose text is the email's sub
 Both channels are idempotent by ``key``: telling the same person of the same event twice tells them once."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 
 from .messages import Message, decode, encode
 from .models import Notification, OutboundEmail
@@ -57,6 +58,28 @@ def email_queue(*, key: str, to: str, template: str, context: dict, language: st
 
     transaction.on_commit(lambda: send_email.delay(email.pk))
     return email
+
+
+def outbox_resend(*, now=None) -> list[int]:
+    """Queue the send task again for every email still unsent ``settings.OUTBOX_RESEND_MINUTES`` after it was
+    queued (its task lost, or its retries spent while the mail server was down), up to
+    ``settings.OUTBOX_MAX_ATTEMPTS`` attempts; return their ids. Run by Celery beat. Safe to run twice, or while the
+    first task is still retrying: the send task locks the row and never sends a sent email again."""
+    from .tasks import send_email  # tasks sit above services
+
+    now = now or timezone.now()
+    stuck = list(
+        OutboundEmail.objects.filter(
+            sent_at__isnull=True,
+            created_at__lte=now - timedelta(minutes=settings.OUTBOX_RESEND_MINUTES),
+            attempts__lt=settings.OUTBOX_MAX_ATTEMPTS,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in stuck:
+        send_email.delay(pk)
+    return stuck
 
 
 def notify(

@@ -2,10 +2,11 @@ import smtplib
 
 from celery import shared_task
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from .models import OutboundEmail
+from .services import outbox_resend
 
 TRANSIENT = (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)
 
@@ -32,3 +33,9 @@ def send_email(self, email_id: int) -> bool:
     if failure is not None:
         raise failure
     return True
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=30, retry_backoff_max=600, max_retries=5)
+def resend_stuck_emails() -> list[int]:
+    """Every few minutes (Celery beat): queue again the emails stuck in the outbox. Safe to run twice."""
+    return outbox_resend()

@@ -151,6 +151,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.reviews.tasks.send_review_reminders",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Claw-back: warn the projects CLAWBACK_WARNING_DAYS before each checkpoint, apply it on its date (08:00 HKT).
+    "allocations-clawback-checkpoints": {
+        "task": "portal.allocations.tasks.clawback_checkpoints",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    # Uploads whose import task was lost or whose worker died are queued again.
+    "allocations-requeue-stuck-usage-imports": {
+        "task": "portal.allocations.tasks.usage_imports_requeue_stuck",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Emails still unsent some minutes after they were queued are sent again.
+    "notifications-resend-stuck-emails": {
+        "task": "portal.notifications.tasks.resend_stuck_emails",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
@@ -171,5 +186,12 @@ PORTAL_REFERENCE_PREFIX = "AISS"
 # Seconds a PDF render may take (a letter or receipt; the approval report of a whole call).
 PORTAL_PDF_TIME_LIMIT = env.int("PORTAL_PDF_TIME_LIMIT", default=60)
 PORTAL_APPROVAL_REPORT_TIME_LIMIT = env.int("PORTAL_APPROVAL_REPORT_TIME_LIMIT", default=600)
+# Claw-back: how many days before a checkpoint the scheduler warns the projects that would lose hours.
+CLAWBACK_WARNING_DAYS = env.int("CLAWBACK_WARNING_DAYS", default=30)
+# Stuck work the scheduler queues again: uploads still queued after this many minutes; emails still unsent after
+# this many minutes, until they have been tried this many times.
+USAGE_IMPORT_REQUEUE_MINUTES = env.int("USAGE_IMPORT_REQUEUE_MINUTES", default=30)
+OUTBOX_RESEND_MINUTES = env.int("OUTBOX_RESEND_MINUTES", default=15)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=20)
 # The largest Slurm export the upload page accepts (the proxy's body limit must allow it too).
 USAGE_UPLOAD_MAX_BYTES = env.int("USAGE_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)

@@ -135,6 +135,54 @@ def test_clawback_warn_then_apply_reclaims_and_tells_projects(
 
 @pytest.mark.django_db
 @pytest.mark.integration
+def test_beat_warns_before_each_checkpoint_and_applies_it_on_its_date(
+    call, allocated, settings, django_capture_on_commit_callbacks
+):
+    from portal.allocations.tasks import clawback_checkpoints
+    from portal.audit.models import AuditEvent
+
+    idle = allocated["idle"]
+    member = MembershipFactory(organisation=idle.organisation).user
+    first, second = services.clawback_schedule(call=call)
+    settings.CLAWBACK_WARNING_DAYS = 30
+
+    def run_on(day: datetime) -> dict[str, list[int]]:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.clawback_checkpoints_run(now=timezone.make_aware(day))
+
+    assert run_on(datetime(2026, 5, 30, 8)) == {"warned": [], "applied": []}  # 31 days before 30 June
+    assert run_on(datetime(2026, 5, 31, 8)) == {"warned": [first.pk], "applied": []}
+    assert run_on(datetime(2026, 6, 15, 8)) == {"warned": [], "applied": []}  # warned once
+    assert run_on(datetime(2026, 6, 30, 8)) == {"warned": [], "applied": [first.pk]}
+    assert run_on(datetime(2026, 7, 1, 8)) == {"warned": [], "applied": []}  # applied once
+    assert run_on(datetime(2026, 9, 1, 8)) == {"warned": [second.pk], "applied": []}
+    # The task itself, on the real date (after both checkpoints): applies the second; then nothing is left.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clawback_checkpoints.apply().get() == {"warned": [], "applied": [second.pk]}
+        assert clawback_checkpoints.apply().get() == {"warned": [], "applied": []}
+
+    first.refresh_from_db()
+    assert (first.status, first.applied_by, first.applied_at) == (
+        CheckpointStatus.APPLIED,
+        None,
+        timezone.make_aware(datetime(2026, 6, 30, 8)),
+    )
+    assert [c.reclaimed for c in first.clawbacks.order_by("pk")] == [D(98_750)]
+    events = AuditEvent.objects.filter(action__startswith="allocation.clawback_").order_by("seq")
+    assert [(e.action, e.object_id, e.actor_id) for e in events] == [
+        ("allocation.clawback_warn", str(first.pk), None),
+        ("allocation.clawback_apply", str(first.pk), None),
+        ("allocation.clawback_warn", str(second.pk), None),
+        ("allocation.clawback_apply", str(second.pk), None),
+    ]
+    assert [n.message for n in Notification.objects.filter(user=member).order_by("pk")][:2] == [
+        f"{idle.reference}: unless usage rises, 98,750 unused GPU-hours will be reclaimed on 2026-06-30.",
+        f"{idle.reference}: 98,750 unused GPU-hours were reclaimed at the checkpoint of 2026-06-30.",
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
 def test_reclaimed_hours_offered_to_waitlisted_by_the_optimiser(
     call, officer, chair, allocated, django_capture_on_commit_callbacks
 ):

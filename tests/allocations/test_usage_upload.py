@@ -228,6 +228,34 @@ def test_usage_import_task_reclaims_run_abandoned_past_time_limit(client, office
     assert (counts(), stored_files()) == ((4, 3), [])
 
 
+def test_stuck_uploads_are_queued_again_by_the_periodic_task(client, officer, known_accounts, settings):
+    from portal.allocations.tasks import usage_imports_requeue_stuck
+
+    client.force_login(officer)
+    for name in ("lost.txt", "abandoned.txt", "fresh.txt"):
+        upload(client, name, SAMPLE.read_bytes())  # on_commit never runs here: as if each task were lost
+    lost, abandoned, _fresh = UsageImport.objects.order_by("pk")
+    now = timezone.now()
+    waited = now - timedelta(minutes=settings.USAGE_IMPORT_REQUEUE_MINUTES, seconds=1)
+    UsageImport.objects.filter(pk=lost.pk).update(created_at=waited)
+    UsageImport.objects.filter(pk=abandoned.pk).update(
+        created_at=waited,
+        status=UsageImportStatus.RUNNING,
+        started_at=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1),
+    )
+
+    assert usage_imports_requeue_stuck.apply().get() == [lost.pk, abandoned.pk]
+    assert usage_imports_requeue_stuck.apply().get() == []
+
+    statuses = dict(UsageImport.objects.values_list("filename", "status"))
+    assert statuses == {
+        "lost.txt": UsageImportStatus.COMPLETED,
+        "abandoned.txt": UsageImportStatus.COMPLETED,
+        "fresh.txt": UsageImportStatus.QUEUED,
+    }
+    assert AuditEvent.objects.filter(action="usage.import").count() == 2
+
+
 def test_usage_import_task_stored_file_lost_marked_failed(client, officer):
     client.force_login(officer)
     upload(client, "sacct-sample.txt", SAMPLE.read_bytes())

@@ -119,3 +119,35 @@ def test_email_is_sent_by_a_real_celery_worker(celery_worker):
     time.sleep(1)
     assert [m.subject for m in mail.outbox] == ["Via worker"]
     assert OutboundEmail.objects.get(pk=email.pk).attempts == 1
+
+
+@pytest.mark.django_db
+def test_emails_stuck_in_the_outbox_are_resent_by_the_periodic_task(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.notifications.tasks import resend_stuck_emails
+
+    now = timezone.now()
+    waited = now - timedelta(minutes=settings.OUTBOX_RESEND_MINUTES, seconds=1)
+
+    def outbound(key, **fields):
+        return OutboundEmail.objects.create(key=key, to=f"{key}@example.hk", subject=key, body="b", **fields)
+
+    lost = outbound("lost", created_at=waited)  # queued, its task never ran
+    failed = outbound("failed", created_at=waited - timedelta(hours=1), attempts=7, last_error="server went away")
+    outbound("fresh", created_at=now)  # its task may still be on its way
+    outbound("sent", created_at=waited, sent_at=waited, attempts=1)
+    outbound("given-up", created_at=waited, attempts=settings.OUTBOX_MAX_ATTEMPTS)
+
+    assert resend_stuck_emails.apply().get() == [failed.pk, lost.pk]
+    assert resend_stuck_emails.apply().get() == []
+
+    assert sorted(m.subject for m in mail.outbox) == ["failed", "lost"]
+    assert sorted(OutboundEmail.objects.filter(sent_at__isnull=True).values_list("key", flat=True)) == [
+        "fresh",
+        "given-up",
+    ]
+    failed.refresh_from_db()
+    assert failed.attempts == 8
