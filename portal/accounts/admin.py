@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from portal.audit.admin import AuditedModelAdmin
+from portal.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 from portal.audit.services import audit_record
 
 from .models import ConsentRecord, ErasureRequest, Invitation, Membership, Organisation, User
@@ -163,7 +163,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(ReadOnlyModelAdmin):
     """Consent is evidence: nobody adds, edits or deletes it by hand."""
 
     list_display = ("user", "pics_version", "consented_at")
@@ -171,29 +171,11 @@ class ConsentRecordAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__full_name")
     list_select_related = ("user",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
+class ErasureRequestAdmin(ReadOnlyModelAdmin):
     """Erasure requests are decided on the secretariat's page (audited), never edited here."""
 
     list_display = ("pk", "user", "status", "created_at", "decided_at", "decided_by")
     list_filter = ("status",)
     list_select_related = ("user", "decided_by")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -4,7 +4,7 @@ Runs, awards and usage change only through the portal's services, so that each c
 
 from django.contrib import admin
 
-from portal.audit.admin import AuditedModelAdmin
+from portal.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 from .models import CallAllocationSettings, ClawbackCheckpoint, UsageImport
 
@@ -24,17 +24,8 @@ class ClawbackCheckpointAdmin(AuditedModelAdmin):
 
 
 @admin.register(UsageImport)
-class UsageImportAdmin(admin.ModelAdmin):
+class UsageImportAdmin(ReadOnlyModelAdmin):
     """Read-only record of each Slurm import."""
 
     list_display = ["filename", "created_at", "status", "jobs_created", "jobs_updated"]
     list_filter = ["status"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -110,19 +110,16 @@ def call_pools_quarters(call: Call) -> tuple[list[ResourcePool], list[Quarter]]:
     return list(call.pools.order_by("code")), list(call.quarters.order_by("starts_on"))
 
 
-def allocation_problem(*, call: Call) -> ProblemBuild:
-    """The problem (``docs/allocation.md``) for the recommended and approved proposals of ``call``.
-
-    Capacity per pool and quarter is what may be awarded (after the held-back share) less what locked runs of
-    other calls have awarded there. Scores come from the committee (``call_scores``); a proposal with no score
-    yet counts as 0."""
-    pools, quarters = call_pools_quarters(call)
-    settings = call_settings(call=call)
+def _problem_pools(pools: list[ResourcePool], quarters: list[Quarter], *, exclude_call: Call | None = None) -> dict:
+    """The problem's pools: each one's list price and, per quarter, the hours that may be awarded (after the
+    held-back share) less what locked runs (of other calls than ``exclude_call``) have awarded there."""
     capacity_rows = {
         (c.pool_id, c.quarter_id): c
         for c in PoolCapacity.objects.filter(pool__in=pools, quarter__in=quarters).select_related("pool")
     }
-    taken = locked_hours(pool_ids=[p.pk for p in pools], quarter_ids=[q.pk for q in quarters], exclude_call=call)
+    taken = locked_hours(
+        pool_ids=[p.pk for p in pools], quarter_ids=[q.pk for q in quarters], exclude_call=exclude_call
+    )
     problem_pools = {}
     for pool in pools:
         capacity = {}
@@ -131,6 +128,44 @@ def allocation_problem(*, call: Call) -> ProblemBuild:
             free = awardable(row) - taken.get((pool.pk, quarter.pk), ZERO) if row else ZERO
             capacity[quarter.code] = _plain(max(free, ZERO))
         problem_pools[pool.code] = {"price": f"{pool.list_price:.2f}", "capacity": capacity}
+    return problem_pools
+
+
+def _project(proposal: Proposal, request: dict, *, scores: dict, rates: dict, min_share: str | None = None) -> dict:
+    """One project of the problem: ``min_share`` None is the proposal's own minimum share."""
+    project = {
+        "id": proposal.reference,
+        "org": f"org-{proposal.organisation_id}",
+        "score": str(scores.get(proposal.pk) or ZERO),
+        "min_share": min_share or str(proposal.current_version.min_share.normalize()),
+        "request": request,
+    }
+    if proposal.pk in rates:
+        project["subsidy_rate"] = str(rates[proposal.pk])
+    return project
+
+
+def _problem(*, call: Call, pools: dict, budget: Decimal, tiers, projects: list[dict]) -> dict:
+    """The problem (``docs/allocation.md``) as the optimiser reads it."""
+    return {
+        "pools": pools,
+        "subsidy_rate": str(call.subsidy_rate),
+        "budget": f"{budget:.2f}",
+        "org_cap": str(call.org_cap),
+        "tiers": [str(t) for t in tiers],
+        "projects": projects,
+    }
+
+
+def allocation_problem(*, call: Call) -> ProblemBuild:
+    """The problem (``docs/allocation.md``) for the recommended and approved proposals of ``call``.
+
+    Capacity per pool and quarter is what may be awarded (after the held-back share) less what locked runs of
+    other calls have awarded there. Scores come from the committee (``call_scores``); a proposal with no score
+    yet counts as 0."""
+    pools, quarters = call_pools_quarters(call)
+    settings = call_settings(call=call)
+    problem_pools = _problem_pools(pools, quarters, exclude_call=call)
     proposals = list(allocatable_proposals(call=call))
     hours, rates = _requests_by_proposal(proposals, call)
     scores = call_scores(call=call)
@@ -144,24 +179,8 @@ def allocation_problem(*, call: Call) -> ProblemBuild:
         if not request:
             excluded.append((proposal.reference, "no GPU-hours requested in the call's pools and quarters"))
             continue
-        project = {
-            "id": proposal.reference,
-            "org": f"org-{proposal.organisation_id}",
-            "score": str(scores.get(proposal.pk) or ZERO),
-            "min_share": str(proposal.current_version.min_share.normalize()),
-            "request": request,
-        }
-        if proposal.pk in rates:
-            project["subsidy_rate"] = str(rates[proposal.pk])
-        projects.append(project)
-    problem = {
-        "pools": problem_pools,
-        "subsidy_rate": str(call.subsidy_rate),
-        "budget": f"{call.budget:.2f}",
-        "org_cap": str(call.org_cap),
-        "tiers": [str(t) for t in settings.tiers],
-        "projects": projects,
-    }
+        projects.append(_project(proposal, request, scores=scores, rates=rates))
+    problem = _problem(call=call, pools=problem_pools, budget=call.budget, tiers=settings.tiers, projects=projects)
     return ProblemBuild(problem=problem, excluded=excluded)
 
 
@@ -178,20 +197,7 @@ def reallocation_problem(*, checkpoint: ClawbackCheckpoint) -> ProblemBuild:
     call = checkpoint.call
     pools, all_quarters = call_pools_quarters(call)
     quarters = [q for q in all_quarters if q.starts_on > checkpoint.due_on]
-    capacity_rows = {
-        (c.pool_id, c.quarter_id): c
-        for c in PoolCapacity.objects.filter(pool__in=pools, quarter__in=quarters).select_related("pool")
-    }
-    taken = locked_hours(pool_ids=[p.pk for p in pools], quarter_ids=[q.pk for q in quarters])
-    problem_pools = {}
-    for pool in pools:
-        capacity = {}
-        for quarter in quarters:
-            row = capacity_rows.get((pool.pk, quarter.pk))
-            free = awardable(row) - taken.get((pool.pk, quarter.pk), ZERO) if row else ZERO
-            capacity[quarter.code] = _plain(max(free, ZERO))
-        if capacity:
-            problem_pools[pool.code] = {"price": f"{pool.list_price:.2f}", "capacity": capacity}
+    problem_pools = {code: pool for code, pool in _problem_pools(pools, quarters).items() if pool["capacity"]}
     committed = Award.objects.filter(run__call=call, run__locked_at__isnull=False).aggregate(
         total=Coalesce(Sum("subsidy"), Value(ZERO))
     )["total"]
@@ -229,24 +235,16 @@ def reallocation_problem(*, checkpoint: ClawbackCheckpoint) -> ProblemBuild:
         if not request:
             excluded.append((proposal.reference, "nothing left to fund in the remaining quarters"))
             continue
-        project = {
-            "id": proposal.reference,
-            "org": f"org-{proposal.organisation_id}",
-            "score": str(scores.get(proposal.pk) or ZERO),
-            "min_share": "0.000001" if funded else str(proposal.current_version.min_share.normalize()),
-            "request": request,
-        }
-        if proposal.pk in rates:
-            project["subsidy_rate"] = str(rates[proposal.pk])
-        projects.append(project)
-    problem = {
-        "pools": problem_pools,
-        "subsidy_rate": str(call.subsidy_rate),
-        "budget": f"{max(call.budget - committed, ZERO):.2f}",
-        "org_cap": str(call.org_cap),
-        "tiers": [str(t) for t in call_settings(call=call).tiers],
-        "projects": projects,
-    }
+        projects.append(
+            _project(proposal, request, scores=scores, rates=rates, min_share="0.000001" if funded else None)
+        )
+    problem = _problem(
+        call=call,
+        pools=problem_pools,
+        budget=max(call.budget - committed, ZERO),
+        tiers=call_settings(call=call).tiers,
+        projects=projects,
+    )
     return ProblemBuild(problem=problem, excluded=excluded)
 
 

@@ -1,9 +1,24 @@
 """Django admin pages that change official configuration write an audit record with the values before and after
-(``config_snapshot`` / ``config_change_record``). The audit log itself has no admin page: nobody edits it."""
+(``config_snapshot`` / ``config_change_record``); records that change only through the portal's services are shown
+read-only (:class:`ReadOnlyModelAdmin`). The audit log itself has no admin page: nobody edits it."""
 
 from django.contrib import admin
 
 from .services import config_change_record, config_snapshot
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin that only shows: records that change through the portal's services (so that every change is
+    recorded) or never (evidence), which nobody adds, edits or deletes by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from portal.audit.admin import ReadOnlyModelAdmin
+
 from .models import Proposal, ProposalEvent, ProposalVersion
 
 
@@ -14,7 +16,7 @@ class ProposalEventInline(admin.TabularInline):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(admin.ModelAdmin):
+class ProposalAdmin(ReadOnlyModelAdmin):
     """Read-only: proposals change only through the portal's services, so that every step is recorded."""
 
     list_display = ["reference", "title", "organisation", "call", "state", "submitted_at"]
@@ -23,26 +25,8 @@ class ProposalAdmin(admin.ModelAdmin):
     list_select_related = ["organisation", "call"]
     inlines = [ProposalEventInline]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ProposalVersion)
-class ProposalVersionAdmin(admin.ModelAdmin):
+class ProposalVersionAdmin(ReadOnlyModelAdmin):
     list_display = ["proposal", "number", "submitted_at", "sha256"]
     list_select_related = ["proposal"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

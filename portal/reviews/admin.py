@@ -4,7 +4,7 @@ and after. Reviews and scores are read-only."""
 
 from django.contrib import admin
 
-from portal.audit.admin import AuditedModelAdmin
+from portal.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 
 from .models import (
     Assignment,
@@ -58,25 +58,14 @@ class SuggestedReviewerAdmin(AuditedModelAdmin):
     list_select_related = ["proposal", "reviewer"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
+class AssignmentAdmin(ReadOnlyModelAdmin):
     list_display = ["proposal", "reviewer", "status", "source", "assigned_at"]
     list_filter = ["status", "source"]
     list_select_related = ["proposal", "reviewer"]
 
 
 @admin.register(Declaration)
-class DeclarationAdmin(ReadOnlyAdmin):
+class DeclarationAdmin(ReadOnlyModelAdmin):
     list_display = ["proposal", "user", "conflicted", "source", "created_at"]
     list_select_related = ["proposal", "user"]

@@ -8,16 +8,14 @@ from portal.reports.documents import approval_report_pdf
 from portal.reports.selectors import approval_report_data
 from portal.reports.services import export_record, report_version
 
-from ._common import LANGUAGES, write_output
+from ._common import add_document_arguments, write_output
 
 
 class Command(BaseCommand):
     help = "Write the approval report of a call as PDF."
 
     def add_arguments(self, parser):
-        parser.add_argument("call_reference")
-        parser.add_argument("--lang", choices=LANGUAGES, default="en")
-        parser.add_argument("--output", required=True, help="PDF file to write ('-' for standard output)")
+        add_document_arguments(parser, "call_reference")
 
     def handle(self, *args, call_reference, lang, output, **options):
         call = Call.objects.filter(reference=call_reference).first()

@@ -1,31 +1,26 @@
 """``manage.py usage_statement PROPOSAL_REFERENCE --lang {en,zh-hant} --output FILE.pdf``."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from portal.reports.documents import usage_statement_pdf
-from portal.reports.selectors import letter_proposals
-from portal.reports.services import export_record
 
-from ._common import LANGUAGES, write_output
+from ._common import add_document_arguments, write_proposal_document
 
 
 class Command(BaseCommand):
     help = "Write the usage statement of a project as PDF."
 
     def add_arguments(self, parser):
-        parser.add_argument("proposal_reference")
-        parser.add_argument("--lang", choices=LANGUAGES, default="en")
-        parser.add_argument("--output", required=True, help="PDF file to write ('-' for standard output)")
+        add_document_arguments(parser, "proposal_reference")
 
     def handle(self, *args, proposal_reference, lang, output, **options):
-        proposal = letter_proposals().filter(reference=proposal_reference).first()
-        if proposal is None:
-            raise CommandError(f"unknown proposal reference: {proposal_reference}")
-        pdf = usage_statement_pdf(proposal=proposal, language=lang, today=timezone.localdate())
-        write_output(self, output, pdf)
-        export_record(
-            actor=None, action="reports.usage_statement_cli", obj=proposal, details={"language": lang, "output": output}
+        write_proposal_document(
+            self,
+            reference=proposal_reference,
+            lang=lang,
+            output=output,
+            action="reports.usage_statement_cli",
+            what="usage statement",
+            make=lambda proposal: usage_statement_pdf(proposal=proposal, language=lang, today=timezone.localdate()),
         )
-        if output != "-":
-            self.stdout.write(f"{output}: usage statement of {proposal.reference}, {len(pdf)} bytes")
