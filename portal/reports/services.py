@@ -7,6 +7,8 @@ import hashlib
 import io
 import logging
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -20,6 +22,7 @@ from portal.calls.models import Call
 from .documents import approval_report_pdf, approval_report_reference
 from .enums import DocumentKind, DocumentStatus
 from .models import GeneratedDocument
+from .pdf import PdfTimeLimitExceeded
 from .selectors import approval_report_data
 
 logger = logging.getLogger(__name__)
@@ -139,10 +142,37 @@ def approval_report_build(*, document_id: int) -> GeneratedDocument:
             version=str(document.version),
             on_progress=on_progress,
         )
+    except SoftTimeLimitExceeded:
+        raise  # the task's own limit: the task records it (approval_report_stopped)
+    except PdfTimeLimitExceeded:
+        logger.warning("Approval report %s stopped at its time limit", document)
+        return _fail(document, _too_long(approval_report_time_limit()))
     except Exception as exc:
         logger.exception("Approval report %s failed", document)
         return _fail(document, str(exc) or exc.__class__.__name__)
     return _store(document, pdf)
+
+
+def approval_report_time_limit() -> float:
+    """Seconds the approval report's render may take (``PORTAL_APPROVAL_REPORT_TIME_LIMIT``)."""
+    return float(settings.PORTAL_APPROVAL_REPORT_TIME_LIMIT)
+
+
+def _too_long(seconds: float) -> str:
+    return _(
+        "The report took longer than %(seconds)s seconds to make and was stopped. Request it again later; if it "
+        "is stopped again, tell the portal's administrators."
+    ) % {"seconds": f"{seconds:g}"}
+
+
+def approval_report_stopped(*, document_id: int, seconds: float) -> GeneratedDocument:
+    """Record that the task making the report was stopped at its (soft) time limit of ``seconds``, unless the
+    document was finished meanwhile."""
+    document = GeneratedDocument.objects.get(pk=document_id)
+    if document.is_finished:
+        return document
+    logger.warning("Approval report %s stopped by the task's time limit", document)
+    return _fail(document, _too_long(seconds))
 
 
 @transaction.atomic
