@@ -185,16 +185,21 @@ def _child(connection, html: str, roots: list[str]) -> None:
 
 
 def warm_up() -> None:
-    """Render a line of text (in both scripts) in this process, so that processes forked from it start warm."""
-    import weasyprint
+    """Render a line of text (in both scripts) in this process, so that processes forked from it start warm. A
+    failure here only costs the warmth: the render that follows reports its own error."""
+    try:
+        import weasyprint
 
-    weasyprint.HTML(string='<p lang="zh-Hant">AISS 人工智能資助計劃</p>').write_pdf()
+        weasyprint.HTML(string='<p lang="zh-Hant">AISS 人工智能資助計劃</p>').write_pdf()
+    except Exception:  # noqa: S110 - see the docstring
+        pass
 
 
 @functools.cache
 def _processes():
-    """The multiprocessing context renders start from: a forkserver with WeasyPrint imported (once per process
-    that renders; a Celery worker or web worker keeps it for its life)."""
+    """The multiprocessing context renders start from: a forkserver with WeasyPrint imported and warm, started
+    by the first render of each process that renders (a Celery worker process or a web worker keeps it for its
+    life; it ends with that process)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["weasyprint", __name__, f"{__package__}.renderer_warm"])
     return context
