@@ -15,3 +15,8 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("", include("portal.core.urls")),
 ]
+
+handler400 = "portal.core.errors.bad_request"
+handler403 = "portal.core.errors.permission_denied"
+handler404 = "portal.core.errors.page_not_found"
+handler500 = "portal.core.errors.server_error"

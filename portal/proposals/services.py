@@ -34,7 +34,7 @@ from .schema import (
     co_field_names,
     hours_field_name,
 )
-from .validators import validate_pdf
+from .validators import pdf_download_name, validate_pdf
 from .workflow import TRANSITIONS
 
 
@@ -120,7 +120,7 @@ def attachment_add(*, proposal: Proposal, upload: UploadedFile, kind: str, user)
     attachment = Attachment(
         proposal=proposal,
         kind=kind,
-        original_name=(upload.name or "document.pdf")[-255:],
+        original_name=pdf_download_name(upload.name or ""),
         size=checked.size,
         sha256=checked.sha256,
         pages=checked.pages,

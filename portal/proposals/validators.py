@@ -1,6 +1,8 @@
-"""Upload checks: an attachment must really be a PDF (by content, not by name), readable and not encrypted."""
+"""Upload checks: an attachment must really be a PDF (by content, not by name), readable, not encrypted, without
+active content (scripts, actions, embedded files, XFA) and not a decompression bomb (see pdfsafety)."""
 
 import hashlib
+import io
 import warnings
 from dataclasses import dataclass
 from typing import IO
@@ -9,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from .pdfsafety import PROBLEM_MESSAGES, InflationLimit, active_content_problems, inflated_size_check
 
 PDF_MAGIC = b"%PDF-"
 
@@ -40,42 +44,61 @@ def validate_pdf(upload: IO[bytes], *, size: int | None = None) -> CheckedPdf:
             code="not_pdf",
         )
     upload.seek(0)
-    digest = hashlib.sha256()
-    total = 0
-    for chunk in iter(lambda: upload.read(1024 * 1024), b""):
-        digest.update(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise ValidationError(
-                _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)},
-                code="too_large",
-            )
+    data = upload.read(limit + 1)
     upload.seek(0)
+    if len(data) > limit:
+        raise ValidationError(
+            _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)},
+            code="too_large",
+        )
+    inflated_limit = settings.PORTAL_MAX_PDF_INFLATED_BYTES
+    try:
+        inflated_size_check(data, limit=inflated_limit)
+    except InflationLimit as exc:
+        raise ValidationError(
+            _(
+                'This PDF holds compressed content that expands to more than %(limit)s (a "decompression bomb"), '
+                "so it cannot be accepted. Please export the document again and attach the new copy."
+            )
+            % {"limit": filesizeformat(inflated_limit)},
+            code="bomb",
+        ) from exc
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reader = PdfReader(upload, strict=False)
+            reader = PdfReader(io.BytesIO(data), strict=False)
             encrypted = reader.is_encrypted
             pages = 0 if encrypted else len(reader.pages)
-            if not encrypted:
+            problems = [] if encrypted else active_content_problems(reader)
+            if not encrypted and not problems:
                 for page in reader.pages[:3]:
                     page.get_contents()
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
         raise ValidationError(
             _("This PDF is damaged and cannot be read. Please export it again and attach the new copy."),
             code="broken",
         ) from exc
-    finally:
-        upload.seek(0)
     if encrypted:
         raise ValidationError(
             _("This PDF is encrypted or password-protected. Please attach a copy without a password."),
             code="encrypted",
         )
+    if problems:
+        raise ValidationError([ValidationError(PROBLEM_MESSAGES[p], code=p) for p in problems])
     if pages == 0:
         raise ValidationError(_("This PDF has no pages."), code="broken")
-    return CheckedPdf(size=total, sha256=digest.hexdigest(), pages=pages)
+    return CheckedPdf(size=len(data), sha256=hashlib.sha256(data).hexdigest(), pages=pages)
+
+
+def pdf_download_name(name: str) -> str:
+    """The name an attachment is downloaded under: the uploaded file's name without any folder or control
+    characters, always ending in ``.pdf`` (the file is checked to be a PDF, whatever it was called)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip().strip(".")
+    if not base.lower().endswith(".pdf"):
+        base = f"{base or 'document'}.pdf"
+    return base if len(base) <= 255 else base[:251] + ".pdf"

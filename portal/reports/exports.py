@@ -1,37 +1,19 @@
 """Spreadsheet exports for officials (ranking, decisions, awards as CSV or XLSX) and open data (CSV or JSON of
-approved projects, with no personal data). Built from the same selectors as the approval report.
-
-Text that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return) is prefixed
-with an apostrophe: titles and names are typed by applicants (OWASP "CSV injection")."""
+approved projects, with no personal data). Built from the same selectors as the approval report, written by the
+one spreadsheet writer (portal.core.exports), which neutralises formulas typed by applicants."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable
 from decimal import Decimal
 
+from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
 
-from portal.core.formatting import format_hkt
+from portal.core.exports import Sheet, csv_bytes, csv_response, spreadsheet_response, xlsx_bytes
 
 from .enums import ExportFormat, ExportTable, OpenDataFormat
 from .selectors import ApprovalReportData, OpenDataRow
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CONTENT_TYPES = {
-    ExportFormat.CSV: "text/csv; charset=utf-8",
-    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    OpenDataFormat.JSON: "application/json",
-}
-
-
-def safe_cell(value):
-    """A cell value that no spreadsheet will evaluate: text starting like a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _decimal(value: Decimal | None, places: str = "0.01") -> Decimal | None:
@@ -100,7 +82,7 @@ def table_rows(data: ApprovalReportData, table: str) -> tuple[list[str], list[li
                 r.recommendation.conditions if r.recommendation else "",
                 _yes_no(r.approved),
                 r.decision.decided_by.full_name if r.decision else "",
-                format_hkt(r.decision.decided_at) if r.decision else "",
+                r.decision.decided_at if r.decision else None,
             ]
             for r in data.rows
             if r.recommendation is not None or r.decision is not None
@@ -136,42 +118,24 @@ def table_rows(data: ApprovalReportData, table: str) -> tuple[list[str], list[li
     return header, rows
 
 
-def to_csv(header: list[str], rows: Iterable[list]) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel opens Chinese text correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
-    for row in rows:
-        writer.writerow(["" if v is None else safe_cell(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def to_xlsx(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, header, rows in sheets:
-        sheet = workbook.create_sheet(title=title[:31])
-        sheet.append([safe_cell(h) for h in header])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([safe_cell(v) for v in row])
-        sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+def call_sheet(data: ApprovalReportData, table: str) -> Sheet:
+    header, rows = table_rows(data, table)
+    return Sheet(title=str(ExportTable(table).label), header=header, rows=rows)
 
 
 def call_export(data: ApprovalReportData, table: str, fmt: str) -> bytes:
-    header, rows = table_rows(data, table)
+    """One official table as a whole CSV or XLSX file."""
+    sheet = call_sheet(data, table)
     if fmt == ExportFormat.CSV:
-        return to_csv(header, rows)
+        return csv_bytes(sheet.header, sheet.rows)
     if fmt == ExportFormat.XLSX:
-        return to_xlsx([(str(ExportTable(table).label), header, rows)])
+        return xlsx_bytes([sheet])
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+def call_export_response(data: ApprovalReportData, table: str, fmt: str, *, filename: str) -> StreamingHttpResponse:
+    """One official table as a CSV or XLSX download."""
+    return spreadsheet_response(fmt=fmt, filename=filename, sheet=call_sheet(data, table))
 
 
 # ---- Open data -----------------------------------------------------------------------------------------------------
@@ -203,11 +167,15 @@ def _open_record(row: OpenDataRow) -> dict:
     }
 
 
+def _open_rows(records: list[dict]) -> list[list]:
+    return [[rec[f] for f in OPEN_DATA_FIELDS] for rec in records]
+
+
 def open_data(rows: list[OpenDataRow], fmt: str) -> bytes:
     """Approved projects with their GPU-hours and subsidy. Field names are stable English identifiers."""
     records = [_open_record(r) for r in rows]
     if fmt == OpenDataFormat.CSV:
-        return to_csv(OPEN_DATA_FIELDS, [[rec[f] for f in OPEN_DATA_FIELDS] for rec in records])
+        return csv_bytes(OPEN_DATA_FIELDS, _open_rows(records))
     if fmt == OpenDataFormat.JSON:
         payload = {
             "fields": OPEN_DATA_FIELDS,
@@ -218,3 +186,8 @@ def open_data(rows: list[OpenDataRow], fmt: str) -> bytes:
         }
         return json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
     raise ValueError(f"unknown open data format {fmt!r}")
+
+
+def open_data_csv_response(rows: list[OpenDataRow], *, filename: str) -> StreamingHttpResponse:
+    """The open data as a CSV download, streamed."""
+    return csv_response(filename=filename, header=OPEN_DATA_FIELDS, rows=_open_rows([_open_record(r) for r in rows]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -16,6 +16,7 @@ from django.views.generic import ListView, TemplateView
 from portal.calls.models import Call
 from portal.core.downloads import download_response, stored_file_response
 from portal.core.formatting import hk_today
+from portal.core.params import int_param
 from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.selectors import proposals_visible_to
@@ -131,14 +132,11 @@ class CallExportView(CallExportMixin, View):
             raise Http404
         if not self.can_export:
             return self.permission_denied("reports.export_call")
-        content = exports.call_export(selectors.approval_report_data(call=self.call), table, fmt)
+        data = selectors.approval_report_data(call=self.call)
         services.export_record(
             actor=request.user, action="reports.call_export", obj=self.call, details={"table": table, "format": fmt}
         )
-        response = HttpResponse(content, content_type=exports.CONTENT_TYPES[fmt])
-        response["Content-Disposition"] = f'attachment; filename="{self.call.reference}-{table}.{fmt}"'
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return exports.call_export_response(data, table, fmt, filename=f"{self.call.reference}-{table}.{fmt}")
 
 
 class OpenDataView(PermissionRequiredMixin, View):
@@ -149,8 +147,8 @@ class OpenDataView(PermissionRequiredMixin, View):
             raise Http404
         call = None
         if request.GET.get("call"):
-            call = get_object_or_404(Call, pk=request.GET["call"])
-        content = exports.open_data(selectors.open_data_rows(call=call), fmt)
+            call = get_object_or_404(Call, pk=int_param(request.GET, "call"))
+        rows = selectors.open_data_rows(call=call)
         services.export_record(
             actor=request.user,
             action="reports.open_data_export",
@@ -158,10 +156,9 @@ class OpenDataView(PermissionRequiredMixin, View):
             details={"format": fmt, "call": call.reference if call else "all"},
         )
         name = f"aiss-approved-projects{'-' + call.reference if call else ''}.{fmt}"
-        content_type = exports.CONTENT_TYPES[ExportFormat.CSV if fmt == OpenDataFormat.CSV else fmt]
-        response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        if fmt == OpenDataFormat.CSV:
+            return exports.open_data_csv_response(rows, filename=name)
+        return download_response(exports.open_data(rows, fmt), filename=name, content_type="application/json")
 
 
 class ProposalDocumentMixin(PermissionRequiredMixin):

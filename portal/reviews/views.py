@@ -1,9 +1,7 @@
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -12,6 +10,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from portal.calls.models import Call
+from portal.core.exports import csv_response
 from portal.core.formatting import format_hk_clock
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
@@ -369,57 +368,56 @@ def _fmt(value) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
+RANKING_CSV_HEADER = [
+    "rank",
+    "reference",
+    "title",
+    "organisation",
+    "reviews",
+    "weighted_scores",
+    "raw_mean",
+    "calibrated_mean",
+    "spread",
+    "disagreement",
+    "passes",
+    "consensus",
+    "ranking_score",
+    "applicant_response",
+    "note",
+]
+
+
+def _ranking_csv_rows(rows):
+    for row in rows:
+        p = row.proposal
+        if row.conflicted:
+            yield ["", p.reference, p.title, p.organisation.name, *[""] * 10, "conflict of interest"]
+            continue
+        yield [
+            row.rank,
+            p.reference,
+            p.title,
+            p.organisation.name,
+            row.review_count,
+            " ".join(_fmt(f.weighted) for f in row.reviews),
+            _fmt(row.raw_mean),
+            _fmt(row.calibrated_mean),
+            _fmt(row.spread),
+            "yes" if row.disagreement else "no",
+            "" if row.passes is None else ("yes" if row.passes else "no"),
+            _fmt(row.consensus),
+            _fmt(row.score),
+            "yes" if row.has_response else "no",
+            "",
+        ]
+
+
 class RankingCsvView(RankingMixin, View):
     def get(self, request, call_pk):
-        rows = self.ranking()
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="ranking-{self.call.reference}.csv"'
-        response.write("\ufeff")
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "rank",
-                "reference",
-                "title",
-                "organisation",
-                "reviews",
-                "weighted_scores",
-                "raw_mean",
-                "calibrated_mean",
-                "spread",
-                "disagreement",
-                "passes",
-                "consensus",
-                "ranking_score",
-                "applicant_response",
-                "note",
-            ]
+        rows = list(self.ranking())
+        return csv_response(
+            filename=f"ranking-{self.call.reference}.csv", header=RANKING_CSV_HEADER, rows=_ranking_csv_rows(rows)
         )
-        for row in rows:
-            p = row.proposal
-            if row.conflicted:
-                writer.writerow(["", p.reference, p.title, p.organisation.name, *[""] * 10, "conflict of interest"])
-                continue
-            writer.writerow(
-                [
-                    row.rank,
-                    p.reference,
-                    p.title,
-                    p.organisation.name,
-                    row.review_count,
-                    " ".join(_fmt(f.weighted) for f in row.reviews),
-                    _fmt(row.raw_mean),
-                    _fmt(row.calibrated_mean),
-                    _fmt(row.spread),
-                    "yes" if row.disagreement else "no",
-                    "" if row.passes is None else ("yes" if row.passes else "no"),
-                    _fmt(row.consensus),
-                    _fmt(row.score),
-                    "yes" if row.has_response else "no",
-                    "",
-                ]
-            )
-        return response
 
 
 class CommitteeProposalView(PermissionRequiredMixin, View):

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "portal.core.middleware.HostileInputMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -182,6 +183,8 @@ LOGGING = {
 
 # Portal settings.
 PORTAL_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+# The most an attachment's compressed streams may expand to, all together (more is a decompression bomb).
+PORTAL_MAX_PDF_INFLATED_BYTES = env.int("PORTAL_MAX_PDF_INFLATED_BYTES", default=256 * 1024 * 1024)
 PORTAL_REFERENCE_PREFIX = "AISS"
 # Seconds a PDF render may take (a letter or receipt; the approval report of a whole call).
 PORTAL_PDF_TIME_LIMIT = env.int("PORTAL_PDF_TIME_LIMIT", default=60)

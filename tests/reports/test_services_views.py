@@ -108,11 +108,11 @@ def test_generate_poll_and_download_from_the_page(client, rc, officer, django_ca
 def test_ranking_decisions_awards_exports_match_the_database(client, rc, officer):
     client.force_login(officer)
     ranking = client.get(reverse("reports:call_export", args=[rc.call.pk, "ranking", "csv"]))
-    rows = list(csv.reader(io.StringIO(ranking.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(ranking.getvalue().decode("utf-8-sig"))))
     assert rows[0][:3] == ["Rank", "Reference", "Title"]
     assert sorted(r[1] for r in rows[1:]) == sorted(p.reference for p in rc.proposals)
     awards = client.get(reverse("reports:call_export", args=[rc.call.pk, "awards", "xlsx"]))
-    sheet = load_workbook(io.BytesIO(awards.content)).active
+    sheet = load_workbook(io.BytesIO(awards.getvalue())).active
     values = list(sheet.values)
     subsidy = {r[0]: r[-1] for r in values[1:]}
     expected = {a.proposal.reference: a.subsidy for a in Award.objects.filter(run=rc.run).select_related("proposal")}
@@ -125,8 +125,8 @@ def test_ranking_decisions_awards_exports_match_the_database(client, rc, officer
 def test_exports_neutralise_formulas(client, rc, officer):
     Proposal.objects.filter(pk=rc.proposals[0].pk).update(title='=HYPERLINK("https://evil.example","x")')
     client.force_login(officer)
-    content = client.get(reverse("reports:call_export", args=[rc.call.pk, "ranking", "csv"])).content.decode(
-        "utf-8-sig"
+    content = (
+        client.get(reverse("reports:call_export", args=[rc.call.pk, "ranking", "csv"])).getvalue().decode("utf-8-sig")
     )
     assert "'=HYPERLINK(" in content
 
@@ -150,7 +150,7 @@ def test_open_data_has_approved_projects_and_no_personal_data(client, rc, office
     assert first["subsidy_hkd"] == f"{funded[0].subsidy:.2f}"
     assert first["organisation"] == funded[0].proposal.organisation.name
     people = [rc.chair, rc.member, *rc.reviewers, *(p.created_by for p in rc.proposals)]
-    csv_body = client.get(reverse("reports:open_data", args=["csv"])).content.decode("utf-8-sig")
+    csv_body = client.get(reverse("reports:open_data", args=["csv"])).getvalue().decode("utf-8-sig")
     for person in people:
         assert person.email not in body
         assert person.full_name not in body

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def _csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig"))))
 
 
 # ---- Reviewer ------------------------------------------------------------------------------------------------

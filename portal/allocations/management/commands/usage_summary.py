@@ -1,8 +1,7 @@
-import csv
-
 from django.core.management.base import BaseCommand
 
 from portal.allocations.usage import usage_by_account_quarter, usage_hours_display
+from portal.core.exports import csv_write
 
 
 class Command(BaseCommand):
@@ -12,7 +11,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        writer = csv.writer(self.stdout, lineterminator="\n")
-        writer.writerow(["account", "quarter", "gpu_hours"])
-        for row in usage_by_account_quarter().iterator(chunk_size=2000):
-            writer.writerow([row["account"], row["quarter"], usage_hours_display(row["gpu_seconds"])])
+        rows = (
+            [row["account"], row["quarter"], usage_hours_display(row["gpu_seconds"])]
+            for row in usage_by_account_quarter().iterator(chunk_size=2000)
+        )
+        csv_write(self.stdout, ["account", "quarter", "gpu_hours"], rows, line_end="\n")

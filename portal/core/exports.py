@@ -1,0 +1,187 @@
+"""The one writer of spreadsheets the portal hands out (CSV and XLSX), for pages and commands alike.
+
+Every cell goes through :func:`safe_cell`: text that a spreadsheet would run as a formula (starting with
+``= + - @``, a tab or a carriage return) gets a leading apostrophe, since titles and names are typed by applicants
+(OWASP "CSV injection"). Numbers stay numbers. CSV is UTF-8 with a byte-order mark (so that Excel opens Chinese
+text correctly) and is streamed row by row; XLSX is written with openpyxl's write-only workbook, with dates and
+times as real dates in Hong Kong time."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils.encoding import force_str
+from django.utils.functional import Promise
+from django.utils.http import content_disposition_header
+
+from .downloads import NO_STORE
+from .formatting import format_hkt, hk_localtime
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+XLSX_DATE_FORMAT = "yyyy-mm-dd"
+# Excel holds at most 32,767 characters in a cell and 31 in a sheet's name.
+XLSX_MAX_CELL = 32767
+XLSX_MAX_SHEET_NAME = 31
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table: its title (the XLSX sheet's name), header and rows (any iterable, consumed once)."""
+
+    title: str
+    header: list
+    rows: Iterable[Iterable[Any]]
+
+
+def safe_cell(value):
+    """A cell value that no spreadsheet will evaluate: text starting like a formula gets a leading apostrophe.
+    Lazy translations become text first."""
+    if isinstance(value, Promise):
+        value = force_str(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_text(value) -> str:
+    """A value as CSV text: nothing for None, Hong Kong time for an aware datetime, ISO for a date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return str(format_hkt(value)) if timezone_aware(value) else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    return safe_cell(force_str(value))
+
+
+def timezone_aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands back what it was given, so that csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(
+    header: Iterable, rows: Iterable[Iterable[Any]], *, bom: bool = True, line_end: str = "\r\n"
+) -> Iterator[str]:
+    """The CSV document line by line (CRLF line ends as RFC 4180 unless told), every cell made safe."""
+    writer = csv.writer(_Echo(), lineterminator=line_end)
+    if bom:
+        yield "\ufeff"
+    yield writer.writerow([_csv_text(h) for h in header])
+    for row in rows:
+        yield writer.writerow([_csv_text(v) for v in row])
+
+
+def csv_bytes(header: Iterable, rows: Iterable[Iterable[Any]]) -> bytes:
+    """The whole CSV document as UTF-8 bytes with a byte-order mark (for files written by commands)."""
+    return "".join(csv_lines(header, rows)).encode("utf-8")
+
+
+def csv_write(stream, header: Iterable, rows: Iterable[Iterable[Any]], *, line_end: str = "\r\n") -> None:
+    """Write the CSV document, without a byte-order mark, to a text stream (a command's standard output)."""
+    for line in csv_lines(header, rows, bom=False, line_end=line_end):
+        stream.write(line)
+
+
+def _xlsx_value(value):
+    if isinstance(value, datetime):
+        return hk_localtime(value).replace(tzinfo=None) if timezone_aware(value) else value
+    if isinstance(value, Promise):
+        value = force_str(value)
+    if isinstance(value, str):
+        return safe_cell(value)[:XLSX_MAX_CELL]
+    if isinstance(value, (int, float, Decimal, date)) or value is None:
+        return value
+    return safe_cell(force_str(value))[:XLSX_MAX_CELL]
+
+
+def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
+    """An XLSX workbook with one sheet per table: a bold, frozen header row, then the rows; dates and times as
+    real dates (Hong Kong time), every text cell made safe."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for sheet in sheets:
+        worksheet = workbook.create_sheet(title=_sheet_title(sheet.title))
+        worksheet.freeze_panes = "A2"
+        header_cells = []
+        for h in sheet.header:
+            cell = WriteOnlyCell(worksheet, value=_xlsx_value(h))
+            cell.font = bold
+            header_cells.append(cell)
+        worksheet.append(header_cells)
+        for row in sheet.rows:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(worksheet, value=_xlsx_value(value))
+                if isinstance(value, datetime):
+                    cell.number_format = XLSX_DATETIME_FORMAT
+                elif isinstance(value, date):
+                    cell.number_format = XLSX_DATE_FORMAT
+                cells.append(cell)
+            worksheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _sheet_title(title) -> str:
+    """A sheet name Excel accepts: at most 31 characters, none of ``[]:*?/\\``."""
+    text = force_str(title)
+    for ch in "[]:*?/\\":
+        text = text.replace(ch, " ")
+    return text.strip()[:XLSX_MAX_SHEET_NAME] or "Sheet"
+
+
+def _download(streaming_content, *, filename: str, content_type: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(streaming_content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def csv_response(*, filename: str, header: Iterable, rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
+    """A CSV download, streamed row by row as the rows are produced."""
+    return _download(
+        (line.encode("utf-8") for line in csv_lines(header, rows)), filename=filename, content_type=CSV_CONTENT_TYPE
+    )
+
+
+def xlsx_response(*, filename: str, sheets: Iterable[Sheet]) -> StreamingHttpResponse:
+    """An XLSX download (a ZIP file, so built whole, then sent in pieces)."""
+    content = xlsx_bytes(sheets)
+    chunk = 64 * 1024
+    return _download(
+        (content[i : i + chunk] for i in range(0, len(content), chunk)),
+        filename=filename,
+        content_type=XLSX_CONTENT_TYPE,
+    )
+
+
+def spreadsheet_response(*, fmt: str, filename: str, sheet: Sheet) -> StreamingHttpResponse:
+    """One table as a CSV or XLSX download (``fmt`` is ``"csv"`` or ``"xlsx"``)."""
+    if fmt == "csv":
+        return csv_response(filename=filename, header=sheet.header, rows=sheet.rows)
+    if fmt == "xlsx":
+        return xlsx_response(filename=filename, sheets=[sheet])
+    raise ValueError(f"unknown spreadsheet format {fmt!r}")

@@ -1,0 +1,60 @@
+"""Issue 10 §6: the hostile inputs that gave a server error, one by one."""
+
+import pytest
+from django.urls import reverse
+
+from portal.accounts.enums import Role
+from portal.core.params import int_param
+from portal.proposals import services
+from tests.factories import MembershipFactory, OrganisationFactory, UserFactory, open_call
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft(db):
+    organisation = OrganisationFactory(name="University of Hong Kong")
+    applicant = MembershipFactory(organisation=organisation).user
+    return services.proposal_create(call=open_call(), organisation=organisation, user=applicant), applicant
+
+
+def test_nul_in_a_draft_field_is_removed_and_the_rest_kept(client, draft):
+    proposal, applicant = draft
+    client.force_login(applicant)
+    response = client.post(
+        reverse("proposals:edit", args=[proposal.pk]),
+        {"action": "save", "title": "Cantonese\x00 LLM", "summary": "\x00\x00"},
+    )
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.draft["title"] == "Cantonese LLM"
+    assert proposal.draft["summary"] == ""
+    page = client.get(reverse("proposals:edit", args=[proposal.pk]))
+    assert page.status_code == 200
+    assert 'value="Cantonese LLM"' in page.content.decode()
+
+
+def test_nul_in_the_proposal_list_query_is_a_400(client, draft):
+    _proposal, applicant = draft
+    client.force_login(applicant)
+    assert client.get(reverse("proposals:dashboard") + "?state=%00").status_code == 400
+    assert client.get(reverse("proposals:dashboard") + "?st%00ate=x").status_code == 400
+
+
+@pytest.mark.parametrize("call", ["abc", "-1", "0", "1e3", "99999999999999999999999", "\uff11\uff12", "\u00b2"])
+def test_open_data_with_a_call_that_is_not_an_id_is_a_404(client, call):
+    client.force_login(UserFactory(role=Role.SECRETARIAT))
+    assert client.get(reverse("reports:open_data", args=["csv"]), {"call": call}).status_code == 404
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("12", 12), (" 7 ", 7), ("", None), ("abc", None), ("0", None), ("-3", None), ("²", None), ("1" * 20, None)],
+)
+def test_int_param_reads_only_a_positive_id(text, value):
+    from django.http import QueryDict
+
+    query = QueryDict(mutable=True)
+    query["id"] = text
+    assert int_param(query, "id") == value
