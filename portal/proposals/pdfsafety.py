@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 PIECE = 64 * 1024
 # Input fed to zlib at a time.
 FEED = 64 * 1024
-# A stream compressed more than this many times over is not followed further (and counts as a bomb).
+# Layers of compression followed inside one stream (deeper ones are counted as they are, not inflated).
 MAX_LAYERS = 3
 # Objects read from one file at most: a document with more is refused as too complex.
 MAX_OBJECTS = 200_000
