@@ -39,6 +39,11 @@ REQUIRED_COLUMNS = ("JobID", "Account", "AllocTRES", "ElapsedRaw", "Start", "End
 OPTIONAL_COLUMNS = ("User", "Partition")
 NO_TIME = frozenset({"", "Unknown", "None"})
 SECONDS_PER_HOUR = 3600
+# Bounds no real job comes near; a line beyond them is refused, never passed on to the database.
+MAX_GPUS = 100_000
+MAX_ELAPSED_SECONDS = 10 * 366 * 24 * SECONDS_PER_HOUR
+MAX_TEXT = 64  # JobID, account, user, partition and state, as stored
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2200
 HOURS_EXPONENT = Decimal("0.000001")
 
 # 4101, 4200_7, 4200_[1-10%2] (a pending array), 4300+1 (a heterogeneous component); then ".step" for step lines.
@@ -127,9 +132,14 @@ def _local_time(raw: str, column: str, line_number: int) -> datetime | None:
     try:
         if len(raw) != 19 or raw[10] != "T":
             raise ValueError(raw)
-        return datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw)
     except ValueError:
-        raise SacctError(line_number, f"{column} {raw!r} is not a date and time like 2026-01-05T08:00:00") from None
+        raise SacctError(
+            line_number, f"{column} {raw[:40]!r} is not a date and time like 2026-01-05T08:00:00"
+        ) from None
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise SacctError(line_number, f"{column} {raw!r} is not between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
 
 
 def _gpus(tres: str, line_number: int) -> int:
@@ -143,11 +153,16 @@ def _gpus(tres: str, line_number: int) -> int:
             continue  # another resource, or gres/gpumem, gres/gpuutil
         if not sep or not count.isascii() or not count.isdigit():
             raise SacctError(line_number, f"malformed GPU count {item!r} in AllocTRES")
+        if len(count) > len(str(MAX_GPUS)) or int(count) > MAX_GPUS:
+            raise SacctError(line_number, f"GPU count {count[:20]!r} in AllocTRES is above {MAX_GPUS:,}")
         if name == "gres/gpu":
             untyped = int(count)
         else:
             typed += int(count)
-    return typed if untyped is None else untyped
+    gpus = typed if untyped is None else untyped
+    if gpus > MAX_GPUS:
+        raise SacctError(line_number, f"GPU count {gpus} in AllocTRES is above {MAX_GPUS:,}")
+    return gpus
 
 
 def _read_header(line: str | None) -> dict[str, int]:
@@ -204,7 +219,15 @@ def sacct_jobs(lines: Iterable[str]) -> Iterator[SacctJob]:
         raw_elapsed = fields[i_elapsed]
         if not raw_elapsed.isascii() or not raw_elapsed.isdigit():
             raise SacctError(line_number, f"ElapsedRaw {raw_elapsed!r} is not a whole number of seconds")
+        if len(raw_elapsed) > len(str(MAX_ELAPSED_SECONDS)) or int(raw_elapsed) > MAX_ELAPSED_SECONDS:
+            raise SacctError(line_number, f"ElapsedRaw {raw_elapsed[:20]!r} is more than ten years")
         elapsed = int(raw_elapsed)
+        for column, index in (("JobID", i_job), ("Account", i_account), ("State", i_state)):
+            if len(fields[index]) > MAX_TEXT:
+                raise SacctError(line_number, f"{column} is longer than {MAX_TEXT} characters")
+        for column, index in (("User", i_user), ("Partition", i_partition)):
+            if index is not None and len(fields[index]) > MAX_TEXT:
+                raise SacctError(line_number, f"{column} is longer than {MAX_TEXT} characters")
         gpus = _gpus(fields[i_tres], line_number)
         start = _local_time(fields[i_start], "Start", line_number)
         end = _local_time(fields[i_end], "End", line_number)

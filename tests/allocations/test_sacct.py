@@ -265,3 +265,33 @@ def test_sacct_bad_step_line_field_count_refused():
         list(sacct_jobs(stream))
 
     assert (caught.value.line_number, caught.value.reason) == (3, "expected 10 fields, found 3")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            job_line("31", tres="gres/gpu=" + "9" * 23),
+            "line 2: GPU count '99999999999999999999' in AllocTRES is above 100,000",
+        ),
+        (
+            job_line("32", tres="gres/gpu:h800=60000,gres/gpu:a100=60000"),
+            "line 2: GPU count 120000 in AllocTRES is above 100,000",
+        ),
+        (job_line("33", elapsed="9" * 30), "line 2: ElapsedRaw '99999999999999999999' is more than ten years"),
+        (job_line("34", account="a" * 65), "line 2: Account is longer than 64 characters"),
+        (
+            job_line("35", start="9999-12-31T23:00:00"),
+            "line 2: Start '9999-12-31T23:00:00' is not between 2000 and 2200",
+        ),
+        (
+            job_line("36", start="0001-01-01T00:00:00"),
+            "line 2: Start '0001-01-01T00:00:00' is not between 2000 and 2200",
+        ),
+    ],
+)
+def test_sacct_numbers_and_texts_beyond_what_is_stored_are_refused(line, reason):
+    """A 23-digit GPU count gave a server error when the jobs were stored."""
+    with pytest.raises(SacctError) as refused:
+        list(sacct_jobs(sacct(line)))
+    assert str(refused.value) == reason
