@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "portal.decisions",
     "portal.allocations",
     "portal.reports",
+    "portal.projects",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,79 @@
+"""A project's life after the award (domain brief §10): billing statements, and the Slurm limits given to the centre."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+HOURS = {"max_digits": 18, "decimal_places": 2}
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class BillingStatement(models.Model):
+    """One version of a project's statement for a quarter. While the quarter's usage can still change a statement
+    is re-issued as a new version when its figures change; 30 days after the quarter ends the version issued then is
+    final and no other follows it."""
+
+    proposal = models.ForeignKey("proposals.Proposal", on_delete=models.PROTECT, related_name="billing_statements")
+    account = models.CharField(_("Slurm account"), max_length=64)
+    quarter = models.CharField(_("quarter"), max_length=6)
+    version = models.PositiveSmallIntegerField(_("version"))
+    final = models.BooleanField(_("final"), default=False)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # SHA-256 of the statement's CSV: a new version is issued only when it differs.
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    cost = models.DecimalField(_("cost (HK$)"), **MONEY)
+    subsidy = models.DecimalField(_("subsidy (HK$)"), **MONEY)
+    applicant_share = models.DecimalField(_("applicant's share (HK$)"), **MONEY)
+    overage_charge = models.DecimalField(_("overage charge (HK$)"), **MONEY)
+    total_payable = models.DecimalField(_("total payable (HK$)"), **MONEY)
+
+    class Meta:
+        ordering = ["proposal", "quarter", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "quarter", "version"], name="unique_statement_version"),
+            models.UniqueConstraint(
+                fields=["proposal", "quarter"], condition=Q(final=True), name="one_final_statement"
+            ),
+            models.CheckConstraint(condition=Q(quarter__regex=r"^\d{4}Q[1-4]$"), name="statement_quarter_code"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="statement_version_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.quarter} v{self.version}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.proposal.reference}-BS-{self.quarter}"
+
+
+class BillingStatementLine(models.Model):
+    """One pool of a statement, with every figure it was worked from."""
+
+    statement = models.ForeignKey(BillingStatement, on_delete=models.CASCADE, related_name="lines")
+    pool = models.ForeignKey("calls.ResourcePool", on_delete=models.PROTECT, related_name="+")
+    used_hours = models.DecimalField(_("used GPU-hours"), **HOURS)
+    awarded_hours = models.DecimalField(_("awarded GPU-hours"), **HOURS)
+    subsidised_hours = models.DecimalField(_("subsidised GPU-hours"), **HOURS)
+    overage_hours = models.DecimalField(_("overage GPU-hours"), **HOURS)
+    list_price = models.DecimalField(_("list price per GPU-hour (HK$)"), max_digits=10, decimal_places=2)
+    rate = models.DecimalField(_("subsidy rate"), max_digits=4, decimal_places=3)
+    cost = models.DecimalField(_("cost (HK$)"), **MONEY)
+    subsidy = models.DecimalField(_("subsidy (HK$)"), **MONEY)
+    applicant_share = models.DecimalField(_("applicant's share (HK$)"), **MONEY)
+    overage_charge = models.DecimalField(_("overage charge (HK$)"), **MONEY)
+    total_payable = models.DecimalField(_("total payable (HK$)"), **MONEY)
+
+    class Meta:
+        ordering = ["statement", "pool__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "pool"], name="unique_statement_pool"),
+            models.CheckConstraint(condition=Q(used_hours__gte=0) & Q(awarded_hours__gte=0), name="line_hours_ok"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} {self.pool.code}"
