@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.projects.api import api as centre_api
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -13,6 +15,8 @@ urlpatterns = [
     path("allocations/", include("portal.allocations.urls")),
     path("reports/", include("portal.reports.urls")),
     path("audit/", include("portal.audit.urls")),
+    path("projects/", include("portal.projects.urls")),
+    path("api/centre/", centre_api.urls),
     path("", include("portal.core.urls")),
 ]
 

@@ -77,3 +77,51 @@ class BillingStatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement} {self.pool.code}"
+
+
+class SlurmLimitExport(models.Model):
+    """One export of the Slurm account limits for the centre: the full limits at the time (so that the next export
+    with ``--changes`` gives only what changed since), who made it and in what form."""
+
+    created_at = models.DateTimeField(_("exported at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    quarter = models.CharField(_("quarter"), max_length=6)
+    # {"aiss-0007": {"minutes": 30000, "proposal": "AISS-2026-0007", "pools": {"h800": 500}}, ...}
+    limits = models.JSONField(_("limits"), default=dict)
+    changes_only = models.BooleanField(_("changes only"), default=False)
+    changed = models.PositiveIntegerField(_("accounts changed"), default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CentreApiClient(models.Model):
+    """A client of the centre's read-only API. Its token is shown once, when it is created; only its SHA-256 is
+    kept (the token is 256 random bits, so a fast hash is enough)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(_("token (SHA-256)"), max_length=64, unique=True)
+    token_hint = models.CharField(_("token begins"), max_length=12)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("centre API client")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
