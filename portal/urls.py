@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,7 +6,7 @@ from portal.projects.api import api as centre_api
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/", admin.site.urls),
+    path(settings.PORTAL_ADMIN_PATH, admin.site.urls),
     path("accounts/", include("portal.accounts.urls")),
     path("calls/", include("portal.calls.urls")),
     path("proposals/", include("portal.proposals.urls")),

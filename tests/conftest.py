@@ -40,6 +40,25 @@ def _english(settings):
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_second_factor(monkeypatch):
+    """``client.force_login(user)`` gives a session that has passed the second factor too (officials need one on
+    every page): the user gets a confirmed authenticator if they have none. ``second_factor=False`` gives a session
+    that has only passed the password, as after the first step of logging in."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None, *, second_factor=True):
+        original(self, user, backend)
+        if second_factor:
+            from tests.factories.accounts import second_factor_pass
+
+            second_factor_pass(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency): set DATABASE_URL")
     for item in items:

@@ -8,4 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and organisations")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from . import signals  # noqa: F401  (connects the receivers)
+        from .admin_site import PortalAdminSite
+
+        # Every model is registered on ``admin.site``: make that one site require the second factor.
+        admin.site.__class__ = PortalAdminSite

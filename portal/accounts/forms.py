@@ -43,16 +43,9 @@ class SignupForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                _(
-                    "An account with this email address already exists. Log in, or reset your password if you "
-                    "have forgotten it."
-                ),
-                code="duplicate_email",
-            )
-        return email
+        # Whether the address already has an account is never said here (no enumeration): the service emails
+        # its owner instead.
+        return self.cleaned_data["email"].strip().lower()
 
     def field_for_error(self, name: str) -> str:
         """The sign-up service names the password ``password``; here it is typed in ``password1``."""
@@ -174,3 +167,39 @@ class ErasureRequestForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("I understand that my account will be deactivated and that I will no longer be able to log in.")
     )
+
+
+class SecondFactorCodeForm(forms.Form):
+    """The code from the authenticator app (or, at sign-in, a recovery code)."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false", "autofocus": True}
+        ),
+    )
+
+    def __init__(self, *args, recovery_allowed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if recovery_allowed:
+            self.fields["code"].help_text = _(
+                "The 6 digits your authenticator app shows, or one of your recovery codes."
+            )
+        else:
+            self.fields["code"].help_text = _("The 6 digits your authenticator app shows for the portal.")
+            self.fields["code"].widget.attrs["inputmode"] = "numeric"
+
+
+class SecondFactorResetForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the reset"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example how you confirmed who asked. It is kept in the audit log."),
+    )
+
+
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label=_("Email or name"), max_length=100, required=False)

@@ -59,3 +59,5 @@ rules.add_perm("accounts.decide_join_request", is_applicant & is_org_admin)
 rules.add_perm("portal.accounts.view_own_data", is_active_user)
 rules.add_perm("portal.accounts.request_erasure", is_active_user)
 rules.add_perm("portal.accounts.manage_erasure", is_secretariat)
+# Sign-in security: unlock an account or address, reset a person's second factor (a lost phone).
+rules.add_perm("portal.accounts.manage_sign_in", is_secretariat)

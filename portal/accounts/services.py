@@ -77,22 +77,41 @@ def verification_email_send(*, user: User, next_url: str = "") -> None:
     )
 
 
+def signup_existing_email_send(*, user: User) -> None:
+    """Someone signed up with an address that already has an account: tell its owner (who may have forgotten they
+    have one), and nobody else."""
+    email_queue(
+        key=f"signup-existing:{user.pk}:{_stamp()}",
+        to=user.email,
+        template="emails/accounts_signup_existing",
+        context={
+            "full_name": user.full_name,
+            "login_path": reverse("accounts:login"),
+            "reset_path": reverse("accounts:password_reset"),
+        },
+        language=user.preferred_language,
+    )
+
+
 @transaction.atomic
 def user_signup(
     *, email: str, full_name: str, password: str, preferred_language: str = "en", next_url: str = ""
-) -> User:
-    """Create an unverified applicant, record consent to the current PICS and send the verification email."""
+) -> User | None:
+    """Create an unverified applicant, record consent to the current PICS and send the verification email.
+
+    An address that already has an account creates nothing: its owner is emailed instead and ``None`` is returned,
+    so the page shown afterwards is the same and does not reveal who has an account (no enumeration)."""
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError(
-            {"email": _("An account with this email address already exists.")}, code="duplicate_email"
-        )
     user = User(email=email, full_name=full_name.strip(), preferred_language=preferred_language, role=Role.APPLICANT)
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
         raise ValidationError({"password": exc.error_list}) from exc
-    user.set_password(password)
+    user.set_password(password)  # hashed either way, so both answers take as long
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        signup_existing_email_send(user=existing)
+        return None
     user.full_clean()
     user.save()
     consent = ConsentRecord(user=user, pics_version=PICS_VERSION, consented_at=timezone.now())
@@ -296,6 +315,20 @@ def staff_login_record(*, user: User) -> None:
     """Officials and staff leave a trace in the audit log each time they log in."""
     if user.is_staff or user.is_official:
         audit_record(actor=user, action="user.logged_in", obj=user)
+
+
+@transaction.atomic
+def password_change_record(*, user: User) -> None:
+    """A person changed their own password (the page did it through Django's form): audited, and the owner is
+    told by email in case it was not them."""
+    audit_record(actor=user, action="user.password_changed", obj=user)
+    email_queue(
+        key=f"password-changed:{user.pk}:{_stamp()}",
+        to=user.email,
+        template="emails/accounts_password_changed",
+        context={"full_name": user.full_name, "reset_path": reverse("accounts:password_reset")},
+        language=user.preferred_language,
+    )
 
 
 # ---- Requests to join an organisation ---------------------------------------------------------------------------

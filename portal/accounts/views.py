@@ -1,19 +1,21 @@
 """Thin views: bind the form, call a service, redirect with a message."""
 
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
@@ -28,12 +30,36 @@ from .forms import (
     InvitationForm,
     LoginForm,
     OrganisationForm,
+    PeopleSearchForm,
     ProfileForm,
     QueuedPasswordResetForm,
+    SecondFactorCodeForm,
+    SecondFactorResetForm,
     SignupForm,
     VerificationResendForm,
 )
-from .models import ErasureRequest, JoinRequest, Membership, Organisation
+from .models import ErasureRequest, JoinRequest, Membership, Organisation, User
+from .security import (
+    HAS_FACTOR_KEY,
+    SecondFactorThrottled,
+    cool_off_minutes,
+    lockout_clear,
+    lockouts_current,
+    people_with_second_factor,
+    recovery_codes_left,
+    recovery_codes_renew,
+    second_factor_check,
+    second_factor_disable,
+    second_factor_enabled,
+    second_factor_enrol,
+    second_factor_login,
+    second_factor_required,
+    second_factor_reset,
+    session_needs_second_factor,
+    totp_device_pending,
+    totp_qr_svg,
+    totp_secret,
+)
 from .selectors import (
     MY_DATA_PAGE_ROWS,
     erasure_requests_for_secretariat,
@@ -54,6 +80,7 @@ from .services import (
     join_request_create,
     join_request_decide,
     organisation_create,
+    password_change_record,
     user_profile_save,
     user_signup,
     user_verification_resend,
@@ -95,7 +122,7 @@ class SignupView(FormView):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            user = user_signup(
+            user_signup(
                 email=data["email"],
                 full_name=data["full_name"],
                 password=data["password1"],
@@ -105,7 +132,8 @@ class SignupView(FormView):
         except ValidationError as exc:
             form_add_service_errors(form, exc)
             return self.form_invalid(form)
-        self.request.session["signup_email"] = user.email
+        # The same page whether or not the address already had an account (the service then emails its owner).
+        self.request.session["signup_email"] = data["email"]
         return redirect("accounts:signup_done")
 
 
@@ -183,7 +211,13 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        return _apply_language(super().form_valid(form), form.get_user())
+        response = super().form_valid(form)
+        if session_needs_second_factor(self.request):
+            name = "accounts:second_factor_verify"
+            if not second_factor_enabled(self.request.user):
+                name = "accounts:second_factor_setup"
+            response = redirect(f"{reverse(name)}?{urlencode({'next': self.get_success_url()})}")
+        return _apply_language(response, form.get_user())
 
 
 class ProfileView(LoginRequiredMixin, FormView):
@@ -232,6 +266,229 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """What a locked-out log-in gets (django-axes): a page that says why and for how long, status 429."""
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": cool_off_minutes(request)},
+        status=429,
+    )
+
+
+class PasswordChangeView(LoginRequiredMixin, auth_views.PasswordChangeView):
+    """Change one's own password (the current one first). The session stays signed in, the owner is emailed."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_change_record(user=self.request.user)
+        messages.success(self.request, _("Your password is changed."))
+        return response
+
+
+# ---- Two-step sign-in (second factor) --------------------------------------------------------------------------
+
+
+def _next_or_home(request) -> str:
+    return _safe_next(request, request.POST.get("next") or request.GET.get("next", "")) or reverse("core:home")
+
+
+class SecondFactorView(LoginRequiredMixin, TemplateView):
+    """Whether two-step sign-in is on, how many recovery codes are left, and what the person may do about it."""
+
+    template_name = "accounts/second_factor.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            enabled=second_factor_enabled(user),
+            required=second_factor_required(user),
+            codes_left=recovery_codes_left(user),
+            **kwargs,
+        )
+
+
+class SecondFactorSetupView(LoginRequiredMixin, FormView):
+    """Set up an authenticator app: scan the QR code (or type the secret), confirm with a code it shows; the
+    recovery codes are then shown once. A person who already has one must pass it before replacing it."""
+
+    template_name = "accounts/second_factor_setup.html"
+    form_class = SecondFactorCodeForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not request.user.is_verified() and second_factor_enabled(request.user):
+            return redirect(
+                f"{reverse('accounts:second_factor_verify')}?{urlencode({'next': request.get_full_path()})}"
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        device = totp_device_pending(user=self.request.user)
+        return super().get_context_data(
+            qr_svg=mark_safe(totp_qr_svg(device)),  # noqa: S308 - generated by qrcode from our own data
+            secret=totp_secret(device),
+            required=second_factor_required(self.request.user),
+            next=_safe_next(self.request, self.request.POST.get("next") or self.request.GET.get("next", "")),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        device = totp_device_pending(user=self.request.user)
+        try:
+            codes = second_factor_enrol(user=self.request.user, device=device, code=form.cleaned_data["code"])
+        except ValidationError as exc:
+            form_add_service_errors(form, exc)
+            return self.form_invalid(form)
+        device.refresh_from_db()
+        second_factor_login(request=self.request, device=device)
+        self.request.session[HAS_FACTOR_KEY] = True
+        return render(
+            self.request,
+            "accounts/recovery_codes.html",
+            {"codes": codes, "next": _next_or_home(self.request), "enrolled": True},
+        )
+
+
+class SecondFactorVerifyView(LoginRequiredMixin, FormView):
+    """The second step of signing in: the code from the app, or a recovery code."""
+
+    template_name = "accounts/second_factor_verify.html"
+    form_class = SecondFactorCodeForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            if not session_needs_second_factor(request):
+                return redirect(_next_or_home(request))
+            if not second_factor_enabled(request.user):
+                if second_factor_required(request.user):
+                    return redirect(
+                        f"{reverse('accounts:second_factor_setup')}?{urlencode({'next': _next_or_home(request)})}"
+                    )
+                request.session[HAS_FACTOR_KEY] = False  # turned off or reset since log-in
+                return redirect(_next_or_home(request))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "recovery_allowed": True}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(next=_next_or_home(self.request), **kwargs)
+
+    def form_valid(self, form):
+        try:
+            match = second_factor_check(user=self.request.user, code=form.cleaned_data["code"])
+        except SecondFactorThrottled:
+            form.add_error(
+                "code", _("Too many wrong codes in a row. Wait a minute, then type the code your app shows.")
+            )
+            return self.form_invalid(form)
+        if match is None:
+            form.add_error("code", _("That code is not right. Type the code your app shows now, or a recovery code."))
+            return self.form_invalid(form)
+        second_factor_login(request=self.request, device=match.device)
+        if match.recovery_code:
+            left = recovery_codes_left(self.request.user)
+            messages.warning(
+                self.request,
+                _("You used a recovery code; %(count)d left. Make new ones on your two-step sign-in page.")
+                % {"count": left},
+            )
+        return redirect(_next_or_home(self.request))
+
+
+class RecoveryCodesRenewView(LoginRequiredMixin, View):
+    def post(self, request):
+        try:
+            codes = recovery_codes_renew(user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("accounts:second_factor")
+        return render(
+            request, "accounts/recovery_codes.html", {"codes": codes, "next": reverse("accounts:second_factor")}
+        )
+
+
+class SecondFactorDisableView(LoginRequiredMixin, View):
+    def post(self, request):
+        if second_factor_required(request.user):
+            raise PermissionDenied
+        second_factor_disable(user=request.user)
+        request.session[HAS_FACTOR_KEY] = False
+        messages.info(request, _("Two-step sign-in is off. You log in with your password alone."))
+        return redirect("accounts:second_factor")
+
+
+# ---- Sign-in security for the secretariat ----------------------------------------------------------------------
+
+
+class SignInSecurityView(PermissionRequiredMixin, TemplateView):
+    """Accounts and addresses locked out now (unlock), and people found by email or name with their second factor
+    (reset it for a lost phone)."""
+
+    template_name = "accounts/sign_in_security.html"
+    permission_required = "portal.accounts.manage_sign_in"
+
+    def get_context_data(self, **kwargs):
+        form = PeopleSearchForm(self.request.GET or None)
+        query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+        return super().get_context_data(
+            form=form,
+            query=query,
+            people=people_with_second_factor(query=query) if query else [],
+            lockouts=lockouts_current(),
+            reset_form=SecondFactorResetForm(),
+            **kwargs,
+        )
+
+
+class SecondFactorResetView(PermissionRequiredMixin, FormView):
+    template_name = "accounts/second_factor_reset.html"
+    form_class = SecondFactorResetForm
+    permission_required = "portal.accounts.manage_sign_in"
+
+    def get_permission_object(self):
+        self.person = get_object_or_404(User, pk=self.kwargs["pk"])
+        return None
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            person=self.person,
+            enabled=second_factor_enabled(self.person),
+            codes_left=recovery_codes_left(self.person),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            second_factor_reset(user=self.person, actor=self.request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form_add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("The second factor of %(person)s is reset: they set up a new one at their next log-in.")
+            % {"person": self.person.email},
+        )
+        return redirect(f"{reverse('accounts:sign_in_security')}?{urlencode({'q': self.person.email})}")
+
+
+class LockoutClearView(PermissionRequiredMixin, View):
+    permission_required = "portal.accounts.manage_sign_in"
+
+    def post(self, request):
+        kind, value = request.POST.get("kind", ""), request.POST.get("value", "")[:255]
+        try:
+            lockout_clear(actor=request.user, kind=kind, value=value)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("%(value)s is unlocked.") % {"value": value})
+        return redirect("accounts:sign_in_security")
 
 
 # ---- Organisations and invitations ----------------------------------------------------------------------------

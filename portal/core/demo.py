@@ -2,19 +2,23 @@
 proposals in several states. Safe to run again: what exists is kept."""
 
 import io
+from base64 import b32encode
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.enums import MembershipRole, Role
 from portal.accounts.models import PICS_VERSION, ConsentRecord, Membership, Organisation, User
+from portal.accounts.security import second_factor_required
 from portal.calls.models import Call, CallQuestion, PoolCapacity, Quarter, ResourcePool, RubricCriterion, Scheme
 from portal.core.formatting import HONG_KONG
 from portal.proposals import services as proposal_services
@@ -24,6 +28,10 @@ from portal.proposals.models import Proposal, ProposalEvent
 from .demo_projects import BATCH_ONE, HKU, OPEN_BATCH, ORGANISATIONS, DemoProject
 
 DEMO_PASSWORD = "aiss-demo-2026"  # noqa: S105 - printed on purpose: these are demo accounts
+# Officials sign in with a second factor: every demo official has an authenticator with this published secret
+# (hex, as django-otp keeps it; base32 for an app in DEMO_TOTP_SECRET). `manage.py demo_totp EMAIL` shows the code.
+DEMO_TOTP_KEY = b"aiss-demo-totp-2026!".hex()
+DEMO_TOTP_SECRET = b32encode(bytes.fromhex(DEMO_TOTP_KEY)).decode("ascii")
 EXTRA_REVIEWERS = [
     ("reviewer4@demo.aiss.hk", "Dr Chow Hiu Tung", "Hong Kong Polytechnic University"),
     ("reviewer5@demo.aiss.hk", "Prof Mak Wai Lun", "City University of Hong Kong"),
@@ -215,6 +223,8 @@ class DemoSeeder:
                     },
                 )
             users[account.email] = user
+            if second_factor_required(user) and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                TOTPDevice.objects.create(user=user, name="demo authenticator", key=DEMO_TOTP_KEY, confirmed=True)
 
         if Proposal.objects.exists():
             self.out.write("Demo proposals already exist; kept as they are.")
@@ -518,4 +528,9 @@ def print_logins(out) -> None:
     out.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for account in ACCOUNTS:
         out.write(f"  {account.role:<18} {account.email}")
-    out.write("Django admin: /admin/ (log in as secretariat@demo.aiss.hk)")
+    out.write(
+        "Officials (secretariat, committee, chair, auditor) also give a code from an authenticator app. Either add\n"
+        f"  the demo secret {DEMO_TOTP_SECRET} to an app (Google Authenticator, FreeOTP, ...),\n"
+        "  or print the current code with:  .venv/bin/python manage.py demo_totp secretariat@demo.aiss.hk"
+    )
+    out.write(f"Django admin: /{settings.PORTAL_ADMIN_PATH} (log in as secretariat@demo.aiss.hk)")

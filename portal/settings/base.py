@@ -1,5 +1,6 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,11 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "rules.apps.AutodiscoverRulesConfig",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "portal.core",
     "portal.audit",
     "portal.accounts",
@@ -52,8 +58,16 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "portal.core.middleware.HostileInputMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Ends sessions past their idle or absolute lifetime; keeps a half-signed-in person to the second factor.
+    "portal.accounts.middleware.SessionLifetimeMiddleware",
+    "portal.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    # Last: turns a refused log-in (too many failures) into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -85,6 +99,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a log-in while the account or the client address is locked out (django-axes).
+    "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -175,11 +191,75 @@ CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# ---- Sign-in security (issue 10) ---------------------------------------------------------------------------------
+# Sessions: every session ends a fixed time after log-in; officials' sessions also after a spell without activity.
+PORTAL_SESSION_MAX_AGE = env.int("PORTAL_SESSION_MAX_AGE", default=12 * 60 * 60)
+PORTAL_STAFF_IDLE_TIMEOUT = env.int("PORTAL_STAFF_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = PORTAL_SESSION_MAX_AGE
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Two factors (django-otp): officials and the Django admin always; anyone else once they turn it on.
+OTP_TOTP_ISSUER = env("PORTAL_OTP_ISSUER", default="AISS Portal")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+PORTAL_RECOVERY_CODE_COUNT = 10
+
+# Brute force (django-axes): the account and the client address are counted separately; each is locked after
+# AXES_FAILURE_LIMIT failures in a row, for AXES_COOLOFF_TIME, or until the secretariat unlocks it.
+AXES_FAILURE_LIMIT = env.int("PORTAL_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("PORTAL_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "portal.accounts.security.axes_username"
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "code"]
+AXES_VERBOSE = False
+# How many proxies in front of the portal append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+PORTAL_PROXY_COUNT = env.int("PORTAL_PROXY_COUNT", default=0)
+
+# Headers. Scripts and styles only from our own origin: no inline script anywhere (django-csp).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): the portal uses none of these browser features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The Django admin's address: set a path of your own in production (``PORTAL_ADMIN_PATH=office-7f3k/``).
+PORTAL_ADMIN_PATH = env("PORTAL_ADMIN_PATH", default="admin/").strip("/") + "/"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # django-axes logs every log-in at INFO; failures and lock-outs are in the audit log.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Portal settings.

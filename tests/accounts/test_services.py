@@ -61,13 +61,20 @@ def test_user_signup_queues_verification_in_preferred_language(mailoutbox, djang
     assert "/accounts/verify/" in mailoutbox[0].body
 
 
-def test_user_signup_duplicate_email_any_case_refused():
-    UserFactory(email="taken@example.hk")
+def test_user_signup_existing_email_any_case_creates_nothing_and_emails_the_owner(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    owner = UserFactory(email="taken@example.hk", full_name="Chan Tai Man", preferred_language="zh-hant")
 
-    with pytest.raises(ValidationError) as excinfo:
-        _signup(email="TAKEN@example.hk")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = _signup(email="TAKEN@example.hk")
 
-    assert excinfo.value.message_dict == {"email": ["An account with this email address already exists."]}
+    assert result is None
+    assert list(User.objects.values_list("email", flat=True)) == ["taken@example.hk"]
+    assert User.objects.get().password == owner.password
+    assert [(m.to, m.subject) for m in mailoutbox] == [(["taken@example.hk"], "您已在人工智能資助計劃平台有帳戶")]
+    assert "/accounts/password/reset/" in mailoutbox[0].body
+    assert "/accounts/verify/" not in mailoutbox[0].body
 
 
 def test_user_signup_weak_password_refused():

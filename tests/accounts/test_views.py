@@ -1,8 +1,10 @@
 import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -78,16 +80,28 @@ def test_signup_missing_consent_keeps_typed_values(client):
     assert User.objects.count() == 0
 
 
-def test_signup_duplicate_email_shows_error_on_field(client):
+def test_signup_with_taken_address_looks_like_a_new_one_and_emails_the_owner(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
     UserFactory(email="siu.ming@example.hk")
+    fresh = Client()
 
-    response = client.post(reverse("accounts:signup"), SIGNUP | {"email": "Siu.Ming@Example.hk"})
+    with django_capture_on_commit_callbacks(execute=True):
+        taken = client.post(reverse("accounts:signup"), SIGNUP | {"email": "Siu.Ming@Example.hk"}, follow=True)
+        new = fresh.post(reverse("accounts:signup"), SIGNUP | {"email": "someone.new@example.hk"}, follow=True)
 
-    assert response.status_code == 200
-    assert response.context["form"].errors["email"] == [
-        "An account with this email address already exists. Log in, or reset your password if you have forgotten it."
+    assert taken.redirect_chain == new.redirect_chain == [(reverse("accounts:signup_done"), 302)]
+
+    def page(response, address):
+        html = response.content.decode().replace(address, "ADDRESS")
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+    assert page(taken, "siu.ming@example.hk") == page(new, "someone.new@example.hk")
+    assert sorted(User.objects.values_list("email", flat=True)) == ["siu.ming@example.hk", "someone.new@example.hk"]
+    assert sorted((m.to[0], m.subject) for m in mailoutbox) == [
+        ("siu.ming@example.hk", "You already have an account on the AI Subsidy Scheme portal"),
+        ("someone.new@example.hk", "Verify your email address for the AI Subsidy Scheme portal"),
     ]
-    assert User.objects.count() == 1
 
 
 def test_signup_weak_password_refused(client):

@@ -9,17 +9,11 @@ from portal.accounts.enums import Role
 from portal.allocations.models import AllocationRun
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
+from tests.browser.helpers import log_in_with_form
 from tests.factories import UserFactory, open_call
 from tests.factories.allocations import allocatable_proposal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_officer_runs_compares_adjusts_and_locks(page, live_server):
@@ -29,7 +23,7 @@ def test_officer_runs_compares_adjusts_and_locks(page, live_server):
     UserFactory(email="officer@aiss.example.hk", role=Role.SECRETARIAT, full_name="Mr Lau Chi Keung")
     UserFactory(email="chair@aiss.example.hk", role=Role.COMMITTEE_CHAIR, full_name="Prof Tang Kwok Wai")
 
-    log_in(page, "officer@aiss.example.hk")
+    log_in_with_form(page, "officer@aiss.example.hk")
     page.get_by_role("link", name="Allocations").click()
     page.get_by_role("link", name="AISS 2026 Batch 1").click()
     page.shot("call")
@@ -77,7 +71,7 @@ def test_officer_runs_compares_adjusts_and_locks(page, live_server):
     page.shot("proposed")
     page.get_by_role("button", name="Log out").click()
 
-    log_in(page, "chair@aiss.example.hk")
+    log_in_with_form(page, "chair@aiss.example.hk")
     page.goto(f"/allocations/runs/{optimal.pk}/")
     page.get_by_role("link", name="Check the totals and approve the lock").click()
     page.get_by_label(re.compile("I have checked these totals")).check()

@@ -21,6 +21,7 @@ from portal.allocations.models import UsageImport, UsageImportStatus, UsageJob, 
 from portal.allocations.tasks import usage_import_task
 from portal.audit.models import AuditEvent
 from portal.proposals.enums import ProposalState
+from tests.browser.helpers import log_in_with_form
 from tests.factories import ProposalFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -394,10 +395,7 @@ def test_officer_uploads_and_status_page_follows_queued_import(page, live_server
     for code in ("aiss-0007", "aiss-0012"):
         ProposalFactory(state=ProposalState.APPROVED, account_code=code)
     UserFactory(email="officer@aiss.example.hk", role=Role.SECRETARIAT, full_name="Mr Lau Chi Keung")
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill("officer@aiss.example.hk")
-    page.get_by_label("Password").fill("correct-horse-battery")
-    page.get_by_role("button", name="Log in").click()
+    log_in_with_form(page, "officer@aiss.example.hk")
 
     # Tasks run eagerly here: the upload is imported as soon as its transaction commits.
     page.goto(UPLOAD_URL)

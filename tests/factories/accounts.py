@@ -50,3 +50,40 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"invitee{n}@example.hk")
     invited_by = factory.SubFactory(UserFactory)
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
+
+
+# ---- Second factor ------------------------------------------------------------------------------------------------
+
+# A fixed authenticator secret for tests that type codes (hex, as django-otp stores it).
+TEST_TOTP_KEY = "3132333435363738393031323334353637383930"
+
+
+def totp_device(user, *, key: str = TEST_TOTP_KEY, confirmed: bool = True):
+    """The user's authenticator (created confirmed with ``key`` if they have none)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=confirmed).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", key=key, confirmed=confirmed)
+    return device
+
+
+def totp_code(device) -> str:
+    """What the person's app shows now."""
+    from portal.accounts.security import totp_code_now
+
+    return totp_code_now(device)
+
+
+def second_factor_pass(client, user) -> None:
+    """Mark ``client``'s session as having passed the second factor, when ``user`` needs or has one."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from portal.accounts.security import HAS_FACTOR_KEY, second_factor_enabled, second_factor_required
+
+    if not (second_factor_required(user) or second_factor_enabled(user)):
+        return
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+    session[HAS_FACTOR_KEY] = True
+    session.save()
