@@ -205,7 +205,7 @@ def test_run_page_query_count_constant(
     run = run_for(call, officer, django_capture_on_commit_callbacks, size)
     client.force_login(officer)
     url = reverse("allocations:run", args=[run.pk])
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert client.get(url).status_code == 200
 
 
@@ -216,7 +216,7 @@ def test_call_page_query_count_constant(
     for _ in range(size):
         run_for(call, officer, django_capture_on_commit_callbacks, 1)
     client.force_login(officer)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         assert client.get(reverse("allocations:call", args=[call.pk])).status_code == 200
 
 
@@ -226,7 +226,7 @@ def test_compare_page_query_count_constant(
 ):
     runs = [run_for(call, officer, django_capture_on_commit_callbacks, 1) for _ in range(size)]
     client.force_login(officer)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]})
     assert text(response).count('<td class="num">4.00</td>') == size
 
@@ -241,7 +241,7 @@ def test_pool_page_capacity_and_query_count(
     proposal.refresh_from_db()
     usage(proposal, quarter="2026Q1", hours=1_000)
     client.force_login(officer)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(reverse("allocations:pool", args=["h800"]))
     page = text(response)
     awarded = f"{size * 300_000:,}"

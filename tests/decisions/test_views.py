@@ -114,7 +114,7 @@ def test_queue_query_count_is_constant(
         advance(make_submitted(call, organisation, applicant), S.RECOMMENDED, secretariat=secretariat, member=member)
     officer = UserFactory(role=Role.AUDITOR)
     client.force_login(officer)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = client.get(reverse("decisions:queue"))
     assert len(response.context["screening"]) == size
     assert len(response.context["deciding"]) == size

@@ -371,7 +371,7 @@ def test_official_dashboard_query_count_is_constant(
         Proposal.objects.filter(pk=p.pk).update(reference=f"AISS-2026-{i + 1:04d}", state="submitted")
     officer = UserFactory(role="secretariat")
     client.force_login(officer)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(reverse("proposals:dashboard"))
     assert len(response.context["proposals"]) == size
 

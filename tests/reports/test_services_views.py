@@ -136,7 +136,7 @@ def test_call_export_runs_a_fixed_number_of_queries(client, officer, size, djang
     rc = report_call(size, seed=size)
     client.force_login(officer)
     url = reverse("reports:call_export", args=[rc.call.pk, "awards", "csv"])
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(33):
         assert client.get(url).status_code == 200
 
 

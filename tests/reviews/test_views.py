@@ -278,10 +278,10 @@ def test_ranking_query_count_constant(
     client.force_login(member)
     url = reverse(name, args=[call.pk])
     _make_call_rows(call, reviewer, reviewer2, review, 1)
-    with django_assert_num_queries(16 if name == "reviews:ranking" else 14):
+    with django_assert_num_queries(17 if name == "reviews:ranking" else 15):
         assert client.get(url).status_code == 200
     _make_call_rows(call, reviewer, reviewer2, review, 4)
-    with django_assert_num_queries(16 if name == "reviews:ranking" else 14):
+    with django_assert_num_queries(17 if name == "reviews:ranking" else 15):
         assert client.get(url).status_code == 200
 
 
@@ -289,11 +289,11 @@ def test_call_assignments_query_count_constant(client, django_assert_num_queries
     client.force_login(secretariat)
     url = reverse("reviews:call_assignments", args=[call.pk])
     assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         assert client.get(url).status_code == 200
     for _ in range(3):
         assign(submitted_proposal(call), ReviewerProfileFactory().user)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         assert client.get(url).status_code == 200
 
 
