@@ -48,12 +48,12 @@ def is_org_admin(user, organisation) -> bool:
     return organisation.memberships.filter(user=user, role="admin").exists()
 
 
-rules.add_perm("accounts.create_organisation", is_applicant & is_email_verified)
-rules.add_perm("accounts.view_organisation", is_org_member | is_official)
-rules.add_perm("accounts.invite_to_organisation", is_applicant & is_org_member)
-rules.add_perm("accounts.accept_invitation", is_applicant & is_email_verified)
-rules.add_perm("accounts.ask_to_join_organisation", is_applicant & is_email_verified)
-rules.add_perm("accounts.decide_join_request", is_applicant & is_org_admin)
+rules.add_perm("portal.accounts.create_organisation", is_applicant & is_email_verified)
+rules.add_perm("portal.accounts.view_organisation", is_org_member | is_official)
+rules.add_perm("portal.accounts.invite_to_organisation", is_applicant & is_org_member)
+rules.add_perm("portal.accounts.accept_invitation", is_applicant & is_email_verified)
+rules.add_perm("portal.accounts.ask_to_join_organisation", is_applicant & is_email_verified)
+rules.add_perm("portal.accounts.decide_join_request", is_applicant & is_org_admin)
 # Personal data (PDPO): everyone signed in sees, downloads and may ask to erase their own; the secretariat decides.
 # In the portal.<app> namespace, so that no name answers for a Django model permission.
 rules.add_perm("portal.accounts.view_own_data", is_active_user)

@@ -10,6 +10,16 @@ from .models import ConsentRecord, Invitation, JoinRequest, Membership, Organisa
 SEARCH_LIMIT = 10
 
 
+def applicants_of(*, organisation_id: int) -> QuerySet[User]:
+    """The active applicants of an organisation: those told of its proposals' progress and reviews. A reviewer or
+    an official with a membership of the organisation is affiliated with it, not its applicant (issue 9 point 2)."""
+    from .enums import Role
+
+    return User.objects.filter(
+        memberships__organisation_id=organisation_id, role=Role.APPLICANT, is_active=True
+    ).distinct()
+
+
 def invitations_open() -> QuerySet[Invitation]:
     return Invitation.objects.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
 

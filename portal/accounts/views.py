@@ -509,8 +509,8 @@ class OrganisationView(LoginRequiredMixin, TemplateView):
         return super().get_context_data(
             organisations=organisations,
             invitations_for_me=invitations_open_for_email(email=user.email),
-            can_create=user.has_perm("accounts.create_organisation"),
-            can_ask=user.has_perm("accounts.ask_to_join_organisation"),
+            can_create=user.has_perm("portal.accounts.create_organisation"),
+            can_ask=user.has_perm("portal.accounts.ask_to_join_organisation"),
             invitation_form=InvitationForm(),
             query=query,
             results=[
@@ -536,7 +536,7 @@ class OrganisationDetailView(LoginRequiredMixin, DetailView):
 class OrganisationCreateView(PermissionRequiredMixin, FormView):
     template_name = "accounts/organisation_create.html"
     form_class = OrganisationForm
-    permission_required = "accounts.create_organisation"
+    permission_required = "portal.accounts.create_organisation"
 
     def form_valid(self, form):
         data = form.cleaned_data
@@ -558,7 +558,7 @@ class OrganisationCreateView(PermissionRequiredMixin, FormView):
 class InvitationSendView(PermissionRequiredMixin, FormView):
     template_name = "accounts/invite.html"
     form_class = InvitationForm
-    permission_required = "accounts.invite_to_organisation"
+    permission_required = "portal.accounts.invite_to_organisation"
 
     def get_permission_object(self):
         self.organisation = get_object_or_404(organisations_for_user(user=self.request.user), pk=self.kwargs["pk"])
@@ -733,7 +733,7 @@ class OrganisationSearchView(LoginRequiredMixin, View):
 
 
 class JoinRequestCreateView(LoginRequiredMixin, PermissionRequiredMixin, View):
-    permission_required = "accounts.ask_to_join_organisation"
+    permission_required = "portal.accounts.ask_to_join_organisation"
     raise_exception = True
 
     def post(self, request, pk):
@@ -760,7 +760,7 @@ class JoinRequestDecideView(LoginRequiredMixin, View):
         join_request = get_object_or_404(
             JoinRequest.objects.select_related("organisation", "user").filter(decided_at__isnull=True), pk=pk
         )
-        if not request.user.has_perm("accounts.decide_join_request", join_request.organisation):
+        if not request.user.has_perm("portal.accounts.decide_join_request", join_request.organisation):
             raise Http404
         join_request_decide(request=join_request, actor=request.user, approve=decision == "approve")
         if decision == "approve":

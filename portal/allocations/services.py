@@ -85,7 +85,7 @@ def allocation_run_start(
     *, call: Call, policy: str, actor, time_limit: float | None = None, now: datetime | None = None
 ) -> AllocationRun:
     """Store the call's problem as it stands and queue the optimiser on it (a Celery task, after commit)."""
-    _require(actor, "allocations.run_allocation")
+    _require(actor, "portal.allocations.run_allocation")
     if policy not in AllocationPolicy.values:
         raise ValidationError({"policy": _("Choose a policy.")})
     if locked_run(call=call) is not None:
@@ -112,7 +112,7 @@ def allocation_run_start(
 def allocation_runs_start_all(*, call: Call, actor, now: datetime | None = None) -> list[AllocationRun]:
     """One run per policy (rank, tiers when the call has tier thresholds, optimal) on the same problem, to be
     compared side by side."""
-    _require(actor, "allocations.run_allocation")
+    _require(actor, "portal.allocations.run_allocation")
     tiers = bool(call_settings(call=call).tiers)
     policies = [p for p in AllocationPolicy.values if p != AllocationPolicy.TIERS or tiers]
     return [allocation_run_start(call=call, policy=policy, actor=actor, now=now) for policy in policies]
@@ -153,7 +153,7 @@ def _run_create(*, call, kind, policy, inputs, actor, time_limit, now=None, repe
 @transaction.atomic
 def allocation_run_repeat(*, run: AllocationRun, actor, policy: str | None = None) -> AllocationRun:
     """Run the optimiser again on exactly the stored inputs of ``run`` (optionally under another policy)."""
-    _require(actor, "allocations.run_allocation")
+    _require(actor, "portal.allocations.run_allocation")
     policy = policy or run.policy
     if policy not in AllocationPolicy.values:
         raise ValidationError({"policy": _("Choose a policy.")})
@@ -346,7 +346,7 @@ def award_adjust(
     the organisation cap (per organisation and pool) and the project's minimum viable share. Only a change that
     raises a figure is held against a limit, so hours can always be taken away. Share and subsidy are worked out
     again. Capacity and the budget are checked again, against every locked allocation, when the run is locked."""
-    _require(actor, "allocations.adjust_award")
+    _require(actor, "portal.allocations.adjust_award", award)
     reason = reason.strip()
     limit_reason = limit_reason.strip()
     if not reason:
@@ -645,7 +645,7 @@ def allocation_lock_propose(*, run: AllocationRun, actor, confirmed: str, now: d
     """The first pair of eyes: an allocation officer proposes to lock ``run`` with the totals they confirmed
     (``confirmed`` is the ``lock_fingerprint`` of the totals they were shown). Awards cannot be adjusted while the
     proposal stands; an approving official approves it (``allocation_lock``) or sends it back."""
-    _require(actor, "allocations.propose_lock")
+    _require(actor, "portal.allocations.propose_lock", run)
     run = AllocationRun.objects.select_for_update().select_related("call").get(pk=run.pk)
     if run.status != RunStatus.SUCCEEDED:
         raise ValidationError(_("Only a finished run can be locked."))
@@ -675,7 +675,7 @@ def allocation_lock_cancel(*, run: AllocationRun, actor, reason: str, now: datet
     )
     if not run.is_lock_proposed:
         raise ValidationError(_("No lock of this run waits for approval."))
-    if actor.pk != run.lock_proposed_by_id and not actor.has_perm("allocations.lock_allocation"):
+    if actor.pk != run.lock_proposed_by_id and not actor.has_perm("portal.allocations.lock_allocation", run):
         raise PermissionDenied
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason.")})
@@ -741,7 +741,7 @@ def allocation_lock(
     budget are checked against every locked award, the funded proposals move APPROVED → ALLOCATED → ACTIVE, the
     tranches are created (the first released at once), and each project is told after commit."""
     now = now or timezone.now()
-    _require(actor, "allocations.lock_allocation")
+    _require(actor, "portal.allocations.lock_allocation", run)
     run = AllocationRun.objects.select_for_update().select_related("call").get(pk=run.pk)
     if run.call_id != call.pk:
         raise ValidationError(_("This run belongs to another call."))
@@ -875,7 +875,7 @@ def _notify_awards(award_ids: list[int]) -> None:
 @transaction.atomic
 def tranche_release(*, tranche: Tranche, actor, now: datetime | None = None) -> Tranche:
     """Release a tranche held until the first progress report is accepted."""
-    _require(actor, "allocations.release_tranche")
+    _require(actor, "portal.allocations.release_tranche")
     tranche = Tranche.objects.select_for_update().select_related("award__proposal").get(pk=tranche.pk)
     if tranche.released_at is not None:
         raise ValidationError(_("This tranche has already been released."))
@@ -967,7 +967,7 @@ def clawback_preview(*, checkpoint: ClawbackCheckpoint) -> list[dict]:
 def clawback_warn(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None = None) -> int:
     """Tell each project that would lose hours at ``checkpoint`` (as usage stands now) before it happens.
     Returns how many projects were told."""
-    _require(actor, "allocations.manage_clawback")
+    _require(actor, "portal.allocations.manage_clawback", checkpoint)
     return _clawback_warn(checkpoint=checkpoint, actor=actor, now=now)
 
 
@@ -995,7 +995,7 @@ def _clawback_warn(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | Non
 def clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | None = None) -> list[Clawback]:
     """Reclaim under-used hours at ``checkpoint``: the hours leave the awards (future quarters only) and return
     to the pools; each project concerned is told. Applying twice does nothing the second time."""
-    _require(actor, "allocations.manage_clawback")
+    _require(actor, "portal.allocations.manage_clawback", checkpoint)
     return _clawback_apply(checkpoint=checkpoint, actor=actor, now=now)
 
 
@@ -1127,7 +1127,7 @@ def reallocation_start(
 ) -> AllocationRun:
     """Offer the free hours after ``checkpoint`` (reclaimed ones included) to waitlisted and partly funded
     proposals by the same optimiser; lock the run like any other to award them."""
-    _require(actor, "allocations.manage_clawback")
+    _require(actor, "portal.allocations.manage_clawback")
     checkpoint = ClawbackCheckpoint.objects.select_related("call").get(pk=checkpoint.pk)
     if checkpoint.status != CheckpointStatus.APPLIED:
         raise ValidationError(_("Apply the checkpoint before reallocating its hours."))

@@ -15,6 +15,7 @@ from portal.core.formatting import hk_today
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.selectors import proposals_visible_to
+from portal.reviews.conflicts import WITHHELD, conflicted_in_call_ids
 
 from . import explain, selectors, services
 from .charts import Series, bar_chart
@@ -41,11 +42,47 @@ STAGES = {
 USAGE_IMPORT_WAITING = (UsageImportStatus.QUEUED, UsageImportStatus.RUNNING)
 
 
+def _withhold(items, *, hidden: set[int]) -> list:
+    """Issue 9 point 1, on the allocation pages: an item (award, comparison row, claw-back row) of a proposal the
+    official is conflicted on keeps its reference and title, loses every figure (``item.withheld`` is True; the
+    templates show "withheld — conflict of interest") and goes to the end in reference order, so that its place
+    in a list ordered by score tells nothing."""
+    shown, withheld = [], []
+    for item in items:
+        if _proposal(item).pk in hidden:
+            withheld.append(item)
+        else:
+            shown.append(item)
+    for item in shown:
+        _set(item, False)
+    for item in withheld:
+        _set(item, True)
+    withheld.sort(key=lambda item: _proposal(item).reference or "")
+    return shown + withheld
+
+
+def _set(item, value: bool) -> None:
+    if isinstance(item, dict):
+        item["withheld"] = value
+    else:
+        item.withheld = value
+
+
+def _proposal(item):
+    return item["proposal"] if isinstance(item, dict) else item.proposal
+
+
 class OfficialMixin(PermissionRequiredMixin):
     """The allocation pages are for officials (others: 403). An action an official may not take (the POST of a
-    page, see ``method_permissions``) is not there for them: 404."""
+    page, see ``method_permissions``) is not there for them: 404.
 
-    permission_required = "allocations.view_allocation"
+    What an official conflicted on a proposal of the call gets (issue 9 point 1): the run page, the run comparison,
+    the lock page and the claw-back checkpoint are given as a copy with that proposal's figures withheld (score,
+    share, hours, subsidy and reason), its row last; the run's problem (``problem.json``, the exact input of a
+    run, which names every proposal's score) is refused (403); the project page of that proposal is a 404 (it is
+    not among the proposals visible to them)."""
+
+    permission_required = "portal.allocations.view_allocation"
 
     def permission_denied(self, permission):
         if permission in self.get_permission_required():
@@ -86,7 +123,7 @@ class PoolView(OfficialMixin, TemplateView):
 
 class CallAllocationView(OfficialMixin, TemplateView):
     template_name = "allocations/call.html"
-    method_permissions = {"post": "allocations.run_allocation"}
+    method_permissions = {"post": "portal.allocations.run_allocation"}
 
     def get_context_data(self, **kwargs):
         call = get_object_or_404(Call, pk=kwargs["pk"])
@@ -104,8 +141,8 @@ class CallAllocationView(OfficialMixin, TemplateView):
             "settings": selectors.call_settings(call=call),
             "checkpoints": list(selectors.checkpoints_for_call(call=call)),
             "proposals": list(selectors.allocatable_proposals(call=call)),
-            "can_run": user.has_perm("allocations.run_allocation"),
-            "can_clawback": user.has_perm("allocations.manage_clawback"),
+            "can_run": user.has_perm("portal.allocations.run_allocation"),
+            "can_clawback": user.has_perm("portal.allocations.manage_clawback"),
         }
 
     def post(self, request, pk):
@@ -159,6 +196,7 @@ class RunView(OfficialMixin, TemplateView):
             award.reason_text = explain.award_reason(award, pool_names=pools, org_names=orgs)
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
             award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
+        awards = _withhold(awards, hidden=conflicted_in_call_ids(user=self.request.user, call_id=run.call_id))
         summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
         user = self.request.user
         return {
@@ -181,16 +219,19 @@ class RunView(OfficialMixin, TemplateView):
             else [],
             "pool_names": pools,
             "last_good": selectors.last_good_run(call=run.call, kind=run.kind),
-            "can_adjust": user.has_perm("allocations.adjust_award") and not run.is_locked and not run.is_lock_proposed,
-            "can_propose": user.has_perm("allocations.propose_lock")
+            "can_adjust": user.has_perm("portal.allocations.adjust_award")
+            and not run.is_locked
+            and not run.is_lock_proposed,
+            "can_propose": user.has_perm("portal.allocations.propose_lock", run)
             and run.status == RunStatus.SUCCEEDED
             and not run.is_locked
             and not run.is_lock_proposed,
             "can_approve": run.is_lock_proposed
             and run.lock_proposed_by_id != user.pk
-            and user.has_perm("allocations.lock_allocation"),
-            "can_run": user.has_perm("allocations.run_allocation"),
-            "soft_limit_awards": [a for a in awards if a.soft_limits],
+            and user.has_perm("portal.allocations.lock_allocation", run),
+            "can_run": user.has_perm("portal.allocations.run_allocation"),
+            "soft_limit_awards": [a for a in awards if a.soft_limits and not a.withheld],
+            "withheld_text": WITHHELD,
         }
 
 
@@ -211,12 +252,16 @@ class RunStatusView(OfficialMixin, View):
 
 
 class RunInputsView(OfficialMixin, View):
-    """The exact problem of a run, for ``manage.py allocate --input``."""
+    """The exact problem of a run, for ``manage.py allocate --input``. It names every proposal's score, and a copy
+    with some withheld would not be the run's problem: an official conflicted on a proposal of the call is
+    refused (403)."""
 
     def get(self, request, pk):
         import json
 
         run = get_object_or_404(AllocationRun, pk=pk)
+        if conflicted_in_call_ids(user=request.user, call_id=run.call_id):
+            raise PermissionDenied("conflict of interest")
         return download_response(
             json.dumps(run.inputs, indent=2, ensure_ascii=False) + "\n",
             filename=f"allocation-run-{run.pk}-problem.json",
@@ -225,7 +270,7 @@ class RunInputsView(OfficialMixin, View):
 
 
 class RunRepeatView(OfficialMixin, View):
-    method_permissions = {"post": "allocations.run_allocation"}
+    method_permissions = {"post": "portal.allocations.run_allocation"}
 
     def post(self, request, pk):
         run = _run(pk)
@@ -273,6 +318,7 @@ class RunLockView(OfficialMixin, TemplateView):
         orgs = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in soft}
         for award in soft:
             award.limits_text = [explain.limit_text(c, pool_names=pools, org_names=orgs) for c in award.soft_limits]
+        soft = _withhold(soft, hidden=conflicted_in_call_ids(user=user, call_id=run.call_id))
         proposed = run.is_lock_proposed
         return {
             **super().get_context_data(**kwargs),
@@ -282,17 +328,18 @@ class RunLockView(OfficialMixin, TemplateView):
             "cells": cells,
             "soft": soft,
             "changed": proposed and totals != run.lock_totals,
+            "withheld_text": WITHHELD,
             "form": kwargs.get("form") or LockConfirmForm(initial={"confirmed": services.lock_fingerprint(totals)}),
             "cancel_form": kwargs.get("cancel_form") or LockCancelForm(),
-            "can_propose": user.has_perm("allocations.propose_lock")
+            "can_propose": user.has_perm("portal.allocations.propose_lock", run)
             and run.status == RunStatus.SUCCEEDED
             and not run.is_locked
             and not proposed,
-            "can_approve": user.has_perm("allocations.lock_allocation")
+            "can_approve": user.has_perm("portal.allocations.lock_allocation", run)
             and proposed
             and run.lock_proposed_by_id != user.pk,
             "can_cancel": proposed
-            and (run.lock_proposed_by_id == user.pk or user.has_perm("allocations.lock_allocation")),
+            and (run.lock_proposed_by_id == user.pk or user.has_perm("portal.allocations.lock_allocation")),
         }
 
     def post(self, request, pk):
@@ -313,7 +360,7 @@ class RunLockView(OfficialMixin, TemplateView):
             return redirect("allocations:run", pk=run.pk)
         if action not in ("propose", "approve"):
             raise Http404
-        permission = "allocations.propose_lock" if action == "propose" else "allocations.lock_allocation"
+        permission = "portal.allocations.propose_lock" if action == "propose" else "portal.allocations.lock_allocation"
         refused = self.refuse_unless(permission)
         if refused is not None:
             return refused
@@ -366,7 +413,11 @@ class CompareView(OfficialMixin, TemplateView):
             "form": form,
             "summaries": summaries,
             "rows": rows,
-            "projects": selectors.run_comparison(runs=chosen, pool_names=pools),
+            "projects": _withhold(
+                selectors.run_comparison(runs=chosen, pool_names=pools),
+                hidden=conflicted_in_call_ids(user=self.request.user, call_id=call.pk),
+            ),
+            "withheld_text": WITHHELD,
             "unfinished": [r for r in picked if r.status != RunStatus.SUCCEEDED],
         }
 
@@ -374,7 +425,7 @@ class CompareView(OfficialMixin, TemplateView):
 class AwardAdjustView(OfficialMixin, FormView):
     template_name = "allocations/award_adjust.html"
     form_class = AwardAdjustForm
-    permission_required = "allocations.adjust_award"
+    permission_required = "portal.allocations.adjust_award"
 
     def get_permission_object(self):
         self.award = get_object_or_404(
@@ -424,7 +475,7 @@ class UsageUploadView(OfficialMixin, FormView):
 
     template_name = "allocations/usage_upload.html"
     form_class = UsageUploadForm
-    permission_required = "allocations.import_usage"
+    permission_required = "portal.allocations.import_usage"
 
     def get_context_data(self, **kwargs):
         return {
@@ -456,7 +507,7 @@ class UsageImportView(OfficialMixin, TemplateView):
     """One import: queued, running, its counts and totals, or why the file was refused."""
 
     template_name = "allocations/usage_import.html"
-    permission_required = "allocations.import_usage"
+    permission_required = "portal.allocations.import_usage"
 
     def get_context_data(self, **kwargs):
         record = _usage_import(kwargs["pk"])
@@ -472,7 +523,7 @@ class UsageImportView(OfficialMixin, TemplateView):
 class UsageImportStatusView(OfficialMixin, View):
     """An import's state as JSON, polled by its page while it waits or runs."""
 
-    permission_required = "allocations.import_usage"
+    permission_required = "portal.allocations.import_usage"
 
     def get(self, request, pk):
         record = _usage_import(pk)
@@ -495,7 +546,7 @@ class ProjectUsageView(PermissionRequiredMixin, TemplateView):
     """A project's award against its usage: per quarter (chart and table), balance, burn rate, tranches."""
 
     template_name = "allocations/project.html"
-    permission_required = "allocations.view_project_usage"
+    permission_required = "portal.allocations.view_project_usage"
 
     def get_permission_object(self):
         self.proposal = get_object_or_404(
@@ -520,12 +571,12 @@ class ProjectUsageView(PermissionRequiredMixin, TemplateView):
             "proposal": self.proposal,
             "usage": usage,
             "chart": chart,
-            "can_release": self.request.user.has_perm("allocations.release_tranche"),
+            "can_release": self.request.user.has_perm("portal.allocations.release_tranche"),
         }
 
 
 class TrancheReleaseView(OfficialMixin, View):
-    method_permissions = {"post": "allocations.release_tranche"}
+    method_permissions = {"post": "portal.allocations.release_tranche"}
 
     def post(self, request, pk):
         tranche = get_object_or_404(Tranche.objects.select_related("award__proposal"), pk=pk)
@@ -540,18 +591,20 @@ class TrancheReleaseView(OfficialMixin, View):
 
 class CheckpointView(OfficialMixin, TemplateView):
     template_name = "allocations/checkpoint.html"
-    method_permissions = {"post": "allocations.manage_clawback"}
+    method_permissions = {"post": "portal.allocations.manage_clawback"}
 
     def get_context_data(self, **kwargs):
         checkpoint = get_object_or_404(ClawbackCheckpoint.objects.select_related("call"), pk=kwargs["pk"])
+        hidden = conflicted_in_call_ids(user=self.request.user, call_id=checkpoint.call_id)
         return {
             **super().get_context_data(**kwargs),
             "checkpoint": checkpoint,
             "call": checkpoint.call,
-            "rows": services.clawback_preview(checkpoint=checkpoint),
+            "rows": _withhold(services.clawback_preview(checkpoint=checkpoint), hidden=hidden),
             "clawbacks": list(checkpoint.clawbacks.select_related("award__proposal")),
+            "withheld_text": WITHHELD,
             "runs": list(checkpoint.reallocation_runs.order_by("-pk")),
-            "can_clawback": self.request.user.has_perm("allocations.manage_clawback"),
+            "can_clawback": self.request.user.has_perm("portal.allocations.manage_clawback", checkpoint),
         }
 
     def post(self, request, pk):
@@ -575,7 +628,7 @@ class CheckpointView(OfficialMixin, TemplateView):
 class ScheduleView(OfficialMixin, View):
     """Create the call's default claw-back schedule."""
 
-    method_permissions = {"post": "allocations.manage_clawback"}
+    method_permissions = {"post": "portal.allocations.manage_clawback"}
 
     def post(self, request, pk):
         call = get_object_or_404(Call, pk=pk)

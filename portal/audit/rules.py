@@ -4,4 +4,4 @@ import rules
 
 from portal.accounts.rules import is_auditor
 
-rules.add_perm("audit.view_log", is_auditor)
+rules.add_perm("portal.audit.view_log", is_auditor)

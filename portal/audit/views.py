@@ -11,7 +11,7 @@ class AuditLogView(PermissionRequiredMixin, ListView):
     """Auditors browse and filter the log. Read-only: the portal offers no way to change it."""
 
     template_name = "audit/log.html"
-    permission_required = "audit.view_log"
+    permission_required = "portal.audit.view_log"
     paginate_by = 50
     context_object_name = "events"
 

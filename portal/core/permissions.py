@@ -7,7 +7,7 @@ order:
 2. :meth:`~PermissionRequiredMixin.get_permission_object` loads what the permission is about, from a queryset
    filtered by what the user may see, so a guessed id is a 404 before any permission is looked at;
 3. every permission in ``permission_required`` must hold for that object (with ``any_permission``, at least one),
-   then those in ``method_permissions`` for the request's method (``{"post": "allocations.run_allocation"}``: the
+   then those in ``method_permissions`` for the request's method (``{"post": "portal.allocations.run_allocation"}``: the
    page may be seen by more people than may act on it);
 4. :meth:`~PermissionRequiredMixin.prepare` loads what the page needs once the user may see it, and may answer
    instead of the page (e.g. send the user back when the proposal has moved on).

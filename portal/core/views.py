@@ -9,7 +9,7 @@ class HomeView(TemplateView):
 
     def get(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            if request.user.has_perm("reviews.view_own_assignments"):
+            if request.user.has_perm("portal.reviews.view_own_assignments"):
                 return redirect("reviews:my_assignments")
             return redirect("proposals:dashboard")
         return super().get(request, *args, **kwargs)

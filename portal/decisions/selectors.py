@@ -45,10 +45,14 @@ def recommendation_queue() -> QuerySet[Proposal]:
 
 def decision_queue(*, user, call: Call | None = None) -> QuerySet[Proposal]:
     """Proposals waiting for a decision, with their current recommendation (``current_recommendation``, a list of
-    one) and whether ``user`` made it (and so may not decide: four-eyes)."""
+    one) and whether ``user`` made it (and so may not decide: four-eyes). What ``user`` is conflicted on is left
+    out (issue 9 point 1)."""
+    from portal.reviews.conflicts import conflicted_q  # reviews sits above decisions
+
     mine = Recommendation.objects.filter(proposal=OuterRef("pk"), is_current=True, recommended_by=user.pk)
     qs = (
         _queue(DECISION_STATES)
+        .exclude(conflicted_q(user))
         .annotate(recommended_by_me=Exists(mine) if user.pk else Value(False, output_field=BooleanField()))
         .prefetch_related(
             Prefetch(

@@ -117,7 +117,7 @@ def screening_record(
     """Record the eligibility checklist for the current version. All items met: the proposal goes to review;
     any item not met: the proposal is ineligible, with ``reasons`` the applicant sees."""
     now = now or timezone.now()
-    if not actor.has_perm("proposals.screen_proposal", proposal):
+    if not actor.has_perm("portal.proposals.screen_proposal", proposal):
         raise PermissionDenied
     items = screening_checklist_ensure(call=proposal.call)
     missing = [item.number for item in items if item.pk not in answers]
@@ -161,7 +161,7 @@ def clarification_request(
     """Send the proposal back to the applicant with questions to answer by ``due_at``."""
     now = now or timezone.now()
     questions = questions.strip()
-    if not actor.has_perm("proposals.screen_proposal", proposal):
+    if not actor.has_perm("portal.proposals.screen_proposal", proposal):
         raise PermissionDenied
     if due_at <= now:
         raise ValidationError({"due_at": _("The due date must be in the future.")})
@@ -266,7 +266,7 @@ def recommendation_make(
 
     The subsidy rate is the call's unless raised with a reason; never above 90%."""
     now = now or timezone.now()
-    if not actor.has_perm("proposals.recommend_proposal", proposal):
+    if not actor.has_perm("portal.proposals.recommend_proposal", proposal):
         raise PermissionDenied
     recommendation, cells = _recommendation_new(
         proposal=proposal,
@@ -353,7 +353,7 @@ def recommendation_revise(
     current; the new one is checked as ``recommendation_make`` checks one. Whoever revises becomes the current
     recommender, so the four-eyes rule then keeps them from deciding."""
     now = now or timezone.now()
-    if not actor.has_perm("proposals.recommend_proposal", proposal):
+    if not actor.has_perm("portal.proposals.recommend_proposal", proposal):
         raise PermissionDenied
     # The same lock as ``decision_make``: a revision and a decision on the proposal are taken one after the other.
     current = Recommendation.objects.select_for_update().filter(proposal=proposal, is_current=True).first()
@@ -432,7 +432,7 @@ def decision_make(
         raise TransitionConflict
     if recommendation.recommended_by_id == actor.pk:
         raise PermissionDenied(_("You made the recommendation, so someone else must decide (four-eyes rule)."))
-    if not actor.has_perm("proposals.decide_proposal", proposal):
+    if not actor.has_perm("portal.proposals.decide_proposal", proposal):
         raise PermissionDenied
     if approved and not recommendation.recommended:
         raise ValidationError(_("A proposal the committee did not recommend cannot be approved."))

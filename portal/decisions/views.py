@@ -14,6 +14,7 @@ from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.selectors import proposals_visible_to
 from portal.proposals.services import TransitionConflict
 from portal.proposals.workflow import GENERIC_ACTIONS, TRANSITIONS
+from portal.reviews.conflicts import conflicted_q
 
 from . import selectors, services
 from .diff import version_diff
@@ -199,7 +200,7 @@ class RecommendationRevisionView(ProposalPageMixin, FormView):
 
     template_name = "decisions/revise.html"
     form_class = RecommendationRevisionForm
-    permission_required = "proposals.recommend_proposal"
+    permission_required = "portal.proposals.recommend_proposal"
 
     def prepare(self):
         self.current = services.recommendation_revisable(proposal=self.proposal)
@@ -274,19 +275,20 @@ class QueueView(PermissionRequiredMixin, TemplateView):
     """The official's work list: what waits for screening, for a recommendation, for a decision."""
 
     template_name = "decisions/queue.html"
-    permission_required = "decisions.view_queue"
+    permission_required = "portal.decisions.view_queue"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         context["now"] = timezone.now()
-        if user.has_perm("decisions.view_screening_queue"):
-            context["screening"] = list(selectors.screening_queue())
-        if user.has_perm("decisions.view_recommendation_queue"):
-            context["recommending"] = list(selectors.recommendation_queue())
-        if user.has_perm("decisions.view_decision_queue"):
+        conflicted = conflicted_q(user)  # what the user is conflicted on is not in their lists (issue 9 point 1)
+        if user.has_perm("portal.decisions.view_screening_queue"):
+            context["screening"] = list(selectors.screening_queue().exclude(conflicted))
+        if user.has_perm("portal.decisions.view_recommendation_queue"):
+            context["recommending"] = list(selectors.recommendation_queue().exclude(conflicted))
+        if user.has_perm("portal.decisions.view_decision_queue"):
             context["deciding"] = list(selectors.decision_queue(user=user))
-        if user.has_perm("decisions.decide_in_bulk"):
+        if user.has_perm("portal.decisions.decide_in_bulk"):
             context["bulk_form"] = BulkDecisionForm(queryset=selectors.decision_queue(user=user))
         return context
 
@@ -296,7 +298,7 @@ class BulkDecisionView(PermissionRequiredMixin, FormView):
 
     template_name = "decisions/queue.html"
     form_class = BulkDecisionForm
-    permission_required = "decisions.decide_in_bulk"
+    permission_required = "portal.decisions.decide_in_bulk"
     http_method_names = ["post"]
 
     def get_form_kwargs(self):
@@ -326,7 +328,7 @@ class VersionDiffView(PermissionRequiredMixin, TemplateView):
     """What changed between two submitted versions, field by field (for officials)."""
 
     template_name = "decisions/diff.html"
-    permission_required = "decisions.view_diff"
+    permission_required = "portal.decisions.view_diff"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -25,6 +25,11 @@ class ProposalAdmin(ReadOnlyModelAdmin):
     list_select_related = ["organisation", "call"]
     inlines = [ProposalEventInline]
 
+    def get_queryset(self, request):
+        """Only submitted proposals: an unsubmitted draft belongs to its applicants alone, whoever opens the admin
+        (issue 9 point 5)."""
+        return super().get_queryset(request).filter(current_version__isnull=False)
+
 
 @admin.register(ProposalVersion)
 class ProposalVersionAdmin(ReadOnlyModelAdmin):

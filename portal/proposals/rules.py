@@ -3,6 +3,7 @@ permissions; each carries its row's guard: who may act, and what must be true of
 
 import rules
 
+from portal.accounts.enums import Role
 from portal.accounts.rules import is_applicant, is_chair, is_committee, is_email_verified, is_official, is_secretariat
 
 from .enums import EDITABLE, WITHDRAWABLE
@@ -11,7 +12,10 @@ from .enums import ProposalState as S
 
 @rules.predicate
 def is_proposal_member(user, proposal) -> bool:
-    if proposal is None or not user.is_authenticated:
+    """An applicant member of the proposal's organisation. Applicant rights (the proposal, its status notices,
+    the review feedback, the response) come from an applicant membership only: a reviewer or an official who is
+    affiliated with the organisation is not its applicant (issue 9 point 2)."""
+    if proposal is None or not user.is_authenticated or user.role != Role.APPLICANT:
         return False
     return proposal.organisation.memberships.filter(user=user).exists()
 
@@ -63,19 +67,21 @@ def has_current_recommendation(user, proposal) -> bool:
 
 
 can_view_proposal = is_proposal_member | is_official
-rules.add_perm("proposals.view_proposal", can_view_proposal)
-rules.add_perm("proposals.create_proposal", is_applicant & is_email_verified)
-rules.add_perm("proposals.change_proposal", is_applicant & is_proposal_member & is_editable)
-rules.add_perm("proposals.submit_proposal", is_applicant & is_email_verified & is_proposal_member & is_editable)
-rules.add_perm("proposals.withdraw_proposal", is_applicant & is_proposal_member & is_withdrawable)
-rules.add_perm("proposals.download_attachment", can_view_proposal)
-rules.add_perm("proposals.reopen_proposal", is_applicant & is_email_verified & is_proposal_member & is_reopenable)
-rules.add_perm("proposals.keep_submitted_proposal", is_applicant & is_proposal_member & is_being_amended)
-rules.add_perm("proposals.screen_proposal", is_secretariat & is_submitted & is_not_amended_before_deadline)
-# reviews/rules.py adds to close_review, recommend_proposal and decide_proposal: enough reviews in, no conflict.
-rules.add_perm("proposals.close_review", is_secretariat & is_submitted)
-rules.add_perm("proposals.recommend_proposal", is_committee & is_submitted)
+rules.add_perm("portal.proposals.view_proposal", can_view_proposal)
+rules.add_perm("portal.proposals.create_proposal", is_applicant & is_email_verified)
+rules.add_perm("portal.proposals.change_proposal", is_applicant & is_proposal_member & is_editable)
+rules.add_perm("portal.proposals.submit_proposal", is_applicant & is_email_verified & is_proposal_member & is_editable)
+rules.add_perm("portal.proposals.withdraw_proposal", is_applicant & is_proposal_member & is_withdrawable)
+rules.add_perm("portal.proposals.download_attachment", can_view_proposal)
 rules.add_perm(
-    "proposals.decide_proposal", is_chair & is_submitted & has_current_recommendation & ~is_current_recommender
+    "portal.proposals.reopen_proposal", is_applicant & is_email_verified & is_proposal_member & is_reopenable
 )
-rules.add_perm("proposals.complete_proposal", is_secretariat & is_submitted)
+rules.add_perm("portal.proposals.keep_submitted_proposal", is_applicant & is_proposal_member & is_being_amended)
+rules.add_perm("portal.proposals.screen_proposal", is_secretariat & is_submitted & is_not_amended_before_deadline)
+# reviews/rules.py adds to close_review, recommend_proposal and decide_proposal: enough reviews in, no conflict.
+rules.add_perm("portal.proposals.close_review", is_secretariat & is_submitted)
+rules.add_perm("portal.proposals.recommend_proposal", is_committee & is_submitted)
+rules.add_perm(
+    "portal.proposals.decide_proposal", is_chair & is_submitted & has_current_recommendation & ~is_current_recommender
+)
+rules.add_perm("portal.proposals.complete_proposal", is_secretariat & is_submitted)

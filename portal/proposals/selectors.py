@@ -9,13 +9,17 @@ from .models import Attachment, Proposal, ProposalEvent, ProposalVersion
 
 
 def proposals_visible_to(user) -> QuerySet[Proposal]:
-    """Applicants see their organisations' proposals; officials see every submitted proposal (and no drafts);
+    """Applicants see their organisations' proposals; officials see every submitted proposal (and no drafts)
+    except those they are conflicted on (issue 9 point 1: not its status, not its pages, not its documents);
     anyone else sees none. A guessed id outside this set is a 404."""
     qs = Proposal.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     if user.role in OFFICIAL_ROLES:
-        return qs.exclude(reference__isnull=True)
+        # The conflict rule lives with the declarations, in reviews (which sits above proposals).
+        from portal.reviews.conflicts import conflicted_q
+
+        return qs.exclude(reference__isnull=True).exclude(conflicted_q(user))
     if user.role == Role.APPLICANT:
         return qs.filter(organisation__memberships__user=user).distinct()
     return qs.none()

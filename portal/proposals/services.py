@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop
 
 from portal.accounts.enums import OrganisationType, Role
 from portal.accounts.models import Organisation, User
+from portal.accounts.selectors import applicants_of
 from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
@@ -70,7 +71,7 @@ class AlreadySubmitted(Exception):
 @transaction.atomic
 def proposal_create(*, call: Call, organisation: Organisation, user, now: datetime | None = None) -> Proposal:
     now = now or timezone.now()
-    if not user.has_perm("proposals.create_proposal") or not organisation.memberships.filter(user=user).exists():
+    if not user.has_perm("portal.proposals.create_proposal") or not organisation.memberships.filter(user=user).exists():
         raise PermissionDenied
     if now > call.closes_at or now < call.opens_at:
         raise ValidationError(_("This call is not open for proposals."))
@@ -87,7 +88,7 @@ def proposal_create(*, call: Call, organisation: Organisation, user, now: dateti
 @transaction.atomic
 def proposal_save_draft(*, proposal: Proposal, raw: dict[str, str], user, now: datetime | None = None) -> Proposal:
     """Keep everything typed, valid or not. Refused only when the proposal is no longer editable."""
-    if not user.has_perm("proposals.change_proposal", proposal):
+    if not user.has_perm("portal.proposals.change_proposal", proposal):
         raise PermissionDenied
     now = now or timezone.now()
     draft = {**proposal.draft, **raw}
@@ -105,7 +106,7 @@ def proposal_save_draft(*, proposal: Proposal, raw: dict[str, str], user, now: d
 
 @transaction.atomic
 def attachment_add(*, proposal: Proposal, upload: UploadedFile, kind: str, user) -> Attachment:
-    if not user.has_perm("proposals.change_proposal", proposal):
+    if not user.has_perm("portal.proposals.change_proposal", proposal):
         raise PermissionDenied
     if kind not in AttachmentKind.values:
         raise ValidationError({"attachment_kind": _("Choose what kind of document this is.")})
@@ -139,7 +140,7 @@ def attachment_add(*, proposal: Proposal, upload: UploadedFile, kind: str, user)
 
 @transaction.atomic
 def attachment_remove(*, attachment: Attachment, user, now: datetime | None = None) -> None:
-    if not user.has_perm("proposals.change_proposal", attachment.proposal):
+    if not user.has_perm("portal.proposals.change_proposal", attachment.proposal):
         raise PermissionDenied
     attachment.removed_at = now or timezone.now()
     attachment.save(update_fields=["removed_at"])
@@ -496,7 +497,7 @@ def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = 
         context["due_at"] = request.due_at if request else ""
     if applicants and event.visible_to_applicant:
         users_notify(
-            users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),
+            users=applicants_of(organisation_id=proposal.organisation_id),
             key=f"proposal-event:{event.pk}",
             template="emails/decisions_proposal_state",
             context=context,
@@ -509,8 +510,11 @@ def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = 
             officials = officials.exclude(pk=event.actor_id)
         if event.to_state in (ProposalState.RECOMMENDED, ProposalState.NOT_RECOMMENDED):
             officials = officials.exclude(pk__in=proposal.recommendations.values("recommended_by"))
+        # Nobody conflicted on the proposal is told of its status (issue 9 point 1); the rule is in reviews.
+        from portal.reviews.conflicts import free_of_conflict
+
         users_notify(
-            users=officials.order_by("pk"),
+            users=free_of_conflict(users=officials.order_by("pk"), proposal=proposal),
             key=f"work-waiting:{event.pk}",
             template="emails/decisions_work_waiting",
             context={**context, "task": task},

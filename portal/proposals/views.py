@@ -46,14 +46,14 @@ class DashboardView(LoginRequiredMixin, ListView):
         context["is_official"] = user.is_official
         context["open_calls"] = list(Call.objects.filter(opens_at__lte=now, closes_at__gte=now).order_by("closes_at"))
         context["organisations"] = list(Organisation.objects.filter(memberships__user=user))
-        context["can_create"] = user.has_perm("proposals.create_proposal")
+        context["can_create"] = user.has_perm("portal.proposals.create_proposal")
         return context
 
 
 class ProposalStartView(PermissionRequiredMixin, FormView):
     template_name = "proposals/start.html"
     form_class = ProposalStartForm
-    permission_required = "proposals.create_proposal"
+    permission_required = "portal.proposals.create_proposal"
 
     def permission_denied(self, permission):
         messages.error(self.request, _("Only applicants with a verified email address can start a proposal."))
@@ -93,7 +93,7 @@ class ProposalEditView(PermissionRequiredMixin, View):
     A POST from an expired session is kept in the new session and restored after logging in again."""
 
     template_name = "proposals/edit.html"
-    permission_required = "proposals.change_proposal"
+    permission_required = "portal.proposals.change_proposal"
 
     def handle_no_permission(self):
         request, pk = self.request, self.kwargs["pk"]
@@ -280,7 +280,7 @@ def _open_clarification(proposal: Proposal):
 
 def _editable_proposal(request, pk) -> Proposal:
     proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=pk))
-    if not request.user.has_perm("proposals.change_proposal", proposal):
+    if not request.user.has_perm("portal.proposals.change_proposal", proposal):
         raise PermissionDenied
     return proposal
 
@@ -297,7 +297,7 @@ class ProposalConfirmView(LoginRequiredMixin, View):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=kwargs["pk"]))
-        if not request.user.has_perm("proposals.change_proposal", proposal):
+        if not request.user.has_perm("portal.proposals.change_proposal", proposal):
             if proposal.current_version_id and proposal.state not in EDITABLE:
                 messages.info(request, _("This proposal was already submitted."))
                 return redirect("proposals:receipt", pk=proposal.pk, number=proposal.current_version.number)
@@ -374,7 +374,7 @@ class ProposalAutosaveView(LoginRequiredMixin, View):
 
     def post(self, request, pk):
         proposal = get_object_or_404(selectors.proposals_visible_to(request.user).select_related("call"), pk=pk)
-        if not request.user.has_perm("proposals.change_proposal", proposal):
+        if not request.user.has_perm("portal.proposals.change_proposal", proposal):
             return JsonResponse({"saved": False, "message": _("This proposal can no longer be edited.")}, status=409)
         form = ProposalForm(context=_context_for(proposal))
         raw = raw_from_post(form.fields, request.POST)
@@ -444,7 +444,7 @@ class _TransitionPageView(LoginRequiredMixin, View):
 
 class ProposalReopenView(_TransitionPageView):
     template_name = "proposals/reopen.html"
-    permission = "proposals.reopen_proposal"
+    permission = "portal.proposals.reopen_proposal"
 
     def refused_message(self):
         return _("This proposal can no longer be reopened: the call has closed or screening has begun.")
@@ -465,7 +465,7 @@ class ProposalReopenView(_TransitionPageView):
 
 class ProposalKeepSubmittedView(_TransitionPageView):
     template_name = "proposals/keep_submitted.html"
-    permission = "proposals.keep_submitted_proposal"
+    permission = "portal.proposals.keep_submitted_proposal"
 
     def refused_message(self):
         return _("This proposal is not being amended.")
@@ -516,7 +516,7 @@ class ProposalDetailView(LoginRequiredMixin, DetailView):
         )
         context["timeline"] = selectors.proposal_timeline(proposal=proposal, user=user)
         context["actions"] = [t for t in transitions_from(proposal.state) if user.has_perm(t.permission, proposal)]
-        context["can_edit"] = user.has_perm("proposals.change_proposal", proposal)
+        context["can_edit"] = user.has_perm("portal.proposals.change_proposal", proposal)
         context["pools"] = {pool.code: pool for pool in proposal.call.pools.all()}
         context["is_member"] = user.role not in OFFICIAL_ROLES
         context["clarification"] = _open_clarification(proposal) if proposal.state in EDITABLE else None
@@ -542,7 +542,7 @@ class ReceiptView(LoginRequiredMixin, TemplateView):
             ProposalState.SUBMITTED,
             ProposalState.AMENDING,
         )
-        context["can_reopen"] = self.request.user.has_perm("proposals.reopen_proposal", proposal)
+        context["can_reopen"] = self.request.user.has_perm("portal.proposals.reopen_proposal", proposal)
         context["review_deadline"] = review_settings(call=proposal.call).review_deadline
         return context
 
@@ -581,7 +581,7 @@ class AttachmentDownloadView(LoginRequiredMixin, View):
 class WithdrawView(PermissionRequiredMixin, FormView):
     template_name = "proposals/withdraw.html"
     form_class = WithdrawForm
-    permission_required = "proposals.withdraw_proposal"
+    permission_required = "portal.proposals.withdraw_proposal"
 
     def get_permission_object(self):
         self.proposal = get_object_or_404(selectors.proposals_visible_to(self.request.user), pk=self.kwargs["pk"])

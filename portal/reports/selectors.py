@@ -20,7 +20,7 @@ from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
 from portal.decisions.models import Decision, Recommendation, RecommendedHours, Screening
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import ComputeRequest, Proposal
-from portal.reviews.conflicts import conflicted_pairs
+from portal.reviews.conflicts import conflicted_q
 from portal.reviews.models import Consensus
 from portal.reviews.selectors import SORT_KEYS, RankingRow, applicant_feedback, call_figures
 
@@ -379,9 +379,8 @@ def approval_report_data(*, call: Call) -> ApprovalReportData:
 
 
 def conflicted_in_call(*, user, call: Call) -> bool:
-    """Whether ``user`` has a conflict of interest on any submitted proposal of ``call`` (5 queries)."""
-    ids = list(Proposal.objects.filter(call=call, current_version__isnull=False).values_list("pk", flat=True))
-    return bool(ids) and bool(conflicted_pairs(proposal_ids=ids, user_ids=[user.pk]))
+    """Whether ``user`` has a conflict of interest on any submitted proposal of ``call`` (one query)."""
+    return Proposal.objects.filter(call=call, current_version__isnull=False).filter(conflicted_q(user)).exists()
 
 
 def report_calls() -> QuerySet[Call]:

@@ -57,7 +57,7 @@ def approval_report_request(*, call: Call, language: str, actor) -> GeneratedDoc
     one is queued again."""
     from .tasks import approval_report_task
 
-    _require(actor, "reports.export_call", call)
+    _require(actor, "portal.reports.request_report", call)
     call = Call.objects.select_for_update().get(pk=call.pk)  # one version number per fingerprint, even in a race
     fingerprint = approval_report_data(call=call).fingerprint()
     document = GeneratedDocument.objects.filter(

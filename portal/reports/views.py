@@ -40,7 +40,7 @@ def _language(request) -> str:
 class ReportsIndexView(PermissionRequiredMixin, ListView):
     template_name = "reports/index.html"
     context_object_name = "calls"
-    permission_required = "reports.view_reports"
+    permission_required = "portal.reports.view_reports"
 
     def get_queryset(self):
         return selectors.report_calls()
@@ -49,13 +49,13 @@ class ReportsIndexView(PermissionRequiredMixin, ListView):
 class CallExportMixin(PermissionRequiredMixin):
     """A page or download about one call: officials only, and only those free of any conflict in the call."""
 
-    permission_required = "reports.view_reports"
+    permission_required = "portal.reports.view_reports"
 
     def prepare(self):
         self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
-        self.can_export = self.request.user.has_perm("reports.export_call", self.call)
-        if not self.can_export and self.request.method == "POST":
-            return self.permission_denied("reports.export_call")
+        self.can_export = self.request.user.has_perm("portal.reports.export_call", self.call)
+        if self.request.method == "POST" and not self.request.user.has_perm("portal.reports.request_report", self.call):
+            return self.permission_denied("portal.reports.request_report")
         return None
 
 
@@ -68,6 +68,7 @@ class CallReportsView(CallExportMixin, TemplateView):
             **super().get_context_data(**kwargs),
             "call": self.call,
             "can_export": self.can_export,
+            "can_request": self.request.user.has_perm("portal.reports.request_report", self.call),
             "documents": documents,
             "languages": settings.LANGUAGES,
             "tables": ExportTable.choices,
@@ -87,7 +88,7 @@ class ApprovalReportRequestView(CallExportMixin, View):
 
 
 class DocumentMixin(PermissionRequiredMixin):
-    permission_required = "reports.export_call"
+    permission_required = "portal.reports.export_call"
 
     def get_permission_object(self):
         self.document = get_object_or_404(GeneratedDocument.objects.select_related("call"), pk=self.kwargs["pk"])
@@ -131,7 +132,7 @@ class CallExportView(CallExportMixin, View):
         if table not in ExportTable.values or fmt not in ExportFormat.values:
             raise Http404
         if not self.can_export:
-            return self.permission_denied("reports.export_call")
+            return self.permission_denied("portal.reports.export_call")
         data = selectors.approval_report_data(call=self.call)
         services.export_record(
             actor=request.user, action="reports.call_export", obj=self.call, details={"table": table, "format": fmt}
@@ -140,7 +141,7 @@ class CallExportView(CallExportMixin, View):
 
 
 class OpenDataView(PermissionRequiredMixin, View):
-    permission_required = "reports.export_open_data"
+    permission_required = "portal.reports.export_open_data"
 
     def get(self, request, fmt):
         if fmt not in OpenDataFormat.values:
@@ -165,7 +166,7 @@ class ProposalDocumentMixin(PermissionRequiredMixin):
     """A proposal the user may see (else 404) and whose documents they may read (else 403), in a state that has
     the document (else 404)."""
 
-    permission_required = "reports.view_proposal_documents"
+    permission_required = "portal.reports.view_proposal_documents"
     states: frozenset = frozenset()
 
     def get_permission_object(self):

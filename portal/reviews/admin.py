@@ -31,6 +31,15 @@ class ReviewerProfileAdmin(AuditedModelAdmin):
     filter_horizontal = ["expertise"]
     autocomplete_fields = ["user"]
     list_select_related = ["user", "organisation"]
+    # The affiliation counts in conflicts of interest: it is confirmed on the portal's page (reviews:affiliations),
+    # which audits it and runs the conflict checks again.
+    readonly_fields = [
+        "organisation",
+        "organisation_requested",
+        "organisation_change_pending",
+        "organisation_confirmed_by",
+        "organisation_confirmed_at",
+    ]
 
 
 @admin.register(Collaboration)
@@ -51,11 +60,17 @@ class ProposalExpertiseAdmin(AuditedModelAdmin):
     list_display = ["proposal", "tag"]
     list_select_related = ["proposal", "tag"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(proposal__current_version__isnull=False)
+
 
 @admin.register(SuggestedReviewer)
 class SuggestedReviewerAdmin(AuditedModelAdmin):
     list_display = ["proposal", "reviewer"]
     list_select_related = ["proposal", "reviewer"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(proposal__current_version__isnull=False)
 
 
 @admin.register(Assignment)

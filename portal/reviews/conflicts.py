@@ -1,13 +1,23 @@
 """Conflicts of interest (domain brief §6): same organisation as the lead or a co-applicant, a declared
 collaboration with one of them within the last three years, or anything declared or recorded.
 
-The automatic ones are worked out from the data each time, so a new membership or collaboration counts at once."""
+The automatic ones are worked out from the data each time, so a new membership or collaboration counts at once.
+A reviewer's organisation counts as confirmed by the secretariat *and* as the reviewer last asked for it while that
+change waits for confirmation: a pending change can add a conflict, never take one away (issue 9 point 2).
+
+**The one confidentiality rule (issue 9 point 1).** A person conflicted on a proposal sees no score, rank, count,
+average, review text, reviewer identity or status of it anywhere, and cannot act on it. Every page, export, JSON,
+PDF, email and notice asks here: :func:`conflicted_proposal_ids` (which of these proposals must be withheld from
+this person), :func:`conflicted_q` (the same as a query filter, for querysets: ``proposals_visible_to`` excludes
+them for officials) and :func:`free_of_conflict` (who of these people may be told about this proposal)."""
 
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import Membership
 from portal.proposals.models import Proposal, ProposalVersion
@@ -15,6 +25,7 @@ from portal.proposals.models import Proposal, ProposalVersion
 from .models import Collaboration, Declaration, ReviewerProfile
 
 COLLABORATION_YEARS = 3
+WITHHELD = gettext_lazy("withheld — conflict of interest")
 
 
 def _this_year() -> int:
@@ -27,10 +38,10 @@ def user_organisations(user_ids: Iterable[int]) -> tuple[dict[int, set[int]], di
     own: dict[int, set[int]] = defaultdict(set)
     for user_id, org_id in Membership.objects.filter(user_id__in=user_ids).values_list("user_id", "organisation_id"):
         own[user_id].add(org_id)
-    for user_id, org_id in ReviewerProfile.objects.filter(user_id__in=user_ids, organisation__isnull=False).values_list(
-        "user_id", "organisation_id"
+    for user_id, org_id, requested_id in ReviewerProfile.objects.filter(user_id__in=user_ids).values_list(
+        "user_id", "organisation_id", "organisation_requested_id"
     ):
-        own[user_id].add(org_id)
+        own[user_id].update(o for o in (org_id, requested_id) if o)
     recent: dict[int, set[int]] = defaultdict(set)
     for user_id, org_id in Collaboration.objects.filter(
         user_id__in=user_ids, last_year__gte=_this_year() - COLLABORATION_YEARS
@@ -84,3 +95,43 @@ def conflict_reason(*, user, proposal) -> str | None:
 
 def conflicted_proposal_ids(*, user, proposal_ids: Iterable[int]) -> set[int]:
     return {p for p, _u in conflicted_pairs(proposal_ids=proposal_ids, user_ids=[user.pk])}
+
+
+def conflicted_q(user, *, prefix: str = "") -> Q:
+    """The proposals ``user`` is conflicted on, as a filter (no query of its own: subqueries). ``prefix`` names the
+    path to the proposal (``"proposal__"`` on awards). For an anonymous user: nothing."""
+    if not getattr(user, "pk", None):
+        return Q(pk__in=[])
+    orgs = (
+        Membership.objects.filter(user_id=user.pk).values("organisation_id"),
+        ReviewerProfile.objects.filter(user_id=user.pk, organisation__isnull=False).values("organisation_id"),
+        ReviewerProfile.objects.filter(user_id=user.pk, organisation_requested__isnull=False).values(
+            "organisation_requested_id"
+        ),
+        Collaboration.objects.filter(user_id=user.pk, last_year__gte=_this_year() - COLLABORATION_YEARS).values(
+            "organisation_id"
+        ),
+    )
+    q = Q(**{f"{prefix}pk__in": Declaration.objects.filter(user_id=user.pk, conflicted=True).values("proposal_id")})
+    for subquery in orgs:
+        q |= Q(**{f"{prefix}organisation_id__in": subquery})
+        q |= Q(
+            **{
+                f"{prefix}current_version_id__in": ProposalVersion.co_organisations.through.objects.filter(
+                    organisation_id__in=subquery
+                ).values("proposalversion_id")
+            }
+        )
+    return q
+
+
+def conflicted_in_call_ids(*, user, call_id: int) -> set[int]:
+    """The proposals of a call that ``user`` is conflicted on (one query)."""
+    return set(Proposal.objects.filter(conflicted_q(user), call_id=call_id).values_list("pk", flat=True))
+
+
+def free_of_conflict(*, users, proposal) -> list:
+    """Those of ``users`` who may be told about ``proposal`` (its status, figures): everyone not conflicted on it."""
+    users = list(users)
+    pairs = conflicted_pairs(proposal_ids=[proposal.pk], user_ids=[u.pk for u in users])
+    return [u for u in users if (proposal.pk, u.pk) not in pairs]

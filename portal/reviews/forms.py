@@ -128,6 +128,15 @@ class ReopenForm(forms.Form):
     reason = forms.CharField(label=_("Reason for reopening"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class DeadlineExtensionForm(forms.Form):
+    until = forms.DateTimeField(
+        label=_("This reviewer may submit until (Hong Kong time)"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class ManualAssignForm(forms.Form):
     proposal = forms.ModelChoiceField(label=_("Proposal"), queryset=None)
     reviewer = forms.ModelChoiceField(label=_("Reviewer"), queryset=None)

@@ -38,7 +38,26 @@ class ReviewerProfile(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("organisation"),
+        help_text=_("The affiliation that counts in conflicts of interest, as set or confirmed by the secretariat."),
     )
+    organisation_requested = models.ForeignKey(
+        Organisation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("organisation asked for by the reviewer"),
+    )
+    organisation_change_pending = models.BooleanField(_("affiliation change waiting for confirmation"), default=False)
+    organisation_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("affiliation confirmed by"),
+    )
+    organisation_confirmed_at = models.DateTimeField(_("affiliation confirmed at"), null=True, blank=True)
     expertise = models.ManyToManyField(ExpertiseTag, blank=True, related_name="reviewers", verbose_name=_("expertise"))
     max_per_call = models.PositiveSmallIntegerField(
         _("maximum proposals per call"), default=6, validators=[MinValueValidator(0), MaxValueValidator(100)]
@@ -145,6 +164,8 @@ class Assignment(models.Model):
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     assigned_at = models.DateTimeField(default=timezone.now)
     declared_at = models.DateTimeField(null=True, blank=True)
+    # The secretariat may let this reviewer submit after the call's review deadline, until this time (audited).
+    deadline_extended_to = models.DateTimeField(_("review deadline extended to"), null=True, blank=True)
 
     class Meta:
         ordering = ["proposal", "assigned_at", "pk"]

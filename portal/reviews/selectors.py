@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from portal.accounts.enums import Role
 from portal.calls.models import Call
 from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
@@ -21,6 +22,39 @@ from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Sco
 def reviewer_profile_get(*, user) -> ReviewerProfile:
     """The reviewer's profile, or a new unsaved one with the defaults (no organisation, available, 6 per call)."""
     return ReviewerProfile.objects.filter(user=user).first() or ReviewerProfile(user=user)
+
+
+FROZEN_STATES = frozenset({ProposalState.RECOMMENDED, ProposalState.NOT_RECOMMENDED}) | DECIDED
+
+
+def reviews_frozen(*, proposal: Proposal) -> bool:
+    """Once the committee has recommended (or not), or the proposal is decided, its reviews are what the
+    recommendation rests on: none is reopened or re-scored (issue 9 point 4)."""
+    return (
+        Proposal.objects.filter(pk=proposal.pk)
+        .filter(Q(state__in=FROZEN_STATES) | Q(recommendations__isnull=False))
+        .exists()
+    )
+
+
+def review_deadline_for(*, assignment: Assignment) -> datetime | None:
+    """When ``assignment``'s review must be submitted: the call's review deadline, or the later time the
+    secretariat extended it to for this reviewer; ``None``: no deadline."""
+    deadline = review_settings(call=assignment.proposal.call).review_deadline
+    if deadline is None:
+        return None
+    if assignment.deadline_extended_to is not None:
+        return max(deadline, assignment.deadline_extended_to)
+    return deadline
+
+
+def affiliation_changes_pending() -> QuerySet[ReviewerProfile]:
+    """Reviewers' changes of organisation waiting for the secretariat, oldest account first."""
+    return (
+        ReviewerProfile.objects.filter(organisation_change_pending=True)
+        .select_related("user", "organisation", "organisation_requested")
+        .order_by("user__full_name", "pk")
+    )
 
 
 def review_settings(*, call: Call) -> CallReviewSettings:
@@ -362,8 +396,14 @@ def applicant_feedback(*, proposal: Proposal) -> list[Review]:
 
 
 def proposals_with_feedback(*, user) -> QuerySet[Proposal]:
+    """The submitted proposals of the organisations ``user`` is an applicant of (issue 9 point 2: a reviewer
+    affiliated with an organisation is not its applicant)."""
     return (
-        Proposal.objects.filter(organisation__memberships__user=user, current_version__isnull=False)
+        Proposal.objects.filter(
+            organisation__memberships__user=user,
+            organisation__memberships__user__role=Role.APPLICANT,
+            current_version__isnull=False,
+        )
         .select_related("call")
         .order_by("-submitted_at", "-pk")
         .distinct()

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 
 from portal.accounts.enums import Role
 from portal.accounts.models import User
+from portal.accounts.selectors import applicants_of
 from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
@@ -26,7 +27,7 @@ from portal.proposals.models import Proposal
 
 from . import selectors
 from .assignment import AssignmentProblem, AssignmentResult, assign, check_assignment
-from .conflicts import conflict_reason, conflicted_pairs
+from .conflicts import conflict_reason, conflicted_in_call_ids, conflicted_pairs
 from .enums import ACTIVE_ASSIGNMENT, AssignmentSource, AssignmentStatus, ConflictSource, ReviewState
 from .models import (
     ApplicantResponse,
@@ -48,6 +49,8 @@ from .models import (
 def _profile_snapshot(profile: ReviewerProfile) -> dict:
     return {
         "organisation": profile.organisation_id,
+        "organisation_requested": profile.organisation_requested_id,
+        "organisation_change_pending": profile.organisation_change_pending,
         "expertise": sorted(profile.expertise.values_list("pk", flat=True)) if profile.pk else [],
         "max_per_call": profile.max_per_call,
         "available": profile.available,
@@ -58,14 +61,24 @@ def _profile_snapshot(profile: ReviewerProfile) -> dict:
 def reviewer_profile_save(
     *, user, organisation, expertise: Iterable[ExpertiseTag], max_per_call: int, available: bool
 ) -> ReviewerProfile:
-    """Save a reviewer's own profile: the organisation they work for (which counts in conflicts of interest), their
-    expertise (which counts in assignment), the most proposals they take per call and whether they take new ones.
-    Recorded in the audit log with what it was before."""
-    if not user.has_perm("reviews.change_own_profile"):
+    """Save a reviewer's own profile: the organisation they work for, their expertise (which counts in assignment),
+    the most proposals they take per call and whether they take new ones. Recorded in the audit log with what it
+    was before.
+
+    The organisation counts in conflicts of interest, so the reviewer only *asks* for a change: it waits for the
+    secretariat (:func:`reviewer_affiliation_confirm`). Meanwhile the organisation asked for already counts in
+    conflicts (it can add one, never take one away), and the conflict checks are run again at once."""
+    if not user.has_perm("portal.reviews.change_own_profile"):
         raise PermissionDenied
     profile = ReviewerProfile.objects.select_for_update().filter(user=user).first() or ReviewerProfile(user=user)
     before = _profile_snapshot(profile) if profile.pk else {}
-    profile.organisation = organisation
+    organisation_id = organisation.pk if organisation is not None else None
+    if organisation_id != profile.organisation_id:
+        profile.organisation_requested = organisation
+        profile.organisation_change_pending = True
+    else:  # back to the confirmed affiliation: nothing waits any more
+        profile.organisation_requested = None
+        profile.organisation_change_pending = False
     profile.max_per_call = max_per_call
     profile.available = available
     profile.full_clean()
@@ -74,7 +87,61 @@ def reviewer_profile_save(
     audit_record(
         actor=user, action="reviewer_profile.save", obj=profile, before=before, after=_profile_snapshot(profile)
     )
+    if profile.organisation_change_pending:
+        _conflicts_recheck(reviewer=user, actor=user)
     return profile
+
+
+@transaction.atomic
+def reviewer_affiliation_confirm(*, profile: ReviewerProfile, organisation, actor, now: datetime | None = None):
+    """The secretariat sets a reviewer's affiliation (the organisation asked for, or any other, or none), which
+    ends any pending change. Audited with the values before and after; the conflict checks are run again."""
+    if not actor.has_perm("portal.reviews.confirm_affiliation"):
+        raise PermissionDenied
+    profile = ReviewerProfile.objects.select_for_update().get(pk=profile.pk)
+    before = _profile_snapshot(profile)
+    profile.organisation = organisation
+    profile.organisation_requested = None
+    profile.organisation_change_pending = False
+    profile.organisation_confirmed_by = actor
+    profile.organisation_confirmed_at = now or timezone.now()
+    profile.full_clean()
+    profile.save()
+    audit_record(
+        actor=actor,
+        action="reviewer_profile.affiliation_confirm",
+        obj=profile,
+        before=before,
+        after=_profile_snapshot(profile),
+    )
+    _conflicts_recheck(reviewer=profile.user, actor=actor)
+    return profile
+
+
+def _conflicts_recheck(*, reviewer, actor) -> list[int]:
+    """Run the conflict checks again for every active assignment of ``reviewer``: one that is now conflicted is
+    removed (as if declared), audited, and the secretariat is told. Returns the proposals concerned."""
+    active = list(
+        Assignment.objects.filter(reviewer=reviewer, status__in=ACTIVE_ASSIGNMENT).select_related("proposal__call")
+    )
+    pairs = conflicted_pairs(proposal_ids=[a.proposal_id for a in active], user_ids=[reviewer.pk])
+    removed = []
+    for assignment in active:
+        reason = pairs.get((assignment.proposal_id, reviewer.pk))
+        if reason is None:
+            continue
+        assignment.status = AssignmentStatus.CONFLICTED
+        assignment.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="review.conflict_found",
+            obj=assignment.proposal,
+            after={"reviewer": reviewer.pk, "assignment": assignment.pk},
+            reason=reason,
+        )
+        _tell_secretariat(proposal=assignment.proposal, person=reviewer, reason=reason)
+        removed.append(assignment.proposal_id)
+    return removed
 
 
 # ---- Assignment ---------------------------------------------------------------------------------------------
@@ -89,7 +156,7 @@ def assignment_create(
     *, proposal: Proposal, reviewer, actor, source: str = AssignmentSource.MANUAL, now: datetime | None = None
 ) -> Assignment:
     """Assign one reviewer to one proposal, by hand: the same rules as the automatic assignment."""
-    if not actor.has_perm("reviews.assign_reviewers"):
+    if not actor.has_perm("portal.reviews.assign_reviewers", proposal):
         raise PermissionDenied
     if reviewer.role != Role.REVIEWER or not reviewer.is_active:
         raise ValidationError({"reviewer": _("Only an active reviewer can be assigned.")})
@@ -225,8 +292,14 @@ def assignment_auto(
 ) -> AutoAssignmentOutcome:
     """Assign reviewers to every proposal of the call that still needs them, optimally (see assignment.py), check
     the answer independently, and save it. Nothing is saved when the check finds a violation."""
-    if not actor.has_perm("reviews.assign_reviewers"):
+    if not actor.has_perm("portal.reviews.assign_reviewers"):
         raise PermissionDenied
+    if conflicted_in_call_ids(user=actor, call_id=call.pk) & set(
+        selectors.reviewable_proposals(call=call).values_list("pk", flat=True)
+    ):
+        raise ValidationError(
+            _("You have a conflict of interest on a proposal of this call: another officer assigns its reviewers.")
+        )
     # Lock the call's proposals so that two officials running this at once do not both assign.
     list(selectors.reviewable_proposals(call=call).select_for_update().values_list("pk", flat=True))
     problem = assignment_problem(call=call)
@@ -297,7 +370,7 @@ def assignment_declare(
 ) -> Assignment:
     """The reviewer declares "no conflict" (and may then read and score) or "conflict" with a reason (which
     removes the assignment and tells the secretariat)."""
-    if not user.has_perm("reviews.declare_interest", assignment):
+    if not user.has_perm("portal.reviews.declare_interest", assignment):
         raise PermissionDenied
     if conflicted and not reason.strip():
         raise ValidationError({"reason": _("Say what the conflict is.")})
@@ -331,7 +404,7 @@ def assignment_declare(
 @transaction.atomic
 def conflict_record(*, proposal: Proposal, user, reason: str, actor, now: datetime | None = None) -> Declaration:
     """An official records a conflict of a reviewer or committee member; any assignment is removed."""
-    if not actor.has_perm("reviews.record_conflict"):
+    if not actor.has_perm("portal.reviews.record_conflict", proposal):
         raise PermissionDenied
     if not reason.strip():
         raise ValidationError({"reason": _("Say what the conflict is.")})
@@ -360,7 +433,7 @@ def conflict_record(*, proposal: Proposal, user, reason: str, actor, now: dateti
 def committee_declare(
     *, proposal: Proposal, user, conflicted: bool, reason: str = "", now: datetime | None = None
 ) -> Declaration:
-    if not user.has_perm("reviews.committee_declare"):
+    if not user.has_perm("portal.reviews.committee_declare"):
         raise PermissionDenied
     if conflicted and not reason.strip():
         raise ValidationError({"reason": _("Say what the conflict is.")})
@@ -423,13 +496,60 @@ def _write(review: Review, data: ReviewInput, now) -> Review:
 @transaction.atomic
 def review_save(*, assignment: Assignment, user, data: ReviewInput, now: datetime | None = None) -> Review:
     """Save a draft: everything typed is kept; only values that can never be valid (a score of 6) are refused."""
-    if not user.has_perm("reviews.review_proposal", assignment):
+    if not user.has_perm("portal.reviews.review_proposal", assignment):
         raise PermissionDenied
     now = now or timezone.now()
+    _check_not_frozen(assignment.proposal)
     review = _current_or_new(assignment, now)
     if review.state == ReviewState.SUBMITTED:
         raise ValidationError(_("This review has been submitted. Only the secretariat can reopen it."))
     return _write(review, data, now)
+
+
+def _check_not_frozen(proposal: Proposal) -> None:
+    if selectors.reviews_frozen(proposal=proposal):
+        raise ValidationError(
+            _("The committee has made its recommendation on this proposal: its reviews can no longer change.")
+        )
+
+
+@transaction.atomic
+def review_deadline_extend(
+    *, assignment: Assignment, until: datetime, reason: str, actor, now: datetime | None = None
+) -> Assignment:
+    """The secretariat lets one reviewer submit after the call's review deadline, until ``until``. Audited with
+    the reason and the time before and after."""
+    if not actor.has_perm("portal.reviews.extend_review_deadline", assignment):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give a reason.")})
+    now = now or timezone.now()
+    if until <= now:
+        raise ValidationError({"until": _("Choose a time in the future.")})
+    assignment = Assignment.objects.select_for_update().select_related("proposal").get(pk=assignment.pk)
+    if assignment.status not in ACTIVE_ASSIGNMENT:
+        raise ValidationError(_("This reviewer is no longer assigned to the proposal."))
+    _check_not_frozen(assignment.proposal)
+    before = assignment.deadline_extended_to
+    assignment.deadline_extended_to = until
+    assignment.save(update_fields=["deadline_extended_to"])
+    audit_record(
+        actor=actor,
+        action="review.deadline_extend",
+        obj=assignment.proposal,
+        before={"assignment": assignment.pk, "deadline_extended_to": before.isoformat() if before else None},
+        after={"assignment": assignment.pk, "deadline_extended_to": until.isoformat()},
+        reason=reason,
+    )
+    notify(
+        user=assignment.reviewer,
+        message=Message(
+            gettext_noop("You may submit your review of %(reference)s until %(until)s."),
+            {"reference": assignment.proposal.reference, "until": format_hkt(until)},
+        ),
+        url=reverse("reviews:review", args=[assignment.pk]),
+    )
+    return assignment
 
 
 def review_problems(*, assignment: Assignment, data: ReviewInput) -> dict[str, list[str]]:
@@ -448,12 +568,19 @@ def review_problems(*, assignment: Assignment, data: ReviewInput) -> dict[str, l
 
 @transaction.atomic
 def review_submit(*, assignment: Assignment, user, data: ReviewInput, now: datetime | None = None) -> Review:
-    if not user.has_perm("reviews.review_proposal", assignment):
+    if not user.has_perm("portal.reviews.review_proposal", assignment):
         raise PermissionDenied
     problems = review_problems(assignment=assignment, data=data)
     if problems:
         raise ValidationError(problems)
     now = now or timezone.now()
+    _check_not_frozen(assignment.proposal)
+    deadline = selectors.review_deadline_for(assignment=assignment)
+    if deadline is not None and now > deadline:
+        raise ValidationError(
+            _("The review deadline (%(deadline)s) has passed; the secretariat can extend it for you.")
+            % {"deadline": format_hkt(deadline)}
+        )
     review = _current_or_new(assignment, now)
     if review.state == ReviewState.SUBMITTED:
         raise ValidationError(_("This review has been submitted. Only the secretariat can reopen it."))
@@ -475,7 +602,7 @@ def _notify_if_reviews_ready(proposal_id: int) -> None:
     if not status.all_in or ApplicantResponse.objects.filter(proposal=proposal).exists():
         return
     users_notify(
-        users=User.objects.filter(memberships__organisation=proposal.organisation, is_active=True).distinct(),
+        users=applicants_of(organisation_id=proposal.organisation_id),
         key=f"reviews-ready:{proposal.pk}",
         template="emails/reviews_ready",
         context={
@@ -492,13 +619,14 @@ def _notify_if_reviews_ready(proposal_id: int) -> None:
 def review_reopen(*, review: Review, actor, reason: str, now: datetime | None = None) -> Review:
     """The secretariat reopens a submitted review: the submitted revision is kept as it is, and a new draft
     revision with the same content is opened for the reviewer."""
-    if not actor.has_perm("reviews.reopen_review"):
+    if not actor.has_perm("portal.reviews.reopen_review", review):
         raise PermissionDenied
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")})
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = Review.objects.select_for_update().select_related("assignment__proposal").get(pk=review.pk)
     if review.state != ReviewState.SUBMITTED or not review.is_current:
         raise ValidationError(_("Only the current submitted review can be reopened."))
+    _check_not_frozen(review.assignment.proposal)
     now = now or timezone.now()
     review.is_current = False
     review.reopened_by = actor
@@ -540,7 +668,7 @@ def review_reopen(*, review: Review, actor, reason: str, now: datetime | None = 
 
 @transaction.atomic
 def response_submit(*, proposal: Proposal, user, text: str, now: datetime | None = None) -> ApplicantResponse:
-    if not user.has_perm("reviews.respond_to_reviews", proposal):
+    if not user.has_perm("portal.reviews.respond_to_reviews", proposal):
         raise PermissionDenied
     now = now or timezone.now()
     status = selectors.reviews_status(proposal=proposal)
@@ -565,7 +693,7 @@ def consensus_record(
 ) -> Consensus:
     """The committee's agreed score. Departing from the calibrated mean by more than the call's margin needs a
     rationale."""
-    if not user.has_perm("reviews.record_consensus") or selectors.is_conflicted(user=user, proposal=proposal):
+    if not user.has_perm("portal.reviews.record_consensus") or selectors.is_conflicted(user=user, proposal=proposal):
         raise PermissionDenied
     figures = selectors.proposal_figures(call=proposal.call, proposal=proposal)
     calibrated = figures.calibrated_mean
@@ -663,7 +791,7 @@ MAX_SUGGESTED_REVIEWERS = 3
 def review_preferences_set(*, proposal: Proposal, user, tag_ids: list[int], suggestions: list[tuple[str, str]]) -> None:
     """The applicant's areas of expertise and suggested reviewers (name, email), while the proposal is editable.
     At most one suggested reviewer will be assigned."""
-    if not user.has_perm("proposals.change_proposal", proposal):
+    if not user.has_perm("portal.proposals.change_proposal", proposal):
         raise PermissionDenied
     suggestions = [(name.strip(), email.strip().lower()) for name, email in suggestions if email.strip()]
     if len(suggestions) > MAX_SUGGESTED_REVIEWERS:

@@ -6,6 +6,8 @@ app_name = "reviews"
 urlpatterns = [
     path("", views.MyAssignmentsView.as_view(), name="my_assignments"),
     path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("affiliations/", views.AffiliationListView.as_view(), name="affiliations"),
+    path("affiliations/<int:pk>/", views.AffiliationConfirmView.as_view(), name="affiliation_confirm"),
     path("assignments/<int:pk>/", views.AssignmentView.as_view(), name="assignment"),
     path("assignments/<int:pk>/review/", views.ReviewView.as_view(), name="review"),
     path(
@@ -21,6 +23,7 @@ urlpatterns = [
     path("calls/<int:call_pk>/ranking/", views.RankingView.as_view(), name="ranking"),
     path("calls/<int:call_pk>/ranking.csv", views.RankingCsvView.as_view(), name="ranking_csv"),
     path("reviews/<int:pk>/reopen/", views.ReopenView.as_view(), name="reopen"),
+    path("assignments/<int:pk>/extend/", views.DeadlineExtensionView.as_view(), name="extend_deadline"),
     path("proposals/<int:pk>/", views.CommitteeProposalView.as_view(), name="committee_proposal"),
     path("proposals/<int:pk>/preferences/", views.ReviewPreferencesView.as_view(), name="preferences"),
     path("feedback/", views.FeedbackListView.as_view(), name="feedback_list"),

@@ -18,12 +18,14 @@ from portal.proposals.downloads import attachment_response
 from portal.proposals.models import Proposal
 
 from . import selectors, services
+from .conflicts import WITHHELD, conflicted_in_call_ids
 from .enums import AssignmentStatus, ReviewState
 from .filters import RankingFilter
 from .forms import (
     SUGGESTION_ROWS,
     ConflictRecordForm,
     ConsensusForm,
+    DeadlineExtensionForm,
     DeclarationForm,
     ManualAssignForm,
     ProfileForm,
@@ -32,7 +34,7 @@ from .forms import (
     ReviewForm,
     ReviewPreferencesForm,
 )
-from .models import Declaration, ExpertiseTag, Review
+from .models import Assignment, Declaration, ExpertiseTag, Review
 
 # ---- Reviewers ----------------------------------------------------------------------------------------------
 
@@ -40,7 +42,7 @@ from .models import Declaration, ExpertiseTag, Review
 class MyAssignmentsView(PermissionRequiredMixin, ListView):
     template_name = "reviews/my_assignments.html"
     context_object_name = "assignments"
-    permission_required = "reviews.view_own_assignments"
+    permission_required = "portal.reviews.view_own_assignments"
 
     def get_queryset(self):
         return selectors.assignments_for_reviewer(user=self.request.user)
@@ -62,7 +64,7 @@ class AssignmentView(AssignmentMixin, View):
     version in full, with its attachments."""
 
     template_name = "reviews/assignment.html"
-    permission_required = "reviews.view_assignment"
+    permission_required = "portal.reviews.view_assignment"
 
     def get(self, request, pk):
         return self.render(DeclarationForm())
@@ -114,7 +116,7 @@ class AssignmentView(AssignmentMixin, View):
 
 
 class AssignmentAttachmentView(AssignmentMixin, View):
-    permission_required = "reviews.review_proposal"
+    permission_required = "portal.reviews.review_proposal"
 
     def get(self, request, pk, attachment_pk):
         attachment = get_object_or_404(self.assignment.proposal.current_version.attachments.all(), pk=attachment_pk)
@@ -123,7 +125,7 @@ class AssignmentAttachmentView(AssignmentMixin, View):
 
 class ReviewView(AssignmentMixin, View):
     template_name = "reviews/review.html"
-    permission_required = "reviews.review_proposal"
+    permission_required = "portal.reviews.review_proposal"
 
     def permission_denied(self, permission):
         if self.assignment.status == AssignmentStatus.PENDING:
@@ -191,14 +193,17 @@ class ReviewView(AssignmentMixin, View):
 
 class ProfileView(PermissionRequiredMixin, View):
     template_name = "reviews/profile.html"
-    permission_required = "reviews.change_own_profile"
+    permission_required = "portal.reviews.change_own_profile"
 
     def get(self, request):
-        form = ProfileForm(instance=selectors.reviewer_profile_get(user=request.user))
-        return TemplateResponse(request, self.template_name, {"form": form})
+        profile = selectors.reviewer_profile_get(user=request.user)
+        initial = {"organisation": profile.organisation_requested_id} if profile.organisation_change_pending else {}
+        form = ProfileForm(instance=profile, initial=initial)
+        return TemplateResponse(request, self.template_name, {"form": form, "profile": profile})
 
     def post(self, request):
-        form = ProfileForm(data=request.POST, instance=selectors.reviewer_profile_get(user=request.user))
+        profile = selectors.reviewer_profile_get(user=request.user)
+        form = ProfileForm(data=request.POST, instance=profile)
         if form.is_valid():
             try:
                 services.reviewer_profile_save(user=request.user, **form.cleaned_data)
@@ -207,7 +212,44 @@ class ProfileView(PermissionRequiredMixin, View):
             else:
                 messages.success(request, _("Your reviewer profile is saved."))
                 return redirect("reviews:profile")
-        return TemplateResponse(request, self.template_name, {"form": form}, status=422)
+        return TemplateResponse(request, self.template_name, {"form": form, "profile": profile}, status=422)
+
+
+class AffiliationListView(PermissionRequiredMixin, ListView):
+    """The reviewers' changes of organisation waiting for the secretariat (issue 9 point 2)."""
+
+    template_name = "reviews/affiliations.html"
+    context_object_name = "profiles"
+    permission_required = "portal.reviews.confirm_affiliation"
+
+    def get_queryset(self):
+        return selectors.affiliation_changes_pending()
+
+
+class AffiliationConfirmView(PermissionRequiredMixin, View):
+    """Confirm the organisation a reviewer asked for, or keep the one on record; audited, and the conflict checks
+    are run again."""
+
+    permission_required = "portal.reviews.confirm_affiliation"
+    http_method_names = ["post"]
+
+    def get_permission_object(self):
+        self.profile = get_object_or_404(
+            selectors.affiliation_changes_pending().select_related("organisation_requested"), pk=self.kwargs["pk"]
+        )
+        return self.profile
+
+    def post(self, request, pk):
+        action = request.POST.get("action")
+        if action not in ("confirm", "keep"):
+            raise Http404
+        organisation = self.profile.organisation_requested if action == "confirm" else self.profile.organisation
+        services.reviewer_affiliation_confirm(profile=self.profile, organisation=organisation, actor=request.user)
+        messages.success(
+            request,
+            _("The affiliation of %(name)s is confirmed.") % {"name": self.profile.user.full_name},
+        )
+        return redirect("reviews:affiliations")
 
 
 # ---- Secretariat --------------------------------------------------------------------------------------------
@@ -216,14 +258,14 @@ class ProfileView(PermissionRequiredMixin, View):
 class CallListView(PermissionRequiredMixin, ListView):
     template_name = "reviews/calls.html"
     context_object_name = "calls"
-    permission_required = "reviews.view_ranking"
+    permission_required = "portal.reviews.view_ranking"
 
     def get_queryset(self):
         return Call.objects.order_by("-opens_at")
 
 
 class CallMixin(PermissionRequiredMixin):
-    permission_required = "reviews.assign_reviewers"
+    permission_required = "portal.reviews.assign_reviewers"
 
     def get_permission_object(self):
         self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
@@ -235,9 +277,12 @@ class CallAssignmentsView(CallMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        proposals = selectors.reviewable_proposals(call=self.call)
+        hidden = conflicted_in_call_ids(user=self.request.user, call_id=self.call.pk)
+        proposals = selectors.reviewable_proposals(call=self.call).exclude(pk__in=hidden)
         context.update(
             call=self.call,
+            hidden=hidden,
+            withheld_text=WITHHELD,
             proposals=selectors.call_assignment_overview(call=self.call),
             reviewers=selectors.reviewer_loads(call=self.call),
             assign_form=kwargs.get("assign_form") or ManualAssignForm(proposals=proposals),
@@ -289,7 +334,7 @@ class ManualAssignView(CallMixin, View):
 
 
 class ConflictRecordView(CallMixin, View):
-    permission_required = "reviews.record_conflict"
+    permission_required = "portal.reviews.record_conflict"
 
     def post(self, request, call_pk):
         form = ConflictRecordForm(data=request.POST, proposals=selectors.reviewable_proposals(call=self.call))
@@ -310,8 +355,56 @@ class ConflictRecordView(CallMixin, View):
         return redirect("reviews:call_assignments", call_pk=call_pk)
 
 
+class DeadlineExtensionView(PermissionRequiredMixin, View):
+    """The secretariat lets one reviewer submit after the call's review deadline (audited; issue 9 point 4)."""
+
+    template_name = "reviews/extend_deadline.html"
+    permission_required = "portal.reviews.extend_review_deadline"
+
+    def get_permission_object(self):
+        from .enums import ACTIVE_ASSIGNMENT
+
+        self.assignment = get_object_or_404(
+            Assignment.objects.filter(status__in=ACTIVE_ASSIGNMENT).select_related("proposal__call", "reviewer"),
+            pk=self.kwargs["pk"],
+        )
+        return self.assignment
+
+    def get(self, request, pk):
+        return self.render(DeadlineExtensionForm())
+
+    def post(self, request, pk):
+        form = DeadlineExtensionForm(data=request.POST)
+        if form.is_valid():
+            try:
+                services.review_deadline_extend(
+                    assignment=self.assignment,
+                    until=form.cleaned_data["until"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The review deadline is extended for this reviewer."))
+                return redirect("reviews:call_assignments", call_pk=self.assignment.proposal.call_id)
+        return self.render(form, status=422)
+
+    def render(self, form, status=200):
+        return TemplateResponse(
+            self.request,
+            self.template_name,
+            {
+                "form": form,
+                "assignment": self.assignment,
+                "deadline": selectors.review_deadline_for(assignment=self.assignment),
+            },
+            status=status,
+        )
+
+
 class ReopenView(PermissionRequiredMixin, View):
-    permission_required = "reviews.reopen_review"
+    permission_required = "portal.reviews.reopen_review"
 
     def post(self, request, pk):
         review = get_object_or_404(Review.objects.select_related("assignment__proposal"), pk=pk)
@@ -332,7 +425,7 @@ class ReopenView(PermissionRequiredMixin, View):
 
 
 class RankingMixin(PermissionRequiredMixin):
-    permission_required = "reviews.view_ranking"
+    permission_required = "portal.reviews.view_ranking"
 
     def get_permission_object(self):
         self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
@@ -424,7 +517,7 @@ class CommitteeProposalView(PermissionRequiredMixin, View):
     """The reviews of one proposal for the committee. A committee member first declares their interests; a
     conflicted one sees nothing of the reviews."""
 
-    permission_required = "reviews.view_ranking"
+    permission_required = "portal.reviews.view_ranking"
     template_name = "reviews/committee_proposal.html"
 
     def get_permission_object(self):
@@ -478,7 +571,7 @@ class CommitteeProposalView(PermissionRequiredMixin, View):
         declared = Declaration.objects.filter(proposal=proposal, user=user).exists()
         if conflicted:
             context["conflicted"] = True
-        elif user.has_perm("reviews.committee_declare") and not declared:
+        elif user.has_perm("portal.reviews.committee_declare") and not declared:
             context["declaration_form"] = declaration_form or DeclarationForm()
         else:
             consensus = getattr(proposal, "review_consensus", None)
@@ -492,7 +585,7 @@ class CommitteeProposalView(PermissionRequiredMixin, View):
                 criteria=list(proposal.call.criteria.all()),
                 consensus=consensus,
                 response=getattr(proposal, "review_response", None),
-                can_record=user.has_perm("reviews.record_consensus"),
+                can_record=user.has_perm("portal.reviews.record_consensus"),
                 consensus_form=consensus_form or ConsensusForm(initial=initial),
                 margin=selectors.review_settings(call=proposal.call).consensus_margin,
             )
@@ -561,7 +654,7 @@ class ReviewPreferencesView(PermissionRequiredMixin, View):
     """The applicant names the expertise the proposal needs and suggests up to three reviewers."""
 
     template_name = "reviews/preferences.html"
-    permission_required = "proposals.change_proposal"
+    permission_required = "portal.proposals.change_proposal"
 
     def get_permission_object(self):
         from portal.proposals.selectors import proposals_visible_to

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 
 class Page(PermissionRequiredMixin, View):
-    permission_required = "reviews.assign_reviewers"
+    permission_required = "portal.reviews.assign_reviewers"
 
     def get(self, request, **kwargs):
         return HttpResponse("page")
@@ -27,7 +27,7 @@ class Page(PermissionRequiredMixin, View):
 class OrganisationPage(Page):
     """An object permission, on an organisation loaded from those the user belongs to (a guessed id: 404)."""
 
-    permission_required = "accounts.view_organisation"
+    permission_required = "portal.accounts.view_organisation"
 
     def get_permission_object(self):
         self.organisation = get_object_or_404(
@@ -77,7 +77,7 @@ def test_object_permission_checked_against_the_loaded_object():
 
 def test_any_permission_needs_one_of_them():
     class EitherPage(Page):
-        permission_required = ("reviews.assign_reviewers", "reviews.view_own_assignments")
+        permission_required = ("portal.reviews.assign_reviewers", "portal.reviews.view_own_assignments")
         any_permission = True
 
     assert call(EitherPage, UserFactory(role=Role.REVIEWER)).content == b"page"
@@ -87,8 +87,8 @@ def test_any_permission_needs_one_of_them():
 
 def test_method_permission_applies_to_that_method_only():
     class ActionPage(Page):
-        permission_required = "reviews.view_ranking"
-        method_permissions = {"post": "reviews.assign_reviewers"}
+        permission_required = "portal.reviews.view_ranking"
+        method_permissions = {"post": "portal.reviews.assign_reviewers"}
 
     auditor = UserFactory(role=Role.AUDITOR)
 
@@ -105,7 +105,7 @@ def test_view_answers_a_refusal_its_own_way():
 
     response = call(HiddenPage, UserFactory(role=Role.APPLICANT))
 
-    assert (response.status_code, response.content) == (409, b"not for you: reviews.assign_reviewers")
+    assert (response.status_code, response.content) == (409, b"not for you: portal.reviews.assign_reviewers")
 
 
 def test_prepare_runs_after_the_permission_and_may_answer_instead():
@@ -128,7 +128,7 @@ def test_view_without_a_permission_is_a_configuration_error():
 
 def test_permission_the_request_names_is_refused_like_the_others():
     class FormPage(Page):
-        permission_required = "reviews.view_ranking"
+        permission_required = "portal.reviews.view_ranking"
 
         def post(self, request, **kwargs):
             refused = self.refuse_unless(request.POST["needs"])
@@ -138,12 +138,12 @@ def test_permission_the_request_names_is_refused_like_the_others():
             return HttpResponse(f"refused: {permission}", status=404)
 
     auditor = UserFactory(role=Role.AUDITOR)
-    request = RequestFactory().post("/page/", {"needs": "reviews.assign_reviewers"})
+    request = RequestFactory().post("/page/", {"needs": "portal.reviews.assign_reviewers"})
     request.user = auditor
     refused = FormPage.as_view()(request)
-    request = RequestFactory().post("/page/", {"needs": "reviews.view_ranking"})
+    request = RequestFactory().post("/page/", {"needs": "portal.reviews.view_ranking"})
     request.user = auditor
     allowed = FormPage.as_view()(request)
 
-    assert (refused.status_code, refused.content) == (404, b"refused: reviews.assign_reviewers")
+    assert (refused.status_code, refused.content) == (404, b"refused: portal.reviews.assign_reviewers")
     assert allowed.content == b"done"

@@ -150,10 +150,10 @@ def test_revision_is_refused_to_roles_outside_the_committee(role, recommended, u
 def test_four_eyes_follows_the_revision(submitted, secretariat, users):
     officer, chair = users[Role.APPROVING_OFFICER], users[Role.COMMITTEE_CHAIR]
     proposal = advance(submitted, S.RECOMMENDED, secretariat=secretariat, member=officer)
-    assert officer.has_perm("proposals.decide_proposal", proposal) is False
+    assert officer.has_perm("portal.proposals.decide_proposal", proposal) is False
     _revise(proposal, chair)
     # The chair made the current recommendation and so may not decide; the officer, no longer its author, may.
-    assert chair.has_perm("proposals.decide_proposal", proposal) is False
+    assert chair.has_perm("portal.proposals.decide_proposal", proposal) is False
     with pytest.raises(PermissionDenied) as excinfo:
         services.decision_make(proposal=proposal, actor=chair, approved=True)
     assert str(excinfo.value) == "You made the recommendation, so someone else must decide (four-eyes rule)."

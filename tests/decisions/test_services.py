@@ -261,7 +261,7 @@ def test_four_eyes_the_recommender_may_not_approve(submitted, secretariat, chair
     proposal.refresh_from_db()
     assert proposal.state == S.RECOMMENDED
     assert Decision.objects.count() == 0
-    assert chair.has_perm("proposals.decide_proposal", proposal) is False
+    assert chair.has_perm("portal.proposals.decide_proposal", proposal) is False
     other_chair = UserFactory(role=Role.APPROVING_OFFICER)
     decision = services.decision_make(proposal=proposal, actor=other_chair, approved=True)
     proposal.refresh_from_db()

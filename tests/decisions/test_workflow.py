@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 
 from portal.accounts.enums import Role
 from portal.audit.models import AuditEvent
+from portal.decisions.models import Recommendation
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import Proposal, ProposalEvent
 from portal.proposals.services import TransitionConflict, proposal_transition
@@ -46,7 +47,9 @@ ALLOWED = {
 
 def _put(proposal, state, users):
     if state in (S.IN_REVIEW, S.REVIEWED) and not proposal.review_assignments.exists():
-        # A review round closes only with the call's minimum number of reviews in.
+        # A review round closes only with the call's minimum number of reviews in. Reviews come before any
+        # recommendation: once one is made they are frozen (issue 9 point 4).
+        Recommendation.objects.filter(proposal=proposal).delete()
         Proposal.objects.filter(pk=proposal.pk).update(state=S.IN_REVIEW)
         reviews_submitted(proposal, secretariat=users[Role.SECRETARIAT])
     Proposal.objects.filter(pk=proposal.pk).update(state=state)

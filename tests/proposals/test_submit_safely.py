@@ -145,12 +145,12 @@ def test_keep_submitted_discards_the_amendment(client, submitted, applicant, cal
 def test_screening_waits_while_the_applicant_amends_before_the_deadline(submitted, applicant, call):
     officer = UserFactory(role="secretariat")
     services.proposal_reopen(proposal=submitted, user=applicant)
-    assert not officer.has_perm("proposals.screen_proposal", submitted)
+    assert not officer.has_perm("portal.proposals.screen_proposal", submitted)
     call.closes_at = timezone.now() - timedelta(minutes=1)
     call.opens_at = call.closes_at - timedelta(days=30)
     call.save()
     submitted.refresh_from_db()
-    assert officer.has_perm("proposals.screen_proposal", submitted)
+    assert officer.has_perm("portal.proposals.screen_proposal", submitted)
     services.proposal_transition(proposal=submitted, action="start_screening", actor=officer)
     assert submitted.state == ProposalState.SCREENING
 

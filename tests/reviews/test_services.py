@@ -245,12 +245,15 @@ def test_reviewer_profile_save_creates_the_profile_and_audits_it(db):
     )
 
     profile.refresh_from_db()
-    assert (profile.user, profile.organisation, profile.max_per_call, profile.available) == (
-        user,
-        organisation,
-        4,
-        False,
-    )
+    # The organisation is asked for: it waits for the secretariat (and counts in conflicts meanwhile).
+    assert (
+        profile.user,
+        profile.organisation,
+        profile.organisation_requested,
+        profile.organisation_change_pending,
+        profile.max_per_call,
+        profile.available,
+    ) == (user, None, organisation, True, 4, False)
     assert set(profile.expertise.all()) == set(tags)
     audit = AuditEvent.objects.latest("seq")
     assert (audit.action, audit.actor_id, audit.object_id, audit.before) == (
@@ -260,7 +263,9 @@ def test_reviewer_profile_save_creates_the_profile_and_audits_it(db):
         {},
     )
     assert audit.after == {
-        "organisation": organisation.pk,
+        "organisation": None,
+        "organisation_requested": organisation.pk,
+        "organisation_change_pending": True,
         "expertise": sorted(t.pk for t in tags),
         "max_per_call": 4,
         "available": False,
@@ -271,6 +276,8 @@ def test_reviewer_profile_save_updates_and_records_what_it_was(reviewer):
     old = reviewer.reviewer_profile
     before = {
         "organisation": old.organisation_id,
+        "organisation_requested": None,
+        "organisation_change_pending": False,
         "expertise": sorted(old.expertise.values_list("pk", flat=True)),
         "max_per_call": old.max_per_call,
         "available": old.available,
@@ -281,7 +288,7 @@ def test_reviewer_profile_save_updates_and_records_what_it_was(reviewer):
     )
 
     assert profile.pk == old.pk
-    assert (profile.organisation, list(profile.expertise.all()), profile.max_per_call) == (None, [], 2)
+    assert (profile.organisation, list(profile.expertise.all()), profile.max_per_call) == (old.organisation, [], 2)
     assert AuditEvent.objects.latest("seq").before == before
 
 

@@ -13,7 +13,7 @@ def decision_record(proposal, user):
     """Screenings, clarification requests, recommendations and decisions of one proposal, as ``user`` may see
     them: applicants see the questions asked and the decisions, officials see everything."""
     record = proposal_decision_record(proposal=proposal)
-    official = user.has_perm("decisions.view_record")
+    official = user.has_perm("portal.decisions.view_record")
     if not official:
         record["recommendations"] = []
         record["screenings"] = []
@@ -22,7 +22,7 @@ def decision_record(proposal, user):
         **record,
         "proposal": proposal,
         "official": official,
-        "can_revise": official and user.has_perm("proposals.recommend_proposal", proposal),
+        "can_revise": official and user.has_perm("portal.proposals.recommend_proposal", proposal),
         "now": timezone.now(),
         "version_pairs": list(pairwise(versions)) if official else [],
     }
