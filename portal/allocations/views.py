@@ -196,7 +196,8 @@ class RunView(OfficialMixin, TemplateView):
             award.reason_text = explain.award_reason(award, pool_names=pools, org_names=orgs)
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
             award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
-        awards = _withhold(awards, hidden=conflicted_in_call_ids(user=self.request.user, call_id=run.call_id))
+        hidden = conflicted_in_call_ids(user=self.request.user, call_id=run.call_id)
+        awards = _withhold(awards, hidden=hidden)
         summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
         user = self.request.user
         return {
@@ -232,6 +233,8 @@ class RunView(OfficialMixin, TemplateView):
             "can_run": user.has_perm("portal.allocations.run_allocation"),
             "soft_limit_awards": [a for a in awards if a.soft_limits and not a.withheld],
             "withheld_text": WITHHELD,
+            # The score-weighted value sums the scores: with a withheld proposal in it, it is withheld too.
+            "value_withheld": bool(hidden & {a.proposal_id for a in awards}),
         }
 
 
@@ -346,6 +349,10 @@ class RunLockView(OfficialMixin, TemplateView):
         run = self.run
         action = request.POST.get("action")
         if action == "cancel":
+            if run.lock_proposed_by_id != request.user.pk and not request.user.has_perm(
+                "portal.allocations.lock_allocation", run
+            ):
+                raise Http404
             form = LockCancelForm(request.POST)
             if not form.is_valid():
                 return self.render_to_response(self.get_context_data(cancel_form=form), status=422)
@@ -407,17 +414,19 @@ class CompareView(OfficialMixin, TemplateView):
             }
             for pool, quarter in cells
         ]
+        projects = _withhold(
+            selectors.run_comparison(runs=chosen, pool_names=pools),
+            hidden=conflicted_in_call_ids(user=self.request.user, call_id=call.pk),
+        )
         return {
             **super().get_context_data(**kwargs),
             "call": call,
             "form": form,
             "summaries": summaries,
             "rows": rows,
-            "projects": _withhold(
-                selectors.run_comparison(runs=chosen, pool_names=pools),
-                hidden=conflicted_in_call_ids(user=self.request.user, call_id=call.pk),
-            ),
+            "projects": projects,
             "withheld_text": WITHHELD,
+            "value_withheld": any(row.withheld for row in projects),
             "unfinished": [r for r in picked if r.status != RunStatus.SUCCEEDED],
         }
 

@@ -27,7 +27,7 @@ from portal.proposals.models import Proposal
 
 from . import selectors
 from .assignment import AssignmentProblem, AssignmentResult, assign, check_assignment
-from .conflicts import conflict_reason, conflicted_in_call_ids, conflicted_pairs
+from .conflicts import conflict_reason, conflicted_in_call_ids, conflicted_pairs, free_of_conflict
 from .enums import ACTIVE_ASSIGNMENT, AssignmentSource, AssignmentStatus, ConflictSource, ReviewState
 from .models import (
     ApplicantResponse,
@@ -335,7 +335,8 @@ def assignment_auto(
 
 def _tell_secretariat(*, proposal: Proposal, person, reason: str) -> None:
     url = reverse("reviews:call_assignments", args=[proposal.call_id])
-    for official in User.objects.filter(role=Role.SECRETARIAT, is_active=True):
+    officials = User.objects.filter(role=Role.SECRETARIAT, is_active=True).order_by("pk")
+    for official in free_of_conflict(users=officials, proposal=proposal):  # names a reviewer of it: not to them
         message = Message(
             gettext_noop("%(person)s has a conflict of interest on %(reference)s: %(reason)s"),
             {"person": person.full_name or person.email, "reference": proposal.reference, "reason": reason},

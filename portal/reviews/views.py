@@ -529,6 +529,12 @@ class CommitteeProposalView(PermissionRequiredMixin, View):
 
     def post(self, request, pk):
         action = request.POST.get("action")
+        permission = {"declare": "portal.reviews.committee_declare", "consensus": "portal.reviews.record_consensus"}
+        if action not in permission:
+            raise Http404
+        refused = self.refuse_unless(permission[action])  # before the form: who may not act is not told more
+        if refused is not None:
+            return refused
         if action == "declare":
             form = DeclarationForm(data=request.POST)
             if form.is_valid():

@@ -63,8 +63,10 @@ def test_run_page_withholds_the_conflicted_proposal_and_puts_it_last(client, run
 
     assert "4.37" not in page
     assert "3.21" in page
-    assert page.count(WITHHELD) == 1
-    assert page.index("AISS-2026-0902") < page.index("AISS-2026-0901") < page.index(WITHHELD)
+    # Its row, and the run's score-weighted value (a sum over the scores, its own included).
+    assert page.count(WITHHELD) == 2
+    assert "Score-weighted value" in page
+    assert page.index("AISS-2026-0902") < page.index("AISS-2026-0901")
     client.force_login(member)
     assert "4.37" in text(client.get(reverse("allocations:run", args=[run.pk])))
 
@@ -88,7 +90,7 @@ def test_run_comparison_is_a_copy_with_the_proposal_withheld(client, call, run, 
 
     assert "3.21" in page
     assert "4.37" not in page
-    assert page.count(WITHHELD) == 1
+    assert page.count(WITHHELD) == 2  # its row and the run's score-weighted value
 
 
 def test_approval_report_and_exports_are_refused_to_a_conflicted_official(client, call, two_projects):
@@ -262,3 +264,13 @@ def test_the_auditor_starts_no_report_job(client, call):
         report_services.approval_report_request(call=call, language="en", actor=auditor)
     page = text(client.get(reverse("reports:call", args=[call.pk])))
     assert "Generate the approval report" not in page
+
+
+def test_a_conflicted_officer_is_not_told_who_declared_a_conflict(proposal, reviewer, assign, secretariat):
+    conflicted = conflicted_on(proposal, role=Role.SECRETARIAT)
+    assignment = assign(proposal, reviewer, declare=False)
+
+    services.assignment_declare(assignment=assignment, user=reviewer, conflicted=True, reason="My former student")
+
+    assert Notification.objects.filter(user=secretariat, message__contains="My former student").count() == 1
+    assert not Notification.objects.filter(user=conflicted).exists()
