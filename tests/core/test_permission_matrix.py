@@ -12,8 +12,8 @@ expected status in one table (``MATRIX``).
   it, so that a POST that succeeds changes nothing for the next cell.
 
 Statuses: 200 page, 302 redirect (to log in, or back after a refusal that explains), 403 refused, 404 not there
-(a guessed id, or an object outside what the role may see), 405 method not allowed, 422 form errors (the role may
-act; the empty form is refused)."""
+(a guessed id, or an object outside what the role may see), 405 method not allowed, 400 or 422 form errors (the
+role may act; the empty form is refused)."""
 
 import copy
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from django.test import Client, TestCase, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.accounts.enums import Role
-from portal.accounts.models import JoinRequest
+from portal.accounts.models import ErasureRequest, JoinRequest
 from portal.allocations import services as allocation_services
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
@@ -137,6 +137,18 @@ MATRIX: dict[str, dict[str, str]] = {
     "accounts:invitation_accept": {
         "GET": "200 200 200 200 200 200 200 200 200 200 200",
         "POST": "302 400 400 400 400 400 400 400 400 400 400",
+    },
+    "accounts:erasure_request": {
+        "GET": "302 405 405 405 405 405 405 405 405 405 405",
+        "POST": "302 400 400 400 400 400 400 400 400 400 400",
+    },
+    "accounts:erasure_requests": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+    },
+    "accounts:erasure_request_decide": {
+        "GET": "302 403 403 403 403 403 405 403 403 403 403",
+        "POST:erase": "302 403 403 403 403 403 302 403 403 403 403",
+        "POST:decline": "302 403 403 403 403 403 302 403 403 403 403",
     },
     "accounts:profile": {
         "GET": "302 200 200 200 200 200 200 200 200 200 200",
@@ -449,6 +461,7 @@ class Data:
     usage_import: object
     document: object
     join_request: object
+    erasure_request: object
     invitation: object
     users: dict
     media: object = None
@@ -544,6 +557,7 @@ def build(capture) -> Data:
         usage_import=job.imported_in,
         document=document,
         join_request=JoinRequest.objects.create(organisation=organisation, user=users["other_applicant"]),
+        erasure_request=ErasureRequest.objects.create(user=users["other_applicant"]),
         invitation=InvitationFactory(organisation=organisation, invited_by=users["applicant"]),
         users=users,
     )
@@ -558,6 +572,7 @@ def url_kwargs(name: str, d: Data) -> dict:
         "accounts:password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
         "accounts:join_request": {"pk": d.organisation.pk},
         "accounts:join_request_decide": {"pk": d.join_request.pk, "decision": "approve"},
+        "accounts:erasure_request_decide": {"pk": d.erasure_request.pk},
         "accounts:organisation_detail": {"pk": d.organisation.pk},
         "accounts:invite": {"pk": d.organisation.pk},
         "accounts:invitation_accept": {"token": d.invitation.token},
@@ -616,6 +631,10 @@ def pattern_kwargs(name: str, route_args: list[str], d: Data) -> dict:
 
 # POST actions: the data a POST sends to choose an action (its form's button); others send nothing.
 POST_ACTIONS = {
+    "accounts:erasure_request_decide": {
+        "erase": {"decision": "erase"},
+        "decline": {"decision": "decline", "note": "Kept for the audit."},
+    },
     "reviews:committee_proposal": {"declare": {"action": "declare"}, "consensus": {"action": "consensus"}},
     "reviews:assignment": {"declare": {}},
     "reviews:review": {"save": {"action": "save"}, "submit": {"action": "submit"}},
