@@ -158,7 +158,7 @@ def token_hash(token: str) -> str:
 @transaction.atomic
 def centre_client_create(*, name: str, actor) -> tuple[CentreApiClient, str]:
     """A new API client and its token (returned once, never stored)."""
-    if not actor.has_perm("projects.manage_centre_api"):
+    if not actor.has_perm("portal.projects.manage_centre_api"):
         raise ValidationError(_("Only the secretariat manages the centre's API clients."))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     client = CentreApiClient(
@@ -172,7 +172,7 @@ def centre_client_create(*, name: str, actor) -> tuple[CentreApiClient, str]:
 
 @transaction.atomic
 def centre_client_revoke(*, client: CentreApiClient, actor, now: datetime | None = None) -> CentreApiClient:
-    if not actor.has_perm("projects.manage_centre_api"):
+    if not actor.has_perm("portal.projects.manage_centre_api"):
         raise ValidationError(_("Only the secretariat manages the centre's API clients."))
     client = CentreApiClient.objects.select_for_update().get(pk=client.pk)
     if client.revoked_at is not None:

@@ -18,7 +18,7 @@ class CentreClientsView(PermissionRequiredMixin, FormView):
 
     template_name = "projects/centre_clients.html"
     form_class = CentreClientForm
-    permission_required = "projects.manage_centre_api"
+    permission_required = "portal.projects.manage_centre_api"
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "clients": list(centre_clients()[:200])}
@@ -38,7 +38,7 @@ class CentreClientsView(PermissionRequiredMixin, FormView):
 
 
 class CentreClientRevokeView(PermissionRequiredMixin, View):
-    permission_required = "projects.manage_centre_api"
+    permission_required = "portal.projects.manage_centre_api"
     http_method_names = ["post"]
 
     def post(self, request, pk):

@@ -12,8 +12,8 @@ expected status in one table (``MATRIX``).
   it, so that a POST that succeeds changes nothing for the next cell.
 
 Statuses: 200 page, 302 redirect (to log in, or back after a refusal that explains), 403 refused, 404 not there
-(a guessed id, or an object outside what the role may see), 405 method not allowed, 400 or 422 form errors (the
-role may act; the empty form is refused)."""
+(a guessed id, or an object outside what the role may see), 401 no API token, 405 method not allowed, 400 or 422
+form errors (the role may act; the empty form is refused)."""
 
 import copy
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from portal.accounts.enums import Role
 from portal.accounts.models import ErasureRequest, JoinRequest
 from portal.allocations import services as allocation_services
+from portal.projects.centre import centre_client_create
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from portal.reports.enums import DocumentKind, DocumentStatus
@@ -432,6 +433,30 @@ MATRIX: dict[str, dict[str, str]] = {
     "audit:log": {
         "GET": "302 403 403 403 403 403 403 403 403 403 200",
     },
+    "projects:centre_clients": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+        "POST": "302 403 403 403 403 403 422 403 403 403 403",
+    },
+    "projects:centre_client_revoke": {
+        "GET": "302 403 403 403 403 403 405 403 403 403 403",
+        "POST": "302 403 403 403 403 403 302 403 403 403 403",
+    },
+    # The centre's API answers its token only (never a session): 401 without one; its schema is public.
+    "centre_api:api-root": {
+        "GET": "404 404 404 404 404 404 404 404 404 404 404",
+    },
+    "centre_api:awards": {
+        "GET": "401 401 401 401 401 401 401 401 401 401 401",
+    },
+    "centre_api:limits": {
+        "GET": "401 401 401 401 401 401 401 401 401 401 401",
+    },
+    "centre_api:usage": {
+        "GET": "401 401 401 401 401 401 401 401 401 401 401",
+    },
+    "centre_api:openapi-json": {
+        "GET": "200 200 200 200 200 200 200 200 200 200 200",
+    },
     "core:home": {
         "GET": "200 302 302 302 302 302 302 302 302 302 302",
     },
@@ -462,6 +487,7 @@ class Data:
     document: object
     join_request: object
     erasure_request: object
+    centre_client: object
     invitation: object
     users: dict
     media: object = None
@@ -558,6 +584,7 @@ def build(capture) -> Data:
         document=document,
         join_request=JoinRequest.objects.create(organisation=organisation, user=users["other_applicant"]),
         erasure_request=ErasureRequest.objects.create(user=users["other_applicant"]),
+        centre_client=centre_client_create(name="Matrix centre client", actor=secretariat)[0],
         invitation=InvitationFactory(organisation=organisation, invited_by=users["applicant"]),
         users=users,
     )
@@ -573,6 +600,7 @@ def url_kwargs(name: str, d: Data) -> dict:
         "accounts:join_request": {"pk": d.organisation.pk},
         "accounts:join_request_decide": {"pk": d.join_request.pk, "decision": "approve"},
         "accounts:erasure_request_decide": {"pk": d.erasure_request.pk},
+        "projects:centre_client_revoke": {"pk": d.centre_client.pk},
         "accounts:organisation_detail": {"pk": d.organisation.pk},
         "accounts:invite": {"pk": d.organisation.pk},
         "accounts:invitation_accept": {"token": d.invitation.token},
