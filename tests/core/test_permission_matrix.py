@@ -151,6 +151,41 @@ MATRIX: dict[str, dict[str, str]] = {
         "POST:erase": "302 403 403 403 403 403 302 403 403 403 403",
         "POST:decline": "302 403 403 403 403 403 302 403 403 403 403",
     },
+    # Sign-in security: each person's own second factor and password; the secretariat resets and unlocks.
+    "accounts:password_change": {
+        "GET": "302 200 200 200 200 200 200 200 200 200 200",
+        "POST": "302 200 200 200 200 200 200 200 200 200 200",
+    },
+    "accounts:second_factor": {
+        "GET": "302 200 200 200 200 200 200 200 200 200 200",
+    },
+    "accounts:second_factor_setup": {
+        "GET": "302 200 200 200 200 200 200 200 200 200 200",
+        "POST": "302 200 200 200 200 200 200 200 200 200 200",
+    },
+    "accounts:second_factor_verify": {
+        "GET": "302 302 302 302 302 302 302 302 302 302 302",
+        "POST": "302 302 302 302 302 302 302 302 302 302 302",
+    },
+    "accounts:second_factor_disable": {
+        "GET": "302 405 405 405 405 405 405 405 405 405 405",
+        "POST": "302 302 302 302 302 302 403 403 403 403 403",
+    },
+    "accounts:recovery_codes_renew": {
+        "GET": "302 405 405 405 405 405 405 405 405 405 405",
+        "POST": "302 302 302 302 302 302 200 200 200 200 200",
+    },
+    "accounts:sign_in_security": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+    },
+    "accounts:second_factor_reset": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+        "POST": "302 403 403 403 403 403 200 403 403 403 403",
+    },
+    "accounts:lockout_clear": {
+        "GET": "302 403 403 403 403 403 405 403 403 403 403",
+        "POST": "302 403 403 403 403 403 302 403 403 403 403",
+    },
     "accounts:profile": {
         "GET": "302 200 200 200 200 200 200 200 200 200 200",
         "POST": "302 200 200 200 200 200 200 200 200 200 200",
@@ -601,6 +636,7 @@ def url_kwargs(name: str, d: Data) -> dict:
         "accounts:join_request_decide": {"pk": d.join_request.pk, "decision": "approve"},
         "accounts:erasure_request_decide": {"pk": d.erasure_request.pk},
         "projects:centre_client_revoke": {"pk": d.centre_client.pk},
+        "accounts:second_factor_reset": {"pk": d.users["reviewer"].pk},
         "accounts:organisation_detail": {"pk": d.organisation.pk},
         "accounts:invite": {"pk": d.organisation.pk},
         "accounts:invitation_accept": {"token": d.invitation.token},
