@@ -114,6 +114,7 @@ def awarded_projects() -> QuerySet[Proposal]:
             awards__share__gt=0,
         )
         .exclude(account_code="")
+        .exclude(account_code__isnull=True)
         .distinct()
         .select_related("call")
         .prefetch_related(Prefetch("awards", queryset=locked.order_by("run__locked_at", "pk"), to_attr="locked"))

@@ -73,6 +73,7 @@ def active_projects() -> QuerySet[Proposal]:
     return (
         Proposal.objects.filter(state=ProposalState.ACTIVE, awards__run__locked_at__isnull=False, awards__share__gt=0)
         .exclude(account_code="")
+        .exclude(account_code__isnull=True)
         .distinct()
         .order_by("account_code")
     )

@@ -269,3 +269,12 @@ def test_clients_page_query_count(client, secretariat, count, django_assert_max_
     with django_assert_max_num_queries(8):
         response = client.get(reverse("projects:centre_clients"))
     assert response.content.decode().count("<code>aiss_") == count
+
+
+def test_active_projects_without_an_account_are_left_out(projects, call):
+    other = locked_project(call, account="aiss-0099", hours={("h800", "2026Q3"): 10})
+    Proposal.objects.filter(pk=other.pk).update(account_code=None)
+    assert limits("--quarter", "2026Q3").splitlines() == [
+        "sacctmgr -i modify account name=aiss-0007 set GrpTRESMins=gres/gpu=30000",
+        "sacctmgr -i modify account name=aiss-0012 set GrpTRESMins=gres/gpu=48000",
+    ]
