@@ -141,7 +141,9 @@ class RunStatus(models.TextChoices):
 
 
 class CallAllocationSettings(models.Model):
-    """Per-call allocation settings that the calls app does not carry: tier thresholds and the tranche split."""
+    """Per-call allocation settings that the calls app does not carry: tier thresholds, the tranche split and the
+    progress-report schedule (docs/domain.md §10: after the first quarter of use, then every six months, and a final
+    report within 30 days of the end)."""
 
     call = models.OneToOneField("calls.Call", on_delete=models.CASCADE, related_name="allocation_settings")
     tiers = models.JSONField(_("tier thresholds (score, highest first)"), default=list, blank=True)
@@ -149,6 +151,13 @@ class CallAllocationSettings(models.Model):
         _("share released at the start"), max_digits=4, decimal_places=3, default=Decimal("0.500")
     )
     solver_time_limit = models.PositiveIntegerField(_("solver time limit (seconds)"), default=60)
+    first_report_after_months = models.PositiveSmallIntegerField(
+        _("first progress report due (months after the start)"), default=3
+    )
+    report_every_months = models.PositiveSmallIntegerField(_("then a progress report every (months)"), default=6)
+    final_report_within_days = models.PositiveSmallIntegerField(
+        _("final report due within (days of the end)"), default=30
+    )
 
     class Meta:
         verbose_name_plural = _("call allocation settings")

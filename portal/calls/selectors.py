@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from .models import Call, CallQuestion, Quarter, ResourcePool, RubricCriterion
@@ -35,3 +35,10 @@ def calls_by_status(*, now: datetime | None = None, closed_limit: int = 10) -> C
         upcoming=list(calls.filter(opens_at__gt=now).order_by("opens_at", "pk")),
         closed=list(calls.filter(closes_at__lt=now).order_by("-closes_at", "-pk")[:closed_limit]),
     )
+
+
+def calls_for_secretariat() -> QuerySet[Call]:
+    """Every call for the secretariat's list, newest first, with how many proposals were submitted to each."""
+    return Call.objects.annotate(
+        submitted=Count("proposals", filter=Q(proposals__submitted_at__isnull=False))
+    ).order_by("-opens_at", "-pk")

@@ -211,7 +211,6 @@ class DemoSeeder:
             )
             if created:
                 user.password = self.password_hash
-                user.is_staff = account.role == Role.SECRETARIAT
                 user.save()
                 ConsentRecord.objects.create(user=user, pics_version=PICS_VERSION)
             if account.organisation:
@@ -283,6 +282,12 @@ class DemoSeeder:
                 RubricCriterion.objects.create(
                     call=call, number=number, name=name, name_zh=name_zh, weight=Decimal(weight), min_to_pass=minimum
                 )
+            # Reviews are due three weeks after the call closes (reviewers see it; reminders go out around it).
+            from portal.reviews.models import CallReviewSettings
+
+            CallReviewSettings.objects.get_or_create(
+                call=call, defaults={"review_deadline": closes + timedelta(days=21)}
+            )
         return call
 
     def _project_applicants(self, organisations, users) -> dict[str, User]:
@@ -533,4 +538,5 @@ def print_logins(out) -> None:
         f"  the demo secret {DEMO_TOTP_SECRET} to an app (Google Authenticator, FreeOTP, ...),\n"
         "  or print the current code with:  .venv/bin/python manage.py demo_totp secretariat@demo.aiss.hk"
     )
-    out.write(f"Django admin: /{settings.PORTAL_ADMIN_PATH} (log in as secretariat@demo.aiss.hk)")
+    out.write("Set up calls: /calls/manage/ (log in as secretariat@demo.aiss.hk)")
+    out.write(f"Django admin: /{settings.PORTAL_ADMIN_PATH} for superusers (manage.py createsuperuser)")

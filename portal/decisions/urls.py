@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import views, work_views
 
 app_name = "decisions"
 urlpatterns = [
     path("", views.QueueView.as_view(), name="queue"),
+    path("work/", work_views.WorkWaitingView.as_view(), name="work"),
     path("bulk/", views.BulkDecisionView.as_view(), name="bulk_decide"),
     path("<int:pk>/screen/", views.ScreeningView.as_view(), name="screen"),
     path("<int:pk>/clarify/", views.ClarificationView.as_view(), name="clarify"),

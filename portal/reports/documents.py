@@ -174,3 +174,26 @@ def usage_statement_pdf(*, proposal: Proposal, language: str, today: date) -> by
         reference=f"{proposal.reference}-US",
         version=today.isoformat(),
     )
+
+
+# ---- The audit dossier of one proposal ---------------------------------------------------------------------------
+
+
+def audit_dossier_pdf(*, proposal: Proposal, language: str) -> bytes:
+    """Everything that happened to a proposal, for auditors and the ombudsman (see ``reports.dossier``)."""
+    from django.utils import timezone
+
+    from .dossier import audit_dossier_data
+
+    data = audit_dossier_data(proposal=proposal)
+    with override(language):
+        title = gettext("Audit dossier")
+        context = {"data": data, "proposal": proposal, "generated_hkt": format_hkt(timezone.now())}
+    return render_pdf(
+        template="reports/audit_dossier.html",
+        context=context,
+        language=language,
+        title=title,
+        reference=f"{proposal.reference}-AD",
+        version=str(data.entries[-1].event.seq if data.entries else 0),
+    )

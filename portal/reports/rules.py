@@ -8,7 +8,7 @@ secretariat and the committee only (issue 9 point 3)."""
 
 import rules
 
-from portal.accounts.rules import is_committee, is_official, is_secretariat
+from portal.accounts.rules import is_auditor, is_committee, is_official, is_secretariat
 from portal.proposals.rules import is_proposal_member
 
 
@@ -33,3 +33,5 @@ rules.add_perm("portal.reports.export_open_data", is_official)
 rules.add_perm(
     "portal.reports.view_proposal_documents", is_proposal_member | (is_official & is_free_of_conflict_on_proposal)
 )
+# The audit dossier of a proposal: for auditors (the ombudsman is given an auditor's account).
+rules.add_perm("portal.reports.view_audit_dossier", is_auditor)

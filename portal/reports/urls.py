@@ -13,4 +13,5 @@ urlpatterns = [
     path("open-data/approved-projects.<slug:fmt>", views.OpenDataView.as_view(), name="open_data"),
     path("proposals/<int:pk>/decision-letter.pdf", views.DecisionLetterView.as_view(), name="decision_letter"),
     path("proposals/<int:pk>/usage-statement.pdf", views.UsageStatementView.as_view(), name="usage_statement"),
+    path("proposals/<int:pk>/audit-dossier.pdf", views.AuditDossierView.as_view(), name="audit_dossier"),
 ]

@@ -22,7 +22,7 @@ from portal.proposals.enums import ProposalState as S
 from portal.proposals.selectors import proposals_visible_to
 
 from . import exports, selectors, services
-from .documents import NoDecision, decision_letter_pdf, usage_statement_pdf
+from .documents import NoDecision, audit_dossier_pdf, decision_letter_pdf, usage_statement_pdf
 from .enums import DocumentStatus, ExportFormat, ExportTable, OpenDataFormat
 from .models import GeneratedDocument
 
@@ -216,4 +216,27 @@ class UsageStatementView(ProposalDocumentMixin, View):
             pdf,
             filename=f"{self.proposal.reference}-usage-{today.isoformat()}-{language}.pdf",
             content_type="application/pdf",
+        )
+
+
+class AuditDossierView(PermissionRequiredMixin, View):
+    """The audit dossier of one submitted proposal, for auditors (and the ombudsman, who logs in as one), in the
+    reader's language or ``?lang=``. Each download is itself audited."""
+
+    permission_required = "portal.reports.view_audit_dossier"
+
+    def get_permission_object(self):
+        self.proposal = get_object_or_404(
+            proposals_visible_to(self.request.user).select_related("call", "organisation"), pk=self.kwargs["pk"]
+        )
+        return self.proposal
+
+    def get(self, request, pk):
+        language = _language(request)
+        pdf = audit_dossier_pdf(proposal=self.proposal, language=language)
+        services.export_record(
+            actor=request.user, action="reports.audit_dossier", obj=self.proposal, details={"language": language}
+        )
+        return download_response(
+            pdf, filename=f"{self.proposal.reference}-audit-dossier-{language}.pdf", content_type="application/pdf"
         )

@@ -94,7 +94,7 @@ def _current_review_prefetch() -> Prefetch:
 def assignments_for_reviewer(*, user) -> QuerySet[Assignment]:
     return (
         Assignment.objects.filter(reviewer=user, status__in=ACTIVE_ASSIGNMENT)
-        .select_related("proposal__call", "proposal__organisation", "proposal__current_version")
+        .select_related("proposal__call__review_settings", "proposal__organisation", "proposal__current_version")
         .prefetch_related(
             Prefetch("reviews", queryset=Review.objects.filter(is_current=True), to_attr="current_reviews")
         )
@@ -209,6 +209,7 @@ class RankingRow:
     consensus: Decimal | None = None
     has_response: bool = False
     rank: int | None = None
+    too_few_reviews: bool = False  # fewer submitted reviews than the call's minimum
 
     @property
     def score(self) -> Decimal | None:
@@ -290,6 +291,7 @@ def call_figures(*, call: Call, proposals: QuerySet[Proposal] | None = None) -> 
             passes=summary.passes,
             consensus=consensus.score if consensus is not None else None,
             has_response=getattr(proposal, "review_response", None) is not None,
+            too_few_reviews=len(figures) < call.min_reviewers,
         )
     return rows
 
@@ -308,6 +310,9 @@ SORT_KEYS = {
 }
 
 
+RANKING_LEFT_OUT = (ProposalState.WITHDRAWN, ProposalState.INELIGIBLE)
+
+
 def _hidden(row: RankingRow) -> RankingRow:
     return RankingRow(proposal=row.proposal, conflicted=True)
 
@@ -322,8 +327,10 @@ def call_ranking(
     flagged: bool | None = None,
 ) -> list[RankingRow]:
     """Rows for the ranking page, best first. A proposal the user is conflicted on comes last, with no score,
-    count, average or rank, and is never filtered or ordered by a score (its place would tell)."""
-    rows = call_figures(call=call, proposals=proposals)
+    count, average or rank, and is never filtered or ordered by a score (its place would tell). Withdrawn and
+    ineligible proposals are left out; a proposal with fewer reviews than the call's minimum is flagged."""
+    base = proposals if proposals is not None else submitted_proposals(call=call)
+    rows = call_figures(call=call, proposals=base.exclude(state__in=RANKING_LEFT_OUT))
     hidden = conflicted_proposal_ids(user=user, proposal_ids=rows.keys())
     visible = [row for pk, row in rows.items() if pk not in hidden]
     key = SORT_KEYS.get(sort, SORT_KEYS["score"])

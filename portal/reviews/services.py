@@ -22,7 +22,7 @@ from portal.calls.models import Call
 from portal.core.formatting import format_hkt
 from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify, users_notify
-from portal.proposals.enums import DECIDED
+from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
 from . import selectors
@@ -677,6 +677,8 @@ def response_submit(*, proposal: Proposal, user, text: str, now: datetime | None
         raise ValidationError(_("You can respond once all reviews are in."))
     if now > status.response_closes_at:
         raise ValidationError(_("The response window has closed."))
+    if proposal.state in RESPONSE_CLOSED_STATES:
+        raise ValidationError(_("The response window has closed: the committee has made its recommendation."))
     if ApplicantResponse.objects.filter(proposal=proposal).exists():
         raise ValidationError(_("You have already sent your response."))
     if not text.strip():
@@ -685,7 +687,33 @@ def response_submit(*, proposal: Proposal, user, text: str, now: datetime | None
     response.full_clean()
     response.save()
     audit_record(actor=user, action="review.response", obj=proposal, after={"response": response.pk})
+    proposal_id = proposal.pk
+    transaction.on_commit(lambda: _tell_committee_of_response(proposal_id))
     return response
+
+
+# The rebuttal window closes at its deadline or when the committee recommends, whichever comes first.
+RESPONSE_CLOSED_STATES = DECIDED | {ProposalState.RECOMMENDED, ProposalState.NOT_RECOMMENDED}
+
+
+def _tell_committee_of_response(proposal_id: int) -> None:
+    """Tell every committee member (not those conflicted on the proposal) that the applicant has responded."""
+    proposal = Proposal.objects.get(pk=proposal_id)
+    committee = User.objects.filter(
+        role__in=(Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER), is_active=True
+    ).order_by("pk")
+    message = Message(
+        gettext_noop("The applicant of %(reference)s has responded to the reviews."), {"reference": proposal.reference}
+    )
+    for member in committee:
+        if selectors.is_conflicted(user=member, proposal=proposal):
+            continue
+        notify(
+            user=member,
+            message=message,
+            url=reverse("reviews:committee_proposal", args=[proposal.pk]),
+            key=f"response-arrived:{proposal.pk}",
+        )
 
 
 @transaction.atomic

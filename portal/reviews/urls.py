@@ -21,6 +21,7 @@ urlpatterns = [
     path("calls/<int:call_pk>/assignments/manual/", views.ManualAssignView.as_view(), name="assign"),
     path("calls/<int:call_pk>/conflicts/", views.ConflictRecordView.as_view(), name="record_conflict"),
     path("calls/<int:call_pk>/ranking/", views.RankingView.as_view(), name="ranking"),
+    path("calls/<int:call_pk>/round/", views.ReviewRoundView.as_view(), name="round"),
     path("calls/<int:call_pk>/ranking.csv", views.RankingCsvView.as_view(), name="ranking_csv"),
     path("reviews/<int:pk>/reopen/", views.ReopenView.as_view(), name="reopen"),
     path("assignments/<int:pk>/extend/", views.DeadlineExtensionView.as_view(), name="extend_deadline"),

@@ -35,6 +35,7 @@ from .forms import (
     ReviewPreferencesForm,
 )
 from .models import Assignment, Declaration, ExpertiseTag, Review
+from .round import review_round, review_round_close
 
 # ---- Reviewers ----------------------------------------------------------------------------------------------
 
@@ -706,3 +707,29 @@ class ReviewPreferencesView(PermissionRequiredMixin, View):
         return TemplateResponse(
             self.request, self.template_name, {"form": form, "proposal": self.proposal}, status=status
         )
+
+
+class ReviewRoundView(CallMixin, TemplateView):
+    """Close the call's review round: per proposal still in review, what is missing; closing moves every proposal
+    with its minimum of reviews on, and leaves the rest listed."""
+
+    template_name = "reviews/round.html"
+
+    def get_context_data(self, **kwargs):
+        rows = review_round(call=self.call)
+        return super().get_context_data(
+            call=self.call,
+            rows=rows,
+            ready=sum(1 for r in rows if r.ready),
+            settings=selectors.review_settings(call=self.call),
+            **kwargs,
+        )
+
+    def post(self, request, call_pk):
+        outcome = review_round_close(call=self.call, actor=request.user)
+        messages.success(
+            request,
+            _("The review of %(closed)s proposals was closed; %(left)s remain in review.")
+            % {"closed": len(outcome.closed), "left": len(outcome.left)},
+        )
+        return redirect("reviews:round", call_pk=call_pk)

@@ -170,10 +170,34 @@ def test_version_diff_lists_compute_and_attachment_changes():
     after = {"compute": {"min_share": "0.4", "requests": [{"pool": "h800", "quarter": "2026Q1", "gpu_hours": 2000}]}}
     changes = version_diff(before, after)
     assert [(c.path, c.before, c.after) for c in changes] == [
-        ("compute.min_share", "0.5", "0.4"),
+        ("compute.min_share", "50%", "40%"),
         ("compute.requests", "h800 2026Q1: 1,000", "h800 2026Q1: 2,000"),
     ]
     assert version_diff(before, before) == []
+
+
+def test_version_diff_shows_only_what_changed_with_money_formatted():
+    requests = [
+        {"pool": "h800", "quarter": "2026Q1", "gpu_hours": 1000},
+        {"pool": "h800", "quarter": "2026Q2", "gpu_hours": 3000},
+    ]
+    budget = {"cost": "75000.00", "subsidy": "52500.00", "subsidy_rate": "0.700", "total_hours": "3000"}
+    before = {"fields": {"title": "Same", "other_funding": "1000"}, "compute": {"requests": requests}, "budget": budget}
+    after = {
+        "fields": {"title": "Same", "other_funding": "250000.5"},
+        "compute": {"requests": [requests[0], {**requests[1], "gpu_hours": 4000}]},
+        "budget": {**budget, "cost": "100000.00", "subsidy": "1234567.891", "total_hours": "4000"},
+    }
+    changes = version_diff(before, after)
+    assert [(c.path, c.before, c.after) for c in changes] == [
+        ("fields.other_funding", "HK$1,000.00", "HK$250,000.50"),
+        ("compute.requests", "h800 2026Q2: 3,000", "h800 2026Q2: 4,000"),
+        ("budget.cost", "HK$75,000.00", "HK$100,000.00"),
+        ("budget.subsidy", "HK$52,500.00", "HK$1,234,567.89"),
+        ("budget.total_hours", "3,000", "4,000"),
+    ]
+    reordered = {**before, "compute": {"requests": list(reversed(requests))}}
+    assert version_diff(before, reordered) == []
 
 
 # ---- Recommendation --------------------------------------------------------------------------------------------
