@@ -264,8 +264,9 @@ def organisations_by_names(*, names: list[str]) -> dict[str, Organisation]:
     match = Q()
     for key, name in wanted.items():
         match |= Q(name__iexact=key) | Q(name_zh=name.strip())
-        if name.strip().isdigit():
-            match |= Q(pk=int(name.strip()))
+        text = name.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 18:  # an id, never beyond what the database holds
+            match |= Q(pk=int(text))
     found: dict[str, Organisation] = {}
     for organisation in Organisation.objects.filter(match).order_by("pk"):
         for key, name in wanted.items():

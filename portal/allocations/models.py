@@ -2,12 +2,15 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Floor
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+from .sacct import MAX_ELAPSED_SECONDS, MAX_GPUS
 
 # ---- Usage (imported from Slurm sacct exports; services and selectors in usage.py) ------------------------------
 
@@ -64,8 +67,10 @@ class UsageJob(models.Model):
     account = models.CharField(_("Slurm account"), max_length=64, db_index=True)
     user = models.CharField(_("Slurm user"), max_length=64, blank=True)
     partition = models.CharField(_("partition"), max_length=64, blank=True)
-    gpus = models.PositiveIntegerField(_("GPUs"))
-    elapsed_seconds = models.PositiveBigIntegerField(_("elapsed seconds"))
+    gpus = models.PositiveIntegerField(_("GPUs"), validators=[MaxValueValidator(MAX_GPUS)])
+    elapsed_seconds = models.PositiveBigIntegerField(
+        _("elapsed seconds"), validators=[MaxValueValidator(MAX_ELAPSED_SECONDS)]
+    )
     start = models.DateTimeField(_("start"))
     # The export's End, or Start + elapsed for a job still running when exported.
     end = models.DateTimeField(_("end"))
@@ -89,6 +94,9 @@ class UsageJob(models.Model):
                 condition=Q(gpu_seconds=F("gpus") * F("elapsed_seconds")), name="usage_job_gpu_seconds"
             ),
             models.CheckConstraint(condition=Q(end__gte=F("start")), name="usage_job_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(gpus__lte=MAX_GPUS) & Q(elapsed_seconds__lte=MAX_ELAPSED_SECONDS), name="usage_job_bounds"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -52,9 +52,12 @@ def format_hkd(value) -> str:
     """``Decimal('1234567')`` → ``HK$1,234,567.00``; negative amounts keep their sign before HK$; empty for
     nothing or what is not a number."""
     number = _decimal(value)
-    if number is None:
+    if number is None or not number.is_finite():
         return ""
-    amount = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        amount = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than Decimal holds: no amount the portal keeps
+        return ""
     sign = "-" if amount < 0 else ""
     return f"{sign}HK${abs(amount):,.2f}"
 

@@ -1,6 +1,10 @@
-"""Form pieces every app shares: how a service's ``ValidationError`` reaches the form the user filled in."""
+"""Form pieces every app shares: how a service's ``ValidationError`` reaches the form the user filled in, and
+choices of rows that never pass a value that cannot be an id to the database."""
 
+from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from .params import MAX_ID
 
 
 def form_add_service_errors(form, error: ValidationError) -> None:
@@ -20,3 +24,32 @@ def form_add_service_errors(form, error: ValidationError) -> None:
 def error_text(error: ValidationError) -> str:
     """A service's ``ValidationError`` as one line, for a message shown above the page."""
     return " ".join(error.messages)
+
+
+def is_id(value) -> bool:
+    """``value`` could be a row's id: ASCII digits within the database's bigint (else the database is never asked,
+    where it would be a server error)."""
+    text = str(value).strip()
+    return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
+
+
+class ModelChoiceField(forms.ModelChoiceField):
+    """A choice of one row by id; anything that cannot be an id is an invalid choice, as Django says it."""
+
+    def to_python(self, value):
+        if self.to_field_name is None and value not in self.empty_values and not is_id(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A choice of rows by id; anything that cannot be an id is refused, as Django refuses a wrong id."""
+
+    def _check_values(self, value):
+        if self.to_field_name is None:
+            for pk in value:
+                if not is_id(pk):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                    )
+        return super()._check_values(value)

@@ -5,7 +5,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.proposals.models import Proposal
+from portal.core.forms import ModelMultipleChoiceField
+from portal.proposals.models import MAX_HOURS_PER_CELL, Proposal
 
 from .models import MAX_SUBSIDY_RATE
 
@@ -113,6 +114,7 @@ class RecommendationForm(forms.Form):
                 self.fields[name] = forms.IntegerField(
                     label=_("GPU-hours in %(pool)s, %(quarter)s") % {"pool": pool.name, "quarter": quarter.code},
                     min_value=0,
+                    max_value=MAX_HOURS_PER_CELL,
                     required=False,
                     initial=requested.get((pool.pk, quarter.pk), 0),
                 )
@@ -167,7 +169,7 @@ class DecisionForm(forms.Form):
 
 
 class BulkDecisionForm(DecisionForm):
-    proposals = forms.ModelMultipleChoiceField(
+    proposals = ModelMultipleChoiceField(
         label=_("Proposals"), queryset=Proposal.objects.none(), widget=forms.CheckboxSelectMultiple
     )
 

@@ -6,13 +6,14 @@ their names and fields are relied on elsewhere."""
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.calls.models import Call, Quarter, ResourcePool
-from portal.proposals.models import Proposal, ProposalVersion
+from portal.proposals.models import MAX_HOURS_PER_CELL, Proposal, ProposalVersion
 
 MAX_SUBSIDY_RATE = Decimal("0.900")
 
@@ -158,12 +159,15 @@ class RecommendedHours(models.Model):
     recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="hours")
     pool = models.ForeignKey(ResourcePool, on_delete=models.PROTECT, related_name="+")
     quarter = models.ForeignKey(Quarter, on_delete=models.PROTECT, related_name="+")
-    gpu_hours = models.PositiveBigIntegerField(_("GPU-hours"))
+    gpu_hours = models.PositiveBigIntegerField(_("GPU-hours"), validators=[MaxValueValidator(MAX_HOURS_PER_CELL)])
 
     class Meta:
         ordering = ["recommendation", "pool__code", "quarter__starts_on"]
         constraints = [
             models.UniqueConstraint(fields=["recommendation", "pool", "quarter"], name="unique_recommended_cell"),
+            models.CheckConstraint(
+                condition=models.Q(gpu_hours__lte=MAX_HOURS_PER_CELL), name="recommended_hours_bounded"
+            ),
         ]
         verbose_name_plural = _("recommended hours")
 

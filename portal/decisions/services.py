@@ -17,7 +17,7 @@ from portal.audit.services import audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkd
 from portal.proposals.enums import AttachmentKind, ProposalState
-from portal.proposals.models import Proposal, ProposalVersion
+from portal.proposals.models import MAX_HOURS_PER_CELL, Proposal, ProposalVersion
 from portal.proposals.services import TransitionConflict, proposal_transition
 
 from .models import (
@@ -221,6 +221,13 @@ def _recommendation_new(
             raise ValidationError({"hours": _("Hours may only be recommended in the call's pools and quarters.")})
         if any(h < 0 for h in cells.values()):
             raise ValidationError({"hours": _("Hours cannot be negative.")})
+        if any(h > MAX_HOURS_PER_CELL for h in cells.values()):
+            raise ValidationError(
+                {
+                    "hours": _("At most %(hours)s GPU-hours in a pool and quarter.")
+                    % {"hours": f"{MAX_HOURS_PER_CELL:,}"}
+                }
+            )
         if not cells:
             raise ValidationError({"hours": _("Recommend some GPU-hours.")})
     else:

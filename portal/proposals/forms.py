@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organisation
 from portal.calls.models import Call
+from portal.core.forms import ModelChoiceField
 
 from .enums import AttachmentKind
 from .schema import ProposalSchema
@@ -35,8 +36,8 @@ class AttachmentForm(forms.Form):
 
 
 class ProposalStartForm(forms.Form):
-    call = forms.ModelChoiceField(label=_("Call"), queryset=Call.objects.none(), empty_label=None)
-    organisation = forms.ModelChoiceField(
+    call = ModelChoiceField(label=_("Call"), queryset=Call.objects.none(), empty_label=None)
+    organisation = ModelChoiceField(
         label=_("Lead organisation"), queryset=Organisation.objects.none(), empty_label=None
     )
 

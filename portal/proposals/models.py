@@ -2,8 +2,9 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +13,9 @@ from portal.calls.models import Call, Quarter, ResourcePool
 from portal.core.i18n import localised
 
 from .enums import AttachmentKind, ProposalState
+
+# The most GPU-hours one pool and quarter of a proposal may ask for (forms and database alike).
+MAX_HOURS_PER_CELL = 10_000_000
 
 
 class Proposal(models.Model):
@@ -73,6 +77,10 @@ class ProposalVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["proposal", "number"], name="unique_version_number"),
             models.CheckConstraint(condition=Q(min_share__gt=0) & Q(min_share__lte=1), name="version_min_share"),
+            models.CheckConstraint(
+                condition=Q(total_hours__gte=0) & Q(cost__gte=0) & Q(subsidy__gte=0) & Q(subsidy__lte=F("cost")),
+                name="version_budget_bounds",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -93,12 +101,13 @@ class ComputeRequest(models.Model):
     version = models.ForeignKey(ProposalVersion, on_delete=models.PROTECT, related_name="compute_requests")
     pool = models.ForeignKey(ResourcePool, on_delete=models.PROTECT, related_name="+")
     quarter = models.ForeignKey(Quarter, on_delete=models.PROTECT, related_name="+")
-    gpu_hours = models.PositiveBigIntegerField()
+    gpu_hours = models.PositiveBigIntegerField(validators=[MaxValueValidator(MAX_HOURS_PER_CELL)])
 
     class Meta:
         ordering = ["version", "pool__code", "quarter__starts_on"]
         constraints = [
             models.UniqueConstraint(fields=["version", "pool", "quarter"], name="unique_request_cell"),
+            models.CheckConstraint(condition=Q(gpu_hours__lte=MAX_HOURS_PER_CELL), name="request_hours_bounded"),
         ]
 
     def __str__(self) -> str:

@@ -20,9 +20,11 @@ from portal.core.formatting import format_hkd
 
 from .budget import Budget, budget_compute
 from .enums import Precision, Workload
+from .models import MAX_HOURS_PER_CELL
 
 CO_APPLICANT_ROWS = 5
-MAX_HOURS_PER_CELL = 10_000_000
+# HK$ amounts typed by applicants: at most 12 digits before the point (max_digits 14, 2 places).
+MAX_HKD = Decimal("999999999999.99")
 
 phone_validator = RegexValidator(r"^\+?[0-9 ()-]{8,20}$", _("Enter a telephone number, e.g. +852 2123 4567."))
 
@@ -142,7 +144,12 @@ class ProposalSchema(forms.Form):
     )
 
     other_funding = forms.DecimalField(
-        label=_("Other funding (HK$)"), min_value=0, max_digits=14, decimal_places=2, required=False
+        label=_("Other funding (HK$)"),
+        min_value=0,
+        max_value=MAX_HKD,
+        max_digits=14,
+        decimal_places=2,
+        required=False,
     )
     other_funding_sources = long_text(_("Sources of other funding"), required=False, max_length=2000, rows=2)
 
@@ -305,7 +312,7 @@ def budget_from_raw(context: CallContext, raw: dict[str, str]) -> tuple[Budget, 
     other_text = (raw.get("other_funding") or "").strip().replace(",", "")
     try:
         other = Decimal(other_text) if other_text else Decimal(0)
-        if other < 0 or not other.is_finite():
+        if not other.is_finite() or other < 0 or other > MAX_HKD:
             raise ValueError
     except (ValueError, ArithmeticError):
         problems["other_funding"] = str(_("Enter an amount in HK$."))

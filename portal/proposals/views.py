@@ -16,6 +16,7 @@ from portal.calls.models import Call
 from portal.core.downloads import download_response
 from portal.core.formatting import format_hk_clock, format_hkd
 from portal.core.forms import form_add_service_errors
+from portal.core.params import int_param
 from portal.core.permissions import PermissionRequiredMixin
 
 from . import selectors, services
@@ -163,8 +164,8 @@ class ProposalEditView(PermissionRequiredMixin, View):
         return redirect(reverse("proposals:edit", args=[pk]) + "#status")
 
     def _handle_attachments(self, attachment_form) -> bool:
-        remove = self.request.POST.get("remove_attachment", "")
-        if remove.isdigit():
+        remove = int_param(self.request.POST, "remove_attachment")
+        if remove is not None:
             attachment = self.proposal.attachments.filter(pk=remove, removed_at__isnull=True).first()
             if attachment is not None:
                 services.attachment_remove(attachment=attachment, user=self.request.user)

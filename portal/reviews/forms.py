@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import Role
 from portal.accounts.models import User
+from portal.core.forms import ModelChoiceField, ModelMultipleChoiceField
 from portal.core.i18n import localised
 
 from .enums import SCORE_LABELS, Recommendation
@@ -138,8 +139,8 @@ class DeadlineExtensionForm(forms.Form):
 
 
 class ManualAssignForm(forms.Form):
-    proposal = forms.ModelChoiceField(label=_("Proposal"), queryset=None)
-    reviewer = forms.ModelChoiceField(label=_("Reviewer"), queryset=None)
+    proposal = ModelChoiceField(label=_("Proposal"), queryset=None)
+    reviewer = ModelChoiceField(label=_("Reviewer"), queryset=None)
 
     def __init__(self, *args, proposals, **kwargs):
         super().__init__(*args, **kwargs)
@@ -149,8 +150,8 @@ class ManualAssignForm(forms.Form):
 
 
 class ConflictRecordForm(forms.Form):
-    proposal = forms.ModelChoiceField(label=_("Proposal"), queryset=None)
-    person = forms.ModelChoiceField(label=_("Reviewer or committee member"), queryset=None)
+    proposal = ModelChoiceField(label=_("Proposal"), queryset=None)
+    person = ModelChoiceField(label=_("Reviewer or committee member"), queryset=None)
     reason = forms.CharField(label=_("Conflict"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, proposals, **kwargs):
@@ -196,6 +197,7 @@ class ProfileForm(forms.ModelForm):
         model = ReviewerProfile
         fields = ["organisation", "expertise", "max_per_call", "available"]
         widgets = {"expertise": forms.CheckboxSelectMultiple}
+        field_classes = {"organisation": ModelChoiceField, "expertise": ModelMultipleChoiceField}
 
 
 class ReviewPreferencesForm(forms.Form):

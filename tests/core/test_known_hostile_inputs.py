@@ -58,3 +58,30 @@ def test_int_param_reads_only_a_positive_id(text, value):
     query = QueryDict(mutable=True)
     query["id"] = text
     assert int_param(query, "id") == value
+
+
+def test_money_of_1e30_is_refused_and_the_edit_page_still_shows(client, draft):
+    """Today the edit page itself failed once 1e30 was saved in the draft."""
+    proposal, applicant = draft
+    client.force_login(applicant)
+    url = reverse("proposals:edit", args=[proposal.pk])
+    assert client.post(url, {"action": "save", "other_funding": "1e30"}).status_code == 302
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'value="1e30"' in page.content.decode()
+    budget = client.get(reverse("proposals:budget", args=[proposal.pk]), {"other_funding": "1e30"})
+    assert budget.status_code == 200
+    assert budget.json()["problems"] == {"other_funding": "Enter an amount in HK$."}
+    check = client.post(url, {"action": "submit", "other_funding": "1e30"})
+    assert "Ensure this value is less than or equal to 999999999999.99." in check.content.decode()
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "99999999999999999999999"])
+def test_odd_digits_in_ids_typed_into_forms_are_not_ids(client, draft, value):
+    proposal, applicant = draft
+    client.force_login(applicant)
+    url = reverse("proposals:edit", args=[proposal.pk])
+    response = client.post(url, {"action": "save", "remove_attachment": value, "co1_organisation": value})
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.draft["co1_organisation"] == value
