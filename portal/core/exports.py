@@ -78,13 +78,15 @@ class _Echo:
 
 
 def csv_lines(
-    header: Iterable, rows: Iterable[Iterable[Any]], *, bom: bool = True, line_end: str = "\r\n"
+    header: Iterable | None, rows: Iterable[Iterable[Any]], *, bom: bool = True, line_end: str = "\r\n"
 ) -> Iterator[str]:
-    """The CSV document line by line (CRLF line ends as RFC 4180 unless told), every cell made safe."""
+    """The CSV document line by line (CRLF line ends as RFC 4180 unless told; no header line for ``None``), every
+    cell made safe."""
     writer = csv.writer(_Echo(), lineterminator=line_end)
     if bom:
         yield "\ufeff"
-    yield writer.writerow([_csv_text(h) for h in header])
+    if header is not None:
+        yield writer.writerow([_csv_text(h) for h in header])
     for row in rows:
         yield writer.writerow([_csv_text(v) for v in row])
 

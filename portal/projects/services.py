@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from datetime import datetime
 
 from django.db import transaction
@@ -12,6 +10,7 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.calls.models import ResourcePool
+from portal.core.exports import csv_lines
 from portal.core.formatting import hk_localtime
 from portal.proposals.models import Proposal
 
@@ -22,12 +21,8 @@ from .selectors import billing_basis
 
 def billing_csv(lines: list[Line], *, header: bool = True) -> str:
     """The statement's lines as CSV with the contract's columns (``billing.CSV_COLUMNS``)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(CSV_COLUMNS)
-    writer.writerows(line.csv_row() for line in lines)
-    return out.getvalue()
+    rows = (line.csv_row() for line in lines)
+    return "".join(csv_lines(CSV_COLUMNS if header else None, rows, bom=False, line_end="\n"))
 
 
 def statement_quarter_lines(*, proposal: Proposal, quarter: str) -> list[Line]:

@@ -158,6 +158,7 @@ PAGES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("reports:decision_letter", "officer", ("approved",), ("lang",)),
     ("reports:usage_statement", "officer", ("approved",), ("lang",)),
     ("audit:log", "auditor", (), ("verify", "page")),
+    ("projects:centre_clients", "officer", (), ()),
 ]
 LITERAL_ARGS = {"json", "csv", "xlsx", "ranking", "decisions", "awards"}
 # URL names that need no entry: pages reached only by posting a form shown on a page above (the crawl posts it
@@ -209,6 +210,13 @@ NOT_PAGES = {
     "reports:approval_report",
     "reports:document_status",
     "reports:document_download",
+    "projects:centre_client_revoke",
+    # The centre's JSON API (token-authenticated; its query parameters are typed by django-ninja's schemas).
+    "centre_api:openapi-json",
+    "centre_api:awards",
+    "centre_api:usage",
+    "centre_api:limits",
+    "centre_api:api-root",
 }
 # Values a single field gets while every other field keeps what the page shows (they pass validation and reach
 # the services and the database).
