@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('allocations', '0004_four_eyes_lock_whole_hours'),
+        ('allocations', '0005_progress_report_schedule'),
         ('proposals', '0002_amend_and_chinese_title'),
     ]
 
