@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 # Every dependency's version, dev tools included, pinned from pyproject.toml's ranges (`make lock` renews it).
 LOCK := requirements.lock
 PYTEST_ARGS ?=
+# axe-core for the accessibility tests, pinned in package.json / package-lock.json (npm ci)
+NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: run test lint format bench messages worker clean lock
 
@@ -30,8 +32,12 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the axe-core accessibility tests will skip (apt-get install npm)"; fi
+
 ## test: the whole suite (SQLite by default, PostgreSQL when DATABASE_URL is set)
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 lint: $(STAMP)

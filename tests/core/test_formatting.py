@@ -81,3 +81,10 @@ def test_template_filters_use_the_same_formatting():
 
     moment = '<time datetime="2026-11-27T15:04:59+08:00">'
     assert text == f"HK$5.00|70.0%|1,000|{moment}2026-11-27 15:04 HKT</time>|{moment}2026-11-27 15:04:59 HKT</time>|"
+
+
+def test_iso_datetime_is_a_valid_html_datetime_to_the_second_in_hong_kong_time():
+    moment = datetime(2026, 11, 27, 7, 4, 59, 123456, tzinfo=UTC)
+    html = Template('{% load portal %}<time datetime="{{ moment|iso_datetime }}">').render(Context({"moment": moment}))
+    assert html == '<time datetime="2026-11-27T15:04:59+08:00">'
+    assert Template("{% load portal %}{{ day|iso_datetime }}").render(Context({"day": moment.date()})) == "2026-11-27"

@@ -41,6 +41,17 @@ def hkt(value, seconds: bool = False) -> str:
     )
 
 
+@register.filter
+def iso_datetime(value) -> str:
+    """A ``<time datetime>`` value: ISO 8601 to the second with the Hong Kong offset (Django's ``date:'c'`` adds
+    microseconds, which HTML does not allow). A date is given as it is."""
+    if not value:
+        return ""
+    if not hasattr(value, "hour"):
+        return value.isoformat()
+    return formatting.hk_localtime(value).isoformat(timespec="seconds")
+
+
 # ---- Stored names in the reader's language (portal/core/i18n.py) ---------------------------------------------
 
 
