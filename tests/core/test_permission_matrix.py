@@ -295,6 +295,10 @@ MATRIX: dict[str, dict[str, str]] = {
     "reviews:calls": {
         "GET": "302 403 403 403 403 403 200 200 200 200 200",
     },
+    "reviews:round": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+        "POST": "302 403 403 403 403 403 302 403 403 403 403",
+    },
     "reviews:call_assignments": {
         "GET": "302 403 403 403 403 403 200 403 403 403 403",
     },
@@ -339,6 +343,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "reviews:feedback": {
         "GET": "302 200 404 404 404 404 404 404 404 404 404",
         "POST": "302 422 404 404 404 404 404 404 404 404 404",
+    },
+    "decisions:work": {
+        "GET": "302 403 403 200 200 200 200 200 200 200 200",
     },
     "decisions:queue": {
         "GET": "302 403 403 403 403 403 200 200 200 200 200",
@@ -464,6 +471,20 @@ MATRIX: dict[str, dict[str, str]] = {
     },
     "reports:usage_statement": {
         "GET": "302 200 404 404 404 404 200 200 404 200 200",
+    },
+    "reports:audit_dossier": {
+        "GET": "302 403 404 404 404 404 403 403 404 403 200",
+    },
+    "calls:manage_list": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+    },
+    "calls:manage_create": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+        "POST": "302 403 403 403 403 403 400 403 403 403 403",
+    },
+    "calls:manage_edit": {
+        "GET": "302 403 403 403 403 403 200 403 403 403 403",
+        "POST": "302 403 403 403 403 403 400 403 403 403 403",
     },
     "audit:log": {
         "GET": "302 403 403 403 403 403 403 403 403 403 200",
@@ -641,6 +662,7 @@ def url_kwargs(name: str, d: Data) -> dict:
         "accounts:invite": {"pk": d.organisation.pk},
         "accounts:invitation_accept": {"token": d.invitation.token},
         "calls:detail": {"reference": d.call.reference},
+        "calls:manage_edit": {"reference": d.call.reference},
         "proposals:attachment_remove": {"pk": d.draft.pk, "attachment_pk": d.attachment.pk},
         "proposals:receipt": {"pk": p, "number": 1},
         "proposals:receipt_pdf": {"pk": p, "number": 1},
