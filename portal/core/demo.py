@@ -150,6 +150,7 @@ class DemoSeeder:
         self.now = timezone.now()
         # Every demo account has the same password: hash it once (hashing is slow on purpose).
         self.password_hash = make_password(DEMO_PASSWORD)
+        self.past_review_deadlines: list = []
 
     @transaction.atomic
     def run(self) -> None:
@@ -245,6 +246,11 @@ class DemoSeeder:
             },
             user=users["applicant@demo.aiss.hk"],
         )
+        # A past round's deadline is set once its reviews are in, as it stood when they were written.
+        from portal.reviews.models import CallReviewSettings
+
+        for call_id, deadline in self.past_review_deadlines:
+            CallReviewSettings.objects.filter(call_id=call_id).update(review_deadline=deadline)
 
     def _call(self, scheme, pool, quarters, *, reference, title, title_zh, opens, closes) -> Call:
         call, created = Call.objects.get_or_create(
@@ -282,12 +288,15 @@ class DemoSeeder:
                 RubricCriterion.objects.create(
                     call=call, number=number, name=name, name_zh=name_zh, weight=Decimal(weight), min_to_pass=minimum
                 )
-            # Reviews are due three weeks after the call closes (reviewers see it; reminders go out around it).
+            # Reviews are due three weeks after the call closes (reviewers see it; reminders go out around it). A
+            # deadline already past is set after the demo's reviews are written (see run).
+            deadline = closes + timedelta(days=21)
+            if deadline < self.now:
+                self.past_review_deadlines.append((call.pk, deadline))
+                deadline = None
             from portal.reviews.models import CallReviewSettings
 
-            CallReviewSettings.objects.get_or_create(
-                call=call, defaults={"review_deadline": closes + timedelta(days=21)}
-            )
+            CallReviewSettings.objects.get_or_create(call=call, defaults={"review_deadline": deadline})
         return call
 
     def _project_applicants(self, organisations, users) -> dict[str, User]:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from portal.accounts.enums import Role
 from portal.allocations.models import AllocationRun, UsageImport, UsageImportStatus, UsageJob, UsageQuarter
+from portal.allocations.sacct import MAX_ELAPSED_SECONDS
 from portal.calls.models import Quarter, ResourcePool
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import ComputeRequest, Proposal, ProposalVersion
@@ -82,12 +83,14 @@ def usage(proposal, *, quarter: str, hours: int, partition: str = "h800", job_id
     """A Slurm job of ``proposal``'s account worth ``hours`` GPU-hours, all in ``quarter``."""
     record = UsageImport.objects.create(filename="test.txt", sha256="0" * 64, status=UsageImportStatus.COMPLETED)
     start = timezone.now()
+    # Spread a large amount over more GPUs, so that the job's elapsed time stays within what Slurm can report.
+    gpus = next(g for g in (1, 8, 16, 3600) if hours * 3600 // g <= MAX_ELAPSED_SECONDS)
     job = UsageJob.objects.create(
         job_id=job_id or f"job-{next(_numbers)}",
         account=proposal.account_code or "unknown",
         partition=partition,
-        gpus=1,
-        elapsed_seconds=hours * 3600,
+        gpus=gpus,
+        elapsed_seconds=hours * 3600 // gpus,
         start=start,
         end=start,
         state="COMPLETED",
