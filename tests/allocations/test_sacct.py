@@ -8,7 +8,7 @@ from django.conf import settings
 
 from portal.allocations.sacct import SacctError, gpu_hours, sacct_jobs, split_by_quarter
 
-# The shared folder sits beside the repository (../shared), here and in CI.
+# The Slurm sample kept with the tests (tests/data).
 SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State\n"
 

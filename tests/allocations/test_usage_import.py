@@ -26,7 +26,7 @@ from tests.factories import ProposalFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
-# The shared folder sits beside the repository (../shared), here and in CI.
+# The Slurm sample kept with the tests (tests/data).
 SAMPLE = Path(settings.BASE_DIR) / "tests" / "data" / "sacct-sample.txt"
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State\n"
 
