@@ -52,7 +52,7 @@ format: $(STAMP)
 
 ## messages: refresh the translation catalogues (needs GNU gettext)
 messages: $(STAMP)
-	$(BIN)/python manage.py makemessages -l zh_Hant --ignore '.venv/*' --no-obsolete --no-location
+	$(BIN)/python manage.py makemessages -l zh_Hant --no-obsolete --no-location
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 ## bench: benchmarks (assignment, allocation, sacct import, reports)

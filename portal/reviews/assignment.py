@@ -61,7 +61,15 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
-__all__ = ["AssignmentProblem", "AssignmentResult", "assign", "assign_greedy", "check_assignment"]
+__all__ = [
+    "AssignmentProblem",
+    "AssignmentResult",
+    "Shortfall",
+    "assign",
+    "assign_greedy",
+    "check_assignment",
+    "shortfalls",
+]
 
 # Relative tolerance on the affinity optimum when evenness is improved (stage 3) and when results are compared.
 AFFINITY_TOLERANCE = 1e-6
@@ -153,12 +161,68 @@ def _allowed_pairs(problem: AssignmentProblem) -> list[tuple[str, str]]:
     return pairs
 
 
-def _unassigned(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str]]:
-    """The proposals still short of reviewers after ``pairs``, each with the reason in English."""
+@dataclass(frozen=True)
+class Shortfall:
+    """Why a proposal is still short of reviewers, as figures a page can put into words in the reader's language.
+
+    ``free`` reviewers have no conflict with the proposal (``conflicted`` do); ``full`` of the free ones have no
+    capacity left after the assignment; ``suggested`` of the free ones are on the applicant's list, of whom
+    ``suggested_limit`` (0 or 1) more may be assigned; ``below_minimum`` slots are still missing to reach the call's
+    minimum number of reviewers."""
+
+    missing: int
+    need: int
+    free: int
+    conflicted: int
+    full: int
+    suggested: int
+    suggested_limit: int
+    below_minimum: int
+
+    @property
+    def usable(self) -> int:
+        return self.free - self.suggested + min(self.suggested, self.suggested_limit)
+
+    @property
+    def too_few_without_conflict(self) -> bool:
+        return self.free < self.need
+
+    @property
+    def suggested_limit_binds(self) -> bool:
+        return not self.too_few_without_conflict and self.usable < self.need
+
+    @property
+    def capacity_exhausted(self) -> bool:
+        return self.missing > max(0, self.need - self.usable)
+
+    def english(self) -> str:
+        """The reason in English (for the audit record and logs; pages translate the figures themselves)."""
+        reasons = []
+        if self.too_few_without_conflict:
+            s = "s" if self.free != 1 else ""
+            reasons.append(f"only {self.free} available reviewer{s} without a conflict")
+        elif self.suggested_limit_binds:
+            reasons.append(
+                f"suggested-reviewer limit: {self.suggested} of the {self.free} reviewers without a conflict are on "
+                f"the applicant's suggested list and {'only one' if self.suggested_limit else 'no more'} of them "
+                "may be assigned"
+            )
+        if self.capacity_exhausted:
+            reasons.append("reviewers' capacity exhausted")
+        if self.below_minimum > 0:
+            reasons.insert(0, f"{self.below_minimum} short of the minimum number of reviewers")
+        return "; ".join(reasons)
+
+
+def shortfalls(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> dict[str, Shortfall]:
+    """The proposals still short of reviewers after ``pairs``, each with the figures that explain why."""
+    pairs = list(pairs)
     assigned: dict[str, int] = defaultdict(int)
-    for proposal, _reviewer in pairs:
+    load: dict[str, int] = defaultdict(int)
+    for proposal, reviewer in pairs:
         assigned[proposal] += 1
-    unassigned = {}
+        load[reviewer] += 1
+    result = {}
     for proposal in problem.proposals:
         need = _need(problem, proposal)
         missing = need - assigned[proposal]
@@ -166,24 +230,22 @@ def _unassigned(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) ->
             continue
         suggested = problem.suggested.get(proposal, frozenset())
         free = [r for r in problem.reviewers if (proposal, r) not in problem.conflicts]
-        free_suggested = sum(1 for r in free if r in suggested)
-        limit = _suggested_limit(problem, proposal)
-        usable = len(free) - free_suggested + min(free_suggested, limit)
-        reasons = []
-        if len(free) < need:
-            reasons.append(f"only {len(free)} available reviewer{'s' if len(free) != 1 else ''} without a conflict")
-        elif usable < need:
-            reasons.append(
-                f"suggested-reviewer limit: {free_suggested} of the {len(free)} reviewers without a conflict are on "
-                f"the applicant's suggested list and {'only one' if limit else 'no more'} of them may be assigned"
-            )
-        if missing > max(0, need - usable):
-            reasons.append("reviewers' capacity exhausted")
-        below = _first(problem, proposal) - assigned[proposal]
-        if below > 0:
-            reasons.insert(0, f"{below} short of the minimum number of reviewers")
-        unassigned[proposal] = (missing, "; ".join(reasons))
-    return unassigned
+        result[proposal] = Shortfall(
+            missing=missing,
+            need=need,
+            free=len(free),
+            conflicted=len(problem.reviewers) - len(free),
+            full=sum(1 for r in free if load[r] >= _capacity(problem, r)),
+            suggested=sum(1 for r in free if r in suggested),
+            suggested_limit=_suggested_limit(problem, proposal),
+            below_minimum=max(0, _first(problem, proposal) - assigned[proposal]),
+        )
+    return result
+
+
+def _unassigned(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[int, str]]:
+    """The proposals still short of reviewers after ``pairs``, each with the reason in English."""
+    return {p: (s.missing, s.english()) for p, s in shortfalls(problem, pairs).items()}
 
 
 def _result(problem: AssignmentProblem, pairs: Iterable[tuple[str, str]], status: str) -> AssignmentResult:

@@ -166,6 +166,9 @@ class Assignment(models.Model):
     declared_at = models.DateTimeField(null=True, blank=True)
     # The secretariat may let this reviewer submit after the call's review deadline, until this time (audited).
     deadline_extended_to = models.DateTimeField(_("review deadline extended to"), null=True, blank=True)
+    # Why this pair, as worked out when it was made: {"affinity": 0.5, "tags": [tag ids in common], "load": the
+    # reviewer's active assignments in the call after it, "limit": their limit} (portal/reviews/explain.py words it).
+    explanation = models.JSONField(_("why this reviewer"), default=dict, blank=True)
 
     class Meta:
         ordering = ["proposal", "assigned_at", "pk"]

@@ -1,8 +1,9 @@
 """Writes on reviews: assignment (manual and automatic), declarations of interest, reviews, reopening,
 the applicant's response, the committee's consensus and the reminders."""
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,7 +27,7 @@ from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
 from . import selectors
-from .assignment import AssignmentProblem, AssignmentResult, assign, check_assignment
+from .assignment import AssignmentProblem, AssignmentResult, Shortfall, assign, check_assignment, shortfalls
 from .conflicts import conflict_reason, conflicted_in_call_ids, conflicted_pairs, free_of_conflict
 from .enums import ACTIVE_ASSIGNMENT, AssignmentSource, AssignmentStatus, ConflictSource, ReviewState
 from .models import (
@@ -180,14 +181,31 @@ def assignment_create(
         ).exists()
     ):
         raise ValidationError({"reviewer": _("A reviewer from the applicant's suggested list is already assigned.")})
-    assignment = _assignment_save(proposal=proposal, reviewer=reviewer, actor=actor, source=source, now=now)
-    audit_record(actor=actor, action="review.assign", obj=proposal, after={"reviewer": reviewer.pk, "source": source})
+    explanation = pair_explanations(
+        pairs=[(proposal.pk, reviewer.pk)],
+        loads={reviewer.pk: _load(reviewer=reviewer, call=proposal.call) + 1},
+        limits={reviewer.pk: profile.max_per_call},
+    )[(proposal.pk, reviewer.pk)]
+    assignment = _assignment_save(
+        proposal=proposal, reviewer=reviewer, actor=actor, source=source, now=now, explanation=explanation
+    )
+    audit_record(
+        actor=actor,
+        action="review.assign",
+        obj=proposal,
+        after={"reviewer": reviewer.pk, "source": source, "explanation": explanation},
+    )
     return assignment
 
 
-def _assignment_save(*, proposal, reviewer, actor, source, now) -> Assignment:
+def _assignment_save(*, proposal, reviewer, actor, source, now, explanation: dict | None = None) -> Assignment:
     assignment = Assignment(
-        proposal=proposal, reviewer=reviewer, assigned_by=actor, source=source, assigned_at=now or timezone.now()
+        proposal=proposal,
+        reviewer=reviewer,
+        assigned_by=actor,
+        source=source,
+        assigned_at=now or timezone.now(),
+        explanation=explanation or {},
     )
     assignment.full_clean()
     assignment.save()
@@ -222,6 +240,33 @@ def _notify_assigned(assignment_id: int) -> None:
 
 def _jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def pair_explanations(
+    *, pairs: list[tuple[int, int]], loads: dict[int, int], limits: dict[int, int]
+) -> dict[tuple[int, int], dict]:
+    """Why each (proposal, reviewer) pair: the expertise they share and its match (as the assignment scores it),
+    and the reviewer's load in the call after the assignment against their limit. Two queries."""
+    proposal_ids = {p for p, _r in pairs}
+    reviewer_ids = {r for _p, r in pairs}
+    proposal_tags: dict[int, set[int]] = defaultdict(set)
+    for p, t in ProposalExpertise.objects.filter(proposal_id__in=proposal_ids).values_list("proposal_id", "tag_id"):
+        proposal_tags[p].add(t)
+    reviewer_tags: dict[int, set[int]] = defaultdict(set)
+    through = ReviewerProfile.expertise.through
+    for r, t in through.objects.filter(reviewerprofile__user_id__in=reviewer_ids).values_list(
+        "reviewerprofile__user_id", "expertisetag_id"
+    ):
+        reviewer_tags[r].add(t)
+    return {
+        (p, r): {
+            "affinity": round(_jaccard(proposal_tags[p], reviewer_tags[r]), 3),
+            "tags": sorted(proposal_tags[p] & reviewer_tags[r]),
+            "load": loads.get(r, 0),
+            "limit": limits.get(r),
+        }
+        for p, r in pairs
+    }
 
 
 def assignment_problem(*, call: Call) -> AssignmentProblem:
@@ -284,6 +329,7 @@ def assignment_problem(*, call: Call) -> AssignmentProblem:
 class AutoAssignmentOutcome:
     created: list[Assignment]
     result: AssignmentResult
+    shortfalls: dict[str, Shortfall] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -310,12 +356,24 @@ def assignment_auto(
     now = now or timezone.now()
     proposals = {str(p.pk): p for p in selectors.reviewable_proposals(call=call)}
     reviewers = {str(u.pk): u for u in User.objects.filter(pk__in=[int(r) for _p, r in result.pairs])}
+    new_load = Counter(r for _p, r in result.pairs)
+    explanations = pair_explanations(
+        pairs=[(int(p), int(r)) for p, r in result.pairs],
+        loads={int(r): problem.load_already.get(r, 0) + n for r, n in new_load.items()},
+        limits={int(r): problem.load_already.get(r, 0) + problem.reviewers[r] for r in new_load},
+    )
     created = [
         _assignment_save(
-            proposal=proposals[p], reviewer=reviewers[r], actor=actor, source=AssignmentSource.AUTOMATIC, now=now
+            proposal=proposals[p],
+            reviewer=reviewers[r],
+            actor=actor,
+            source=AssignmentSource.AUTOMATIC,
+            now=now,
+            explanation=explanations[(int(p), int(r))],
         )
         for p, r in sorted(result.pairs, key=lambda pair: (int(pair[0]), int(pair[1])))
     ]
+    short = shortfalls(problem, result.pairs)
     audit_record(
         actor=actor,
         action="review.assign_auto",
@@ -323,11 +381,12 @@ def assignment_auto(
         after={
             "pairs": sorted([int(p), int(r)] for p, r in result.pairs),
             "unassigned": {p: list(v) for p, v in result.unassigned.items()},
+            "shortfalls": {p: asdict(s) for p, s in short.items()},
             "status": result.status,
             "objective": result.objective,
         },
     )
-    return AutoAssignmentOutcome(created=created, result=result)
+    return AutoAssignmentOutcome(created=created, result=result, shortfalls=short)
 
 
 # ---- Conflicts of interest ------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
@@ -20,6 +22,7 @@ from portal.proposals.models import Proposal
 from . import selectors, services
 from .conflicts import WITHHELD, conflicted_in_call_ids
 from .enums import AssignmentStatus, ReviewState
+from .explain import shortfall_reasons, tag_names
 from .filters import RankingFilter
 from .forms import (
     SUGGESTION_ROWS,
@@ -288,9 +291,21 @@ class CallAssignmentsView(CallMixin, TemplateView):
             reviewers=selectors.reviewer_loads(call=self.call),
             assign_form=kwargs.get("assign_form") or ManualAssignForm(proposals=proposals),
             conflict_form=kwargs.get("conflict_form") or ConflictRecordForm(proposals=proposals),
-            outcome=self.request.session.pop(f"auto-assign:{self.call.pk}", None),
+            outcome=_outcome_worded(self.request.session.pop(f"auto-assign:{self.call.pk}", None)),
+            tag_names=tag_names(),
         )
         return context
+
+
+def _outcome_worded(outcome: dict | None) -> dict | None:
+    """The last automatic assignment's outcome with each shortfall's reasons in the reader's language."""
+    if not outcome:
+        return outcome
+    for row in outcome.get("unassigned", []):
+        shortfall = row.get("shortfall") or {}
+        row["missing"] = shortfall.get("missing", 0)
+        row["reasons"] = shortfall_reasons(shortfall) if shortfall else []
+    return outcome
 
 
 class AutoAssignView(CallMixin, View):
@@ -301,13 +316,14 @@ class AutoAssignView(CallMixin, View):
             messages.error(request, error_text(exc))
             return redirect("reviews:call_assignments", call_pk=call_pk)
         references = dict(Proposal.objects.filter(call=self.call).values_list("pk", "reference"))
+        # Kept as figures, not words, so that the page words them in the reader's language.
         request.session[f"auto-assign:{call_pk}"] = {
             "created": len(outcome.created),
             "status": outcome.result.status,
             "objective": round(outcome.result.objective, 3),
             "unassigned": [
-                {"reference": references.get(int(p), p), "missing": missing, "reason": reason}
-                for p, (missing, reason) in sorted(outcome.result.unassigned.items(), key=lambda i: int(i[0]))
+                {"reference": references.get(int(p), p), "shortfall": asdict(shortfall)}
+                for p, shortfall in sorted(outcome.shortfalls.items(), key=lambda i: int(i[0]))
             ],
         }
         messages.success(request, _("%(n)s reviewers were assigned.") % {"n": len(outcome.created)})

@@ -289,11 +289,11 @@ def test_call_assignments_query_count_constant(client, django_assert_num_queries
     client.force_login(secretariat)
     url = reverse("reviews:call_assignments", args=[call.pk])
     assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(14):  # 12, the second factor's device, the proposals withheld (conflicts)
+    with django_assert_num_queries(15):  # 12, the second factor's device, the proposals withheld, the expertise tags
         assert client.get(url).status_code == 200
     for _ in range(3):
         assign(submitted_proposal(call), ReviewerProfileFactory().user)
-    with django_assert_num_queries(14):  # 12, the second factor's device, the proposals withheld (conflicts)
+    with django_assert_num_queries(15):  # 12, the second factor's device, the proposals withheld, the expertise tags
         assert client.get(url).status_code == 200
 
 
