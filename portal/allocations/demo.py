@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.calls.models import Call
+from portal.projects.enums import AwardVersionKind
+from portal.projects.versions import award_version_record
 
 from .models import AllocationRun, RunKind, Tranche, TrancheCondition
 from .optimiser import allocate
@@ -67,5 +69,9 @@ def demo_allocation_lock(*, call: Call, proposals, actor, approver=None, score: 
     # As ``allocation_lock`` does: each award as locked, so that ``verify_audit`` holds for the demo too.
     for award in run.awards.prefetch_related("hours").order_by("pk"):
         audit_record(actor=approver or actor, action=AWARD_LOCKED, obj=award, after=award_audit_values(award))
+        if award.share > 0:
+            award_version_record(
+                award=award, kind=AwardVersionKind.LOCK, reason=f"Run #{run.pk} locked", actor=approver or actor
+            )
     run.refresh_from_db()
     return run

@@ -26,6 +26,8 @@ from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
 from portal.core.formatting import format_hkd
 from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify
+from portal.projects.enums import AwardVersionKind
+from portal.projects.versions import award_version_record
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from portal.proposals.services import proposal_transition
@@ -61,7 +63,9 @@ ZERO = Decimal(0)
 # that each locked award still equals the last of them.
 AWARD_LOCKED = "allocation.award_locked"
 AWARD_RECLAIMED = "allocation.award_reclaimed"
-AWARD_VALUE_ACTIONS = (AWARD_LOCKED, AWARD_RECLAIMED)
+# Any other change to a locked award (an approved change request, completion): written by award_version_record.
+AWARD_CHANGED = "allocation.award_changed"
+AWARD_VALUE_ACTIONS = (AWARD_LOCKED, AWARD_RECLAIMED, AWARD_CHANGED)
 CENT = Decimal("0.01")
 SHARE_QUANTUM = Decimal("0.000001")
 FAILED_STATUSES = {
@@ -818,6 +822,15 @@ def allocation_lock(
     # Each award as locked (funded or not): ``verify_audit`` compares the stored awards with these values.
     for award in run.awards.prefetch_related("hours").order_by("pk"):
         audit_record(actor=actor, action=AWARD_LOCKED, obj=award, after=award_audit_values(award))
+    # Version 1 of each funded award (domain brief §10: the lock, then every change, is a version).
+    for award in awards:
+        award_version_record(
+            award=award,
+            kind=AwardVersionKind.LOCK,
+            reason=f"Run #{run.pk} locked (proposed by user #{run.lock_proposed_by_id})",
+            actor=actor,
+            now=now,
+        )
     audit_record(
         actor=actor,
         action="allocation.lock",
@@ -1034,6 +1047,18 @@ def _clawback_apply(*, checkpoint: ClawbackCheckpoint, actor, now: datetime | No
             award.subsidy = _subsidy(cells, award.subsidy_rate)
             award.save(update_fields=["share", "subsidy"])
             audit_record(actor=actor, action=AWARD_RECLAIMED, obj=award, after=award_audit_values(award, cells))
+            if not any(locked_cells[pk].award_id == award.pk for pk, hours in row["split"].items() if hours > 0):
+                continue  # another award of the project gave the hours: this one is unchanged
+            award_version_record(
+                award=award,
+                kind=AwardVersionKind.CLAWBACK,
+                reason=(
+                    f"Checkpoint {checkpoint.number} of {checkpoint.due_on.isoformat()}: {row['used']:.1f} of "
+                    f"{row['awarded']:,.0f} GPU-hours used, {row['reclaim']:,.0f} unused GPU-hours reclaimed"
+                ),
+                actor=actor,
+                now=now,
+            )
         made.append(
             Clawback.objects.create(
                 checkpoint=checkpoint,

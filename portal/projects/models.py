@@ -1,4 +1,5 @@
-"""A project's life after the award (domain brief §10): billing statements, and the Slurm limits given to the centre."""
+"""A project's life after the award (domain brief §10): award versions, billing statements, and the Slurm limits
+given to the centre."""
 
 from django.conf import settings
 from django.db import models
@@ -6,8 +7,42 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .enums import AwardVersionKind
+
 HOURS = {"max_digits": 18, "decimal_places": 2}
 MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class AwardVersion(models.Model):
+    """One version of a locked award: the lock is version 1, and every later change (claw-back, an approved change
+    request, completion) makes the next, with what made it, why, who and when, and the award as it then stood:
+    its GPU-hours per pool and quarter (``cells``: ``[{"pool": "h800", "quarter": "2026Q1", "gpu_hours": "500"}]``,
+    whole hours), their total, its share of the request and its subsidy. Written by
+    ``portal.projects.versions.award_version_record`` only, never changed."""
+
+    award = models.ForeignKey("allocations.Award", on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveSmallIntegerField(_("version"))
+    kind = models.CharField(_("change"), max_length=12, choices=AwardVersionKind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("made at"), default=timezone.now)
+    cells = models.JSONField(_("GPU-hours per pool and quarter"), default=list)
+    gpu_hours = models.DecimalField(_("GPU-hours awarded"), **HOURS)
+    share = models.DecimalField(_("share of the request"), max_digits=7, decimal_places=6)
+    subsidy = models.DecimalField(_("subsidy (HK$)"), **MONEY)
+
+    class Meta:
+        ordering = ["award", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["award", "number"], name="unique_award_version"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="award_version_from_one"),
+            models.CheckConstraint(condition=Q(gpu_hours__gte=0) & Q(subsidy__gte=0), name="award_version_figures"),
+        ]
+
+    def __str__(self) -> str:
+        return f"award #{self.award_id} v{self.number} ({self.kind})"
 
 
 class BillingStatement(models.Model):
