@@ -90,7 +90,27 @@ PAGES = {
     "committee-ranking": ("member", "/reviews/calls/{call.pk}/ranking/"),
     "chair-queue": ("chair", "/decisions/"),
     "chair-allocations": ("chair", "/allocations/"),
+    "secretariat-work": ("secretariat", "/decisions/work/"),
+    "secretariat-calls-manage": ("secretariat", "/calls/manage/"),
+    "secretariat-call-create": ("secretariat", "/calls/manage/new/"),
+    "secretariat-call-edit": ("secretariat", "/calls/manage/{call.reference}/"),
+    "secretariat-review-round": ("secretariat", "/reviews/calls/{call.pk}/round/"),
+    "chair-work": ("chair", "/decisions/work/"),
 }
+
+# WCAG 1.4.10 (reflow): at 320 CSS pixels wide nothing makes the page scroll sideways; a wide table scrolls inside
+# its own box (``.table-responsive``).
+NARROW = 320
+OVERFLOWING = """width => [...document.querySelectorAll('body *')].filter(el => {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) return false;
+    for (let up = el.parentElement; up; up = up.parentElement) {
+        const style = getComputedStyle(up);
+        if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX)) return false;
+    }
+    return true;
+}).slice(0, 5).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + [...el.classList].join('.')
+    + ' (right edge ' + Math.round(el.getBoundingClientRect().right) + ' px)')"""
 
 
 def axe_available() -> None:
@@ -132,3 +152,12 @@ def test_page_has_no_wcag_aa_violation(page, live_server, site, name, language):
         page.shot("violations")
     assert result["violations"] == [], describe(result["violations"])
     assert result["passes"], "axe ran no check at all"
+
+    page.set_viewport_size({"width": NARROW, "height": 800})
+    page.wait_for_function("width => document.documentElement.clientWidth <= width", arg=NARROW)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > NARROW:
+        page.shot("reflow")
+    assert width <= NARROW, f"the page is {width} px wide at {NARROW} px: " + "; ".join(
+        page.evaluate(OVERFLOWING, NARROW)
+    )
