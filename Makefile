@@ -55,7 +55,7 @@ messages: $(STAMP)
 	$(BIN)/python manage.py makemessages -l zh_Hant --no-obsolete --no-location
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
-## bench: benchmarks (assignment, allocation, sacct import, reports)
+## bench: every benchmark to the end (assignment, allocation, sacct import, reports), then one table of measure, goal, figure, verdict
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 

@@ -142,6 +142,8 @@ def describe(
 
 
 def main() -> None:
+    from tests.benchmarks.results import record
+
     print(f"{PROPOSALS} proposals x {PER_PROPOSAL} reviewers, {REVIEWERS} reviewers")
     for name, options in (
         ("roomy", {}),
@@ -172,6 +174,13 @@ def main() -> None:
             without_seconds = time.perf_counter() - started
             print(f"   no min   {describe(old, without, without_seconds, minimum=problem)}")
         ratio = optimal.objective / greedy.objective if greedy.objective else math.nan
+        record(f"reviewer assignment ({name}): solver time", f"{optimal_seconds:.1f} s")
+        record(
+            f"reviewer assignment ({name}): pairs vs greedy",
+            f"{len(optimal.pairs) - len(greedy.pairs):+d}",
+            goal=">= 0",
+            met=len(optimal.pairs) >= len(greedy.pairs),
+        )
         print(
             f"   assign vs greedy: {len(optimal.pairs) - len(greedy.pairs):+d} slots, "
             f"affinity x{ratio:.3f} ({optimal.objective - greedy.objective:+.2f}), proposals below minimum "

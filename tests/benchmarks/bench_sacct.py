@@ -99,6 +99,7 @@ def main() -> None:
     from portal.allocations.models import UsageJob, UsageQuarter
     from portal.allocations.sacct import sacct_jobs
     from portal.allocations.usage import usage_import
+    from tests.benchmarks import results
 
     with tempfile.TemporaryDirectory(prefix="bench-sacct-") as tmp:
         folder = Path(tmp)
@@ -128,6 +129,19 @@ def main() -> None:
                     f"process peak RSS {_rss_mib():.0f} MiB (baseline {baseline:.0f} MiB)",
                     flush=True,
                 )
+                results.record(
+                    f"sacct import, {LINES:,} lines, {label} (SQLite)",
+                    f"{elapsed:.1f} s",
+                    goal="<= 30 s",
+                    met=elapsed <= 30,
+                )
+            peak = _rss_mib()
+            results.record(
+                f"sacct import, {LINES:,} lines: process peak RSS",
+                f"{peak:.0f} MiB",
+                goal="<= 200 MB",
+                met=peak * 2**20 <= 200e6,
+            )
             print(f"rows: {UsageJob.objects.count():,} jobs, {UsageQuarter.objects.count():,} job-quarters", flush=True)
         finally:
             connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
