@@ -3,6 +3,8 @@ from dataclasses import asdict
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -268,6 +270,10 @@ class CallListView(PermissionRequiredMixin, ListView):
         return Call.objects.order_by("-opens_at")
 
 
+# Rows per page of the whole-call pages (assignments, ranking).
+PAGE_SIZE = 50
+
+
 class CallMixin(PermissionRequiredMixin):
     permission_required = "portal.reviews.assign_reviewers"
 
@@ -283,11 +289,22 @@ class CallAssignmentsView(CallMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         hidden = conflicted_in_call_ids(user=self.request.user, call_id=self.call.pk)
         proposals = selectors.reviewable_proposals(call=self.call).exclude(pk__in=hidden)
+        search = (self.request.GET.get("q") or "").strip()[:100]
+        overview = selectors.call_assignment_overview(call=self.call)
+        if search:
+            overview = overview.filter(
+                Q(reference__icontains=search) | Q(title__icontains=search) | Q(title_zh__icontains=search)
+            )
+        # A page at a time: a whole call's assignments are thousands of rows (issue 14).
+        page = Paginator(overview, PAGE_SIZE).get_page(self.request.GET.get("page"))
         context.update(
             call=self.call,
             hidden=hidden,
             withheld_text=WITHHELD,
-            proposals=selectors.call_assignment_overview(call=self.call),
+            proposals=page,
+            page_obj=page,
+            is_paginated=page.has_other_pages(),
+            search=search,
             reviewers=selectors.reviewer_loads(call=self.call),
             assign_form=kwargs.get("assign_form") or ManualAssignForm(proposals=proposals),
             conflict_form=kwargs.get("conflict_form") or ConflictRecordForm(proposals=proposals),
@@ -463,10 +480,14 @@ class RankingView(RankingMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         rows = self.ranking()
+        # The ranking is worked out for the whole call (ranks need every row); the page shows a page of it.
+        page = Paginator([r for r in rows if not r.conflicted], PAGE_SIZE).get_page(self.request.GET.get("page"))
         context.update(
             call=self.call,
             filter=self.filter,
-            rows=[r for r in rows if not r.conflicted],
+            rows=page,
+            page_obj=page,
+            is_paginated=page.has_other_pages(),
             conflicted_rows=[r for r in rows if r.conflicted],
             settings=selectors.review_settings(call=self.call),
             query=self.request.GET.urlencode(),

@@ -289,11 +289,11 @@ def test_call_assignments_query_count_constant(client, django_assert_num_queries
     client.force_login(secretariat)
     url = reverse("reviews:call_assignments", args=[call.pk])
     assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(15):  # 12, the second factor's device, the proposals withheld, the expertise tags
+    with django_assert_num_queries(16):  # 12, the second factor's device, the proposals withheld, the tags, the pages
         assert client.get(url).status_code == 200
     for _ in range(3):
         assign(submitted_proposal(call), ReviewerProfileFactory().user)
-    with django_assert_num_queries(15):  # 12, the second factor's device, the proposals withheld, the expertise tags
+    with django_assert_num_queries(16):  # 12, the second factor's device, the proposals withheld, the tags, the pages
         assert client.get(url).status_code == 200
 
 
@@ -346,3 +346,47 @@ def test_profile_page_saves_through_the_service_and_keeps_bad_input(client, revi
     assert AuditEvent.objects.latest("seq").action == "reviewer_profile.save"
     client.force_login(secretariat)
     assert client.get(reverse("reviews:profile")).status_code == 403
+
+
+def test_call_assignments_come_a_page_at_a_time_with_a_search(
+    client, django_assert_num_queries, call, secretariat, reviewer, assign, monkeypatch
+):
+    """Issue 14: a whole call's assignments are thousands of rows; the page shows PAGE_SIZE of them, in a fixed number
+    of queries, and finds a proposal by reference or title."""
+    monkeypatch.setattr("portal.reviews.views.PAGE_SIZE", 2)
+    proposals = [submitted_proposal(call, title=f"Typhoon model {n}") for n in range(5)]
+    for proposal in proposals:
+        assign(proposal, reviewer)
+    client.force_login(secretariat)
+    url = reverse("reviews:call_assignments", args=[call.pk])
+
+    with django_assert_num_queries(16):  # as for one page
+        first = client.get(url).content.decode()
+    last = client.get(url, {"page": "3"}).content.decode()
+    found = client.get(url, {"q": proposals[3].reference}).content.decode()
+
+    def row(proposal):  # the proposal's row in the table (the assign form lists every proposal)
+        return f'href="{reverse("reviews:committee_proposal", args=[proposal.pk])}"'
+
+    ordered = sorted(proposals, key=lambda p: p.reference)
+    assert "Page 1 of 3" in first
+    assert row(ordered[0]) in first
+    assert row(ordered[2]) not in first
+    assert "Page 3 of 3" in last
+    assert row(ordered[4]) in last
+    assert row(ordered[0]) not in last
+    assert row(proposals[3]) in found
+    assert row(proposals[0]) not in found
+    assert client.get(url, {"page": "abc"}).status_code == 200  # a hostile page number gives the first page
+
+
+def test_ranking_comes_a_page_at_a_time(client, call, scored_call, monkeypatch):
+    monkeypatch.setattr("portal.reviews.views.PAGE_SIZE", 1)
+    client.force_login(UserFactory(role="auditor"))
+    url = reverse("reviews:ranking", args=[call.pk])
+    first = client.get(url).content.decode()
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert "Page 1 of" in first
+    assert "showing 1\u20131" in first
+    assert "Page 2 of" in second
+    assert "showing 2\u20132" in second
