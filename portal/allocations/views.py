@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.core.paginator import Paginator
+from django.db.models import Case, DecimalField, F, Prefetch, Q, Value, When
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -184,19 +185,38 @@ def _run(pk: int) -> AllocationRun:
     )
 
 
+# Awards per page of the run page.
+RUN_PAGE_SIZE = 50
+
+
 class RunView(OfficialMixin, TemplateView):
     template_name = "allocations/run.html"
 
     def get_context_data(self, **kwargs):
         run = _run(kwargs["pk"])
-        awards = list(selectors.run_awards(run=run))
+        hidden = conflicted_in_call_ids(user=self.request.user, call_id=run.call_id)
+        # A page of awards at a time (a run has one per proposal: thousands). Withheld rows (conflicts) go last in
+        # reference order across the whole run, as _withhold puts them, so that their place tells nothing.
+        ordered = selectors.run_awards(run=run)
+        if hidden:
+            withheld = Q(proposal_id__in=hidden)
+            ordered = ordered.order_by(
+                Case(When(withheld, then=Value(1)), default=Value(0)),
+                Case(When(withheld, then=Value(0)), default=F("score"), output_field=DecimalField()).desc(),
+                "proposal__reference",
+            )
+        page = Paginator(ordered, RUN_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        awards = list(page.object_list)
         pools = {p.code: p.name for p in run.call.pools.all()}
-        orgs = {f"org-{a.proposal.organisation_id}": a.proposal.organisation.name for a in awards}
+        # Reasons may name any organisation of the run (an organisation cap): one small query for all of them.
+        orgs = {
+            f"org-{pk}": name
+            for pk, name in run.awards.values_list("proposal__organisation_id", "proposal__organisation__name")
+        }
         for award in awards:
             award.reason_text = explain.award_reason(award, pool_names=pools, org_names=orgs)
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
             award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
-        hidden = conflicted_in_call_ids(user=self.request.user, call_id=run.call_id)
         awards = _withhold(awards, hidden=hidden)
         summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
         user = self.request.user
@@ -205,6 +225,8 @@ class RunView(OfficialMixin, TemplateView):
             "run": run,
             "stage": STAGES.get(run.stage, run.stage),
             "awards": awards,
+            "page_obj": page,
+            "is_paginated": page.has_other_pages(),
             "summary": summary,
             "capacity_rows": [
                 {
@@ -231,10 +253,10 @@ class RunView(OfficialMixin, TemplateView):
             and run.lock_proposed_by_id != user.pk
             and user.has_perm("portal.allocations.lock_allocation", run),
             "can_run": user.has_perm("portal.allocations.run_allocation"),
-            "soft_limit_awards": [a for a in awards if a.soft_limits and not a.withheld],
+            "soft_limit_count": run.awards.exclude(soft_limits=[]).exclude(proposal_id__in=hidden).count(),
             "withheld_text": WITHHELD,
             # The score-weighted value sums the scores: with a withheld proposal in it, it is withheld too.
-            "value_withheld": bool(hidden & {a.proposal_id for a in awards}),
+            "value_withheld": bool(hidden) and run.awards.filter(proposal_id__in=hidden).exists(),
         }
 
 

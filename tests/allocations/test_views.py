@@ -205,10 +205,27 @@ def test_run_page_query_count_constant(
     run = run_for(call, officer, django_capture_on_commit_callbacks, size)
     client.force_login(officer)
     url = reverse("allocations:run", args=[run.pk])
-    # 10, one for the second factor's device, and two for conflicts of interest: the proposals withheld from
-    # this official, and whether they may propose the lock of this run's awards.
-    with django_assert_num_queries(13):
+    # 10, one for the second factor's device, two for conflicts of interest (the proposals withheld from this
+    # official, and whether they may propose the lock of this run's awards) and three for a page of awards (the
+    # count of pages, the run's organisations that reasons name, the awards past a soft limit).
+    with django_assert_num_queries(16):
         assert client.get(url).status_code == 200
+
+
+def test_run_page_shows_a_page_of_awards_at_a_time(
+    client, call, officer, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("portal.allocations.views.RUN_PAGE_SIZE", 2)
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 5)
+    client.force_login(officer)
+    url = reverse("allocations:run", args=[run.pk])
+    awards = list(run.awards.order_by("-score", "proposal__reference"))
+    first, last = text(client.get(url)), text(client.get(url, {"page": "3"}))
+    assert "Page 1 of 3" in first
+    assert "Page 3 of 3" in last
+    assert f'id="award-{awards[0].pk}"' in client.get(url).content.decode()
+    assert f'id="award-{awards[4].pk}"' in client.get(url, {"page": "3"}).content.decode()
+    assert f'id="award-{awards[4].pk}"' not in client.get(url).content.decode()
 
 
 @pytest.mark.parametrize("size", [1, 4])
