@@ -15,6 +15,7 @@ from portal.core.downloads import download_response
 from portal.core.formatting import hk_today
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
+from portal.projects.selectors import change_section
 from portal.proposals.selectors import proposals_visible_to
 from portal.reviews.conflicts import WITHHELD, conflicted_in_call_ids
 
@@ -603,6 +604,7 @@ class ProjectUsageView(PermissionRequiredMixin, TemplateView):
             "usage": usage,
             "chart": chart,
             "can_release": self.request.user.has_perm("portal.allocations.release_tranche"),
+            "change_section": change_section(proposal=self.proposal, user=self.request.user),
         }
 
 

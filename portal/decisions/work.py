@@ -6,7 +6,8 @@ shown with the full count. Kinds by role:
 - secretariat: proposals to screen, clarifications overdue, proposals short of reviewers, late reviews, allocation
   runs whose lock waits to be proposed;
 - committee members: recommendations to make;
-- the chair and approving officers: recommendations to make, decisions to make, locks to approve;
+- the chair and approving officers: recommendations to make, decisions to make, locks to approve, change requests to
+  approve (the secretariat also has those it did not recommend, and those to recommend);
 - reviewers: their reviews to write, with the deadline.
 """
 
@@ -225,6 +226,38 @@ def _locks_to_approve(user) -> WorkKind:
     )
 
 
+def _changes(user, state: str) -> WorkKind:
+    """Change requests of projects (issue 11): submitted ones for the secretariat to recommend, recommended ones for
+    another official to approve (four-eyes: not those ``user`` recommended); none of a project ``user`` is
+    conflicted on."""
+    from portal.projects.models import ChangeRequest
+    from portal.reviews.conflicts import conflicted_q
+
+    rows = (
+        ChangeRequest.objects.filter(state=state)
+        .exclude(recommended_by=user.pk)
+        .exclude(conflicted_q(user, prefix="proposal__"))
+        .select_related("proposal")
+        .order_by("submitted_at", "pk")
+    )
+    if state == "submitted":
+        key, heading, action = "changes_to_recommend", _("Change requests to recommend"), _("Consider")
+    else:
+        key, heading, action = "changes_to_approve", _("Change requests to approve"), _("Approve or refuse")
+    return _kind(
+        key,
+        heading,
+        action,
+        rows,
+        lambda c: WorkItem(
+            f"{c.proposal.reference} · {c.get_kind_display()}",
+            c.proposal.local_title,
+            reverse("projects:change_request", args=[c.pk]),
+            due=c.recommended_at or c.submitted_at,
+        ),
+    )
+
+
 def _reviews_to_write(user, now) -> WorkKind:
     submitted = Review.objects.filter(assignment=OuterRef("pk"), is_current=True, submitted_at__isnull=False)
     rows = (
@@ -259,11 +292,13 @@ def work_waiting(*, user, now: datetime | None = None) -> list[WorkKind]:
             _short_of_reviewers(),
             _late_reviews(now),
             _locks_to_propose(),
+            _changes(user, "submitted"),
+            _changes(user, "recommended"),
         ]
     if role == Role.COMMITTEE_MEMBER:
         return [_recommendations()]
     if role in (Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER):
-        return [_recommendations(), _decisions(user), _locks_to_approve(user)]
+        return [_recommendations(), _decisions(user), _locks_to_approve(user), _changes(user, "recommended")]
     if role == Role.REVIEWER:
         return [_reviews_to_write(user, now)]
     return []

@@ -2,15 +2,19 @@
 given to the centre."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .enums import AwardVersionKind
+from .enums import AwardVersionKind, ChangeRequestKind, ChangeRequestState
 
 HOURS = {"max_digits": 18, "decimal_places": 2}
 MONEY = {"max_digits": 16, "decimal_places": 2}
+# The most GPU-hours one change request may ask to move, add or give back (a pool's quarter holds about 1.3 million).
+MAX_CHANGE_HOURS = 100_000_000
+MAX_REASON = 4000
 
 
 class AwardVersion(models.Model):
@@ -43,6 +47,69 @@ class AwardVersion(models.Model):
 
     def __str__(self) -> str:
         return f"award #{self.award_id} v{self.number} ({self.kind})"
+
+
+class ChangeRequest(models.Model):
+    """An applicant's request to change a locked award (domain brief §10), with its reason: an extension (move
+    ``gpu_hours`` unused hours of ``pool`` in ``quarter`` to the later ``to_quarter``), supplementary hours (new
+    hours in ``pool`` and ``quarter``), a reduction (give back hours of ``pool`` in ``quarter``) or an early end
+    (the project ends with ``quarter``: every hour of a later quarter goes back to the pools). The secretariat
+    recommends it, another official approves it (four-eyes) or it is refused; the applicant may withdraw it before a
+    decision. Approval changes the award and records its new version (``version``)."""
+
+    proposal = models.ForeignKey("proposals.Proposal", on_delete=models.PROTECT, related_name="change_requests")
+    award = models.ForeignKey("allocations.Award", on_delete=models.PROTECT, related_name="change_requests")
+    kind = models.CharField(_("change"), max_length=12, choices=ChangeRequestKind.choices)
+    state = models.CharField(
+        _("status"), max_length=12, choices=ChangeRequestState.choices, default=ChangeRequestState.SUBMITTED
+    )
+    pool = models.ForeignKey("calls.ResourcePool", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    quarter = models.ForeignKey("calls.Quarter", on_delete=models.PROTECT, related_name="+")
+    to_quarter = models.ForeignKey("calls.Quarter", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    gpu_hours = models.PositiveBigIntegerField(
+        _("GPU-hours"), default=0, validators=[MinValueValidator(0), MaxValueValidator(MAX_CHANGE_HOURS)]
+    )
+    reason = models.TextField(_("reason"), max_length=MAX_REASON)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+    recommended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recommended_at = models.DateTimeField(_("recommended at"), null=True, blank=True)
+    recommendation_note = models.TextField(_("note of the recommendation"), max_length=MAX_REASON, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("note of the decision"), max_length=MAX_REASON, blank=True)
+    version = models.OneToOneField(
+        AwardVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="change_request"
+    )
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(gpu_hours__lte=MAX_CHANGE_HOURS), name="change_hours_bound"),
+            models.CheckConstraint(
+                condition=Q(kind="early_end") | (Q(pool__isnull=False) & Q(gpu_hours__gt=0)),
+                name="change_pool_and_hours",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="extension", to_quarter__isnull=False) | (~Q(kind="extension") & Q(to_quarter=None)),
+                name="change_to_quarter_for_extension",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="approved") | Q(version__isnull=False), name="change_approved_has_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.proposal.reference} change #{self.pk} ({self.kind})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state in (ChangeRequestState.SUBMITTED, ChangeRequestState.RECOMMENDED)
 
 
 class BillingStatement(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from django.db.models import QuerySet, Sum
 
@@ -125,3 +125,161 @@ def stored_lines(statement: BillingStatement) -> list[Line]:
         )
         for line in statement_lines(statement)
     ]
+
+
+# ---- Change requests --------------------------------------------------------------------------------------------
+
+
+def change_requests_for(*, proposal: Proposal) -> QuerySet:
+    """A project's change requests, newest first, with what their rows show. One query."""
+    from .models import ChangeRequest
+
+    return (
+        ChangeRequest.objects.filter(proposal=proposal)
+        .select_related("pool", "quarter", "to_quarter", "version")
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def change_requests_visible_to(*, user, state: str | None = None) -> QuerySet:
+    """Every change request of a project ``user`` may see (officials: not those they are conflicted on), newest
+    first, with the project and what the rows show. One query."""
+    from portal.proposals.selectors import proposals_visible_to
+
+    from .models import ChangeRequest
+
+    qs = (
+        ChangeRequest.objects.filter(proposal__in=proposals_visible_to(user).values("pk"))
+        .select_related("proposal", "pool", "quarter", "to_quarter", "recommended_by", "version")
+        .order_by("-submitted_at", "-pk")
+    )
+    if state:
+        qs = qs.filter(state=state)
+    return qs
+
+
+# ---- Statements of a project --------------------------------------------------------------------------------------
+
+
+def latest_statements(*, proposal: Proposal) -> list[BillingStatement]:
+    """The newest version of each quarter's statement, newest quarter first, each with ``versions`` (how many were
+    issued). One query."""
+    latest: dict[str, BillingStatement] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for statement in statements_for(proposal=proposal):
+        counts[statement.quarter] += 1
+        latest.setdefault(statement.quarter, statement)
+    for quarter, statement in latest.items():
+        statement.versions = counts[quarter]
+    return list(latest.values())
+
+
+# ---- Finance: subsidy approved, billed and remaining per call and quarter -------------------------------------------
+
+
+@dataclass
+class FinanceRow:
+    call: object
+    quarter: str
+    approved: Decimal = Decimal("0.00")
+    billed: Decimal = Decimal("0.00")
+    payable: Decimal = Decimal("0.00")
+    statements: int = 0
+    final: int = 0
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.approved - self.billed
+
+
+def finance_rows() -> list[FinanceRow]:
+    """Per call and quarter: the subsidy approved (the locked, funded awards' hours in the quarter x the list price
+    they were solved with x the project's rate, rounded down to the cent per award and quarter, as awards are), the
+    subsidy billed (the newest version of each project's statement for the quarter), the remainder, what the
+    applicants owe on those statements, and how many statements there are (and are final). Five queries, whatever
+    the number of calls, awards and statements."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from portal.allocations.models import AllocationRun, AwardHours
+    from portal.calls.models import Call
+
+    from .billing import CENT
+
+    cells = (
+        AwardHours.objects.filter(award__run__locked_at__isnull=False, award__share__gt=0, gpu_hours__gt=0)
+        .values(
+            "award_id", "award__run_id", "award__run__call_id", "award__subsidy_rate", "pool__code", "quarter__code"
+        )
+        .annotate(hours=Sum("gpu_hours"))
+        .order_by()
+    )
+    cells = list(cells)
+    run_ids = {row["award__run_id"] for row in cells}
+    prices = {
+        run.pk: {code: Decimal(str(entry["price"])) for code, entry in (run.inputs.get("pools") or {}).items()}
+        for run in AllocationRun.objects.filter(pk__in=run_ids).only("pk", "inputs")
+    }
+    list_prices = dict(ResourcePool.objects.values_list("code", "list_price"))
+    approved: dict[tuple[int, str, int], Decimal] = defaultdict(Decimal)  # (call, quarter, award) -> unrounded
+    for row in cells:
+        price = prices.get(row["award__run_id"], {}).get(row["pool__code"], list_prices.get(row["pool__code"], ZERO))
+        approved[(row["award__run__call_id"], row["quarter__code"], row["award_id"])] += (
+            row["hours"] * price * row["award__subsidy_rate"]
+        )
+    newer = BillingStatement.objects.filter(
+        proposal=OuterRef("proposal"), quarter=OuterRef("quarter"), version__gt=OuterRef("version")
+    )
+    billed = (
+        BillingStatement.objects.exclude(Exists(newer))
+        .values("proposal__call_id", "quarter")
+        .annotate(
+            subsidy=Sum("subsidy"), payable=Sum("total_payable"), n=Count("pk"), final=Count("pk", filter=Q(final=True))
+        )
+        .order_by()
+    )
+    rows: dict[tuple[int, str], FinanceRow] = {}
+
+    def row_of(call_id: int, quarter: str) -> FinanceRow:
+        return rows.setdefault((call_id, quarter), FinanceRow(call=call_id, quarter=quarter))
+
+    for (call_id, quarter, _award), amount in approved.items():
+        row_of(call_id, quarter).approved += amount.quantize(CENT, rounding=ROUND_FLOOR)
+    for entry in billed:
+        row = row_of(entry["proposal__call_id"], entry["quarter"])
+        row.billed, row.payable, row.statements, row.final = (
+            Decimal(entry["subsidy"]).quantize(CENT),
+            Decimal(entry["payable"]).quantize(CENT),
+            entry["n"],
+            entry["final"],
+        )
+    calls = Call.objects.in_bulk({call_id for call_id, _q in rows})
+    for row in rows.values():
+        row.call = calls[row.call]
+    return sorted(rows.values(), key=lambda r: (r.call.reference or "", r.call.pk, r.quarter))
+
+
+# ---- The project page's section on what changed after the award ------------------------------------------------
+
+
+@dataclass
+class ChangeSection:
+    """What the project page's section on award versions and change requests shows (``projects/_change_requests.html``)."""
+
+    proposal: object
+    versions: list
+    requests: list
+    can_request: bool
+    statements: list
+
+
+def change_section(*, proposal, user) -> ChangeSection:
+    """The section's content: three queries (versions, change requests, statements), plus the permission's own."""
+    from .versions import award_versions
+
+    return ChangeSection(
+        proposal=proposal,
+        versions=list(award_versions(proposal=proposal)),
+        requests=list(change_requests_for(proposal=proposal)),
+        can_request=user.has_perm("portal.projects.request_change", proposal),
+        statements=latest_statements(proposal=proposal),
+    )

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from portal.accounts.enums import Role
 from portal.allocations.models import Award
+from portal.projects.models import ChangeRequest
 from portal.proposals import services as proposal_services
 from portal.proposals.enums import ProposalState as S
 from portal.reviews import services as review_services
@@ -66,8 +67,18 @@ def world(db) -> World:
     )
     reviewer = ReviewerFactory()
     assignment = review_services.assignment_create(proposal=submitted, reviewer=reviewer, actor=officer)
-    approved = rc.proposals[0]
+    approved = rc.proposals[0]  # active, with a locked award
     award = Award.objects.filter(run=rc.run, proposal=approved).first()
+    change = ChangeRequest.objects.create(
+        proposal=approved,
+        award=award,
+        kind="supplement",
+        pool=call.pools.first(),
+        quarter=call.quarters.order_by("-starts_on").first(),
+        gpu_hours=10,
+        reason="More data arrived.",
+        submitted_by=approved.created_by,
+    )
     return World(
         users={
             "anonymous": None,
@@ -77,6 +88,7 @@ def world(db) -> World:
             "chair": rc.chair,
             "member": rc.member,
             "auditor": auditor,
+            "project_applicant": approved.created_by,
         },
         ids={
             "call": call.pk,
@@ -91,6 +103,7 @@ def world(db) -> World:
             "assignment": assignment.pk,
             "run": rc.run.pk,
             "award": award.pk,
+            "change": change.pk,
             "first": 1,
             "organisation": organisation.pk,
         },
@@ -159,6 +172,13 @@ PAGES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("reports:usage_statement", "officer", ("approved",), ("lang",)),
     ("audit:log", "auditor", (), ("verify", "page")),
     ("projects:centre_clients", "officer", (), ()),
+    ("projects:project_changes", "officer", ("approved",), ()),
+    ("projects:change_request_create", "project_applicant", ("approved",), ()),
+    ("projects:change_requests", "officer", (), ()),
+    ("projects:change_request", "officer", ("change",), ()),
+    ("projects:statements", "project_applicant", ("approved",), ()),
+    ("projects:finance", "officer", (), ()),
+    ("projects:finance_export", "officer", ("csv",), ()),
 ]
 LITERAL_ARGS = {"json", "csv", "xlsx", "ranking", "decisions", "awards"}
 # URL names that need no entry: pages reached only by posting a form shown on a page above (the crawl posts it
@@ -211,6 +231,7 @@ NOT_PAGES = {
     "reports:document_status",
     "reports:document_download",
     "projects:centre_client_revoke",
+    "projects:statement_download",  # a statement as PDF or CSV, made on request (tests/projects)
     # The centre's JSON API (token-authenticated; its query parameters are typed by django-ninja's schemas).
     "centre_api:openapi-json",
     "centre_api:awards",

@@ -17,6 +17,7 @@ form errors (the role may act; the empty form is refused)."""
 
 import copy
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -27,6 +28,8 @@ from portal.accounts.enums import Role
 from portal.accounts.models import ErasureRequest, JoinRequest
 from portal.allocations import services as allocation_services
 from portal.projects.centre import centre_client_create
+from portal.projects.changes import change_request_submit
+from portal.projects.services import billing_statement_issue
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from portal.reports.enums import DocumentKind, DocumentStatus
@@ -497,6 +500,39 @@ MATRIX: dict[str, dict[str, str]] = {
         "GET": "302 403 403 403 403 403 405 403 403 403 403",
         "POST": "302 403 403 403 403 403 302 403 403 403 403",
     },
+    # A project's life after the award (issue 11): its award versions and change requests, its statements; the
+    # officials' change requests and the finance page. The data set's change request is submitted (supplementary
+    # hours): the secretariat may recommend it; approving it waits for a recommendation (302, says so); refusing
+    # without a note is a form error (422).
+    "projects:project_changes": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+    },
+    "projects:change_request_create": {
+        "GET": "302 200 404 404 404 404 403 403 404 403 403",
+        "POST": "302 422 404 404 404 404 403 403 404 403 403",
+    },
+    "projects:change_requests": {
+        "GET": "302 403 403 403 403 403 200 200 200 200 200",
+    },
+    "projects:change_request": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+        "POST:recommend": "302 403 404 404 404 404 302 403 404 403 403",
+        "POST:approve": "302 403 404 404 404 404 302 403 404 302 403",
+        "POST:refuse": "302 403 404 404 404 404 422 403 404 422 403",
+        "POST:withdraw": "302 302 404 404 404 404 403 403 404 403 403",
+    },
+    "projects:statements": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+    },
+    "projects:statement_download": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+    },
+    "projects:finance": {
+        "GET": "302 403 403 403 403 403 200 403 403 200 200",
+    },
+    "projects:finance_export": {
+        "GET": "302 403 403 403 403 403 200 403 403 200 200",
+    },
     # The centre's API answers its token only (never a session): 401 without one; its schema is public.
     "centre_api:api-root": {
         "GET": "404 404 404 404 404 404 404 404 404 404 404",
@@ -546,6 +582,8 @@ class Data:
     centre_client: object
     invitation: object
     users: dict
+    change: object = None
+    statement: object = None
     media: object = None
 
 
@@ -623,7 +661,20 @@ def build(capture) -> Data:
         status=DocumentStatus.QUEUED,
         requested_by=secretariat,
     )
+    change = change_request_submit(
+        proposal=proposal,
+        kind="supplement",
+        pool=call.pools.order_by("code").first(),
+        quarter=call.quarters.order_by("-starts_on").first(),
+        gpu_hours=1_000,
+        reason="More data arrived.",
+        actor=users["applicant"],
+        now=datetime(2026, 1, 10, 2, tzinfo=UTC),
+    )
+    statement = billing_statement_issue(proposal=proposal, quarter="2026Q1")
     return Data(
+        change=change,
+        statement=statement,
         call=call,
         proposal=proposal,
         draft=ProposalFactory(call=call, organisation=organisation, created_by=users["applicant"]),
@@ -657,6 +708,12 @@ def url_kwargs(name: str, d: Data) -> dict:
         "accounts:join_request_decide": {"pk": d.join_request.pk, "decision": "approve"},
         "accounts:erasure_request_decide": {"pk": d.erasure_request.pk},
         "projects:centre_client_revoke": {"pk": d.centre_client.pk},
+        "projects:project_changes": {"pk": p},
+        "projects:change_request_create": {"pk": p},
+        "projects:change_request": {"pk": d.change.pk},
+        "projects:statements": {"pk": p},
+        "projects:statement_download": {"pk": d.statement.pk, "fmt": "csv"},
+        "projects:finance_export": {"fmt": "csv"},
         "accounts:second_factor_reset": {"pk": d.users["reviewer"].pk},
         "accounts:organisation_detail": {"pk": d.organisation.pk},
         "accounts:invite": {"pk": d.organisation.pk},
@@ -731,6 +788,12 @@ POST_ACTIONS = {
         "cancel": {"action": "cancel"},
     },
     "allocations:checkpoint": {"warn": {"action": "warn"}, "apply": {"action": "apply"}},
+    "projects:change_request": {
+        "recommend": {"action": "recommend"},
+        "approve": {"action": "approve"},
+        "refuse": {"action": "refuse"},
+        "withdraw": {"action": "withdraw"},
+    },
     "allocations:call": {"run": {}, "all_policies": {"all_policies": "1"}},
 }
 

@@ -64,7 +64,15 @@ def test_secretariat_sees_screening_clarifications_reviewers_and_late_reviews(cl
     client.force_login(officer)
     response = client.get(reverse("decisions:work"))
     found = kinds(response)
-    assert list(found) == ["screening", "clarifications", "reviewers", "late_reviews", "locks_to_propose"]
+    assert list(found) == [
+        "screening",
+        "clarifications",
+        "reviewers",
+        "late_reviews",
+        "locks_to_propose",
+        "changes_to_recommend",
+        "changes_to_approve",
+    ]
     screening = found["screening"].items[0]
     assert screening.url.endswith("/screen/")
     clarification = found["clarifications"].items[0]
@@ -83,7 +91,7 @@ def test_chair_sees_recommendations_decisions_and_locks_to_approve(client, call)
     make_work(call, 1, reviewer=UserFactory(role=Role.REVIEWER), officer=officer)
     client.force_login(UserFactory(role=Role.COMMITTEE_CHAIR))
     found = kinds(client.get(reverse("decisions:work")))
-    assert list(found) == ["recommendations", "decisions", "locks"]
+    assert list(found) == ["recommendations", "decisions", "locks", "changes_to_approve"]
     assert found["decisions"].items[0].url.endswith("/decide/")
     assert found["locks"].items[0].url == reverse("allocations:run_lock", args=[AllocationRun.objects.get().pk])
     assert found["recommendations"].total == 1
@@ -111,6 +119,6 @@ def test_work_page_query_count_is_fixed(client, call, django_assert_max_num_quer
     officer = UserFactory(role=Role.SECRETARIAT)
     make_work(call, n, reviewer=UserFactory(role=Role.REVIEWER), officer=officer)
     client.force_login(UserFactory(role=role))
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):  # + change requests to recommend and to approve (issue 11)
         response = client.get(reverse("decisions:work"))
     assert sum(k.total for k in response.context["kinds"]) >= 2 * n

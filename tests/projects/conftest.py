@@ -5,12 +5,13 @@ import pytest
 from django.utils import timezone
 
 from portal.accounts.enums import Role
+from portal.allocations import services
 from portal.allocations.models import AllocationRun, Award, AwardHours, RunStatus, Tranche, TrancheCondition
 from portal.calls.models import Quarter, ResourcePool
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from tests.factories import UserFactory, open_call
-from tests.factories.allocations import allocatable_proposal
+from tests.factories.allocations import allocatable_proposal, lock
 
 
 @pytest.fixture
@@ -70,3 +71,20 @@ def locked_project(
     )
     Tranche.objects.create(award=award, number=2, share=Decimal("0.5"), condition=TrancheCondition.PROGRESS_REPORT)
     return proposal
+
+
+@pytest.fixture
+def locked(call, officer, chair, django_capture_on_commit_callbacks):
+    """Two projects locked at 100,000 GPU-hours in each quarter of 2026 (pool h800, HK$25.00, 70%), both active."""
+    year = {("h800", f"2026Q{q}"): 100_000 for q in range(1, 5)}
+    idle = allocatable_proposal(call, hours=year, score="4.5", min_share="1")
+    busy = allocatable_proposal(call, hours=year, score="4.4", min_share="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.allocation_run_start(call=call, policy="rank", actor=officer)
+    run.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        lock(call, run, proposer=officer, approver=chair)
+    run.refresh_from_db()
+    for proposal in (idle, busy):
+        proposal.refresh_from_db()
+    return {"idle": idle, "busy": busy, "run": run}

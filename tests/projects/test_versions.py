@@ -17,27 +17,10 @@ from portal.projects.enums import AwardVersionKind
 from portal.projects.models import AwardVersion
 from portal.projects.versions import award_version_record, award_versions
 from tests.factories import UserFactory
-from tests.factories.allocations import allocatable_proposal, lock, usage
+from tests.factories.allocations import usage
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
-
-
-@pytest.fixture
-def locked(call, officer, chair, django_capture_on_commit_callbacks):
-    """Two projects locked at 100,000 GPU-hours in each quarter of 2026, one of them idle."""
-    year = {("h800", f"2026Q{q}"): 100_000 for q in range(1, 5)}
-    idle = allocatable_proposal(call, hours=year, score="4.5", min_share="1")
-    busy = allocatable_proposal(call, hours=year, score="4.4", min_share="1")
-    with django_capture_on_commit_callbacks(execute=True):
-        run = services.allocation_run_start(call=call, policy="rank", actor=officer)
-    run.refresh_from_db()
-    with django_capture_on_commit_callbacks(execute=True):
-        lock(call, run, proposer=officer, approver=chair)
-    run.refresh_from_db()
-    for proposal in (idle, busy):
-        proposal.refresh_from_db()
-    return {"idle": idle, "busy": busy, "run": run}
 
 
 def test_lock_records_version_one_of_each_funded_award(locked, chair):
