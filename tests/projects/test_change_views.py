@@ -273,3 +273,23 @@ def test_pending_change_requests_wait_on_the_officials_work_page(client, idle, o
     client.force_login(chair)
     kinds = {k.key: k for k in client.get(reverse("decisions:work")).context["kinds"]}
     assert kinds["changes_to_approve"].total == 1
+
+
+def test_pages_in_chinese(client, idle, officer, settings):
+    change = a_change(idle)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hant"
+    client.force_login(idle.member)
+    page = client.get(reverse("projects:change_request_create", args=[idle.pk])).content.decode()
+    assert "申請變更分配額" in page
+    assert "延期：把未用時數移至較後的季度" in page
+    response = client.post(
+        reverse("projects:change_request_create", args=[idle.pk]),
+        {"kind": "extension", "quarter": idle.call.quarters.get(code="2026Q4").pk, "reason": "數據延遲"},
+    )
+    assert response.context["form"].errors["to_quarter"] == ["請選擇時數移往的季度。"]
+    client.force_login(officer)
+    page = client.get(reverse("projects:change_request", args=[change.pk])).content.decode()
+    assert "於 2026Q4 追加 AISC H800 的 1,000 GPU 小時" in page
+    assert "建議批准" in page
+    page = client.get(reverse("projects:finance")).content.decode()
+    assert "財務：已批資助額、已開帳單及餘額" in page

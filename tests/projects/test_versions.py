@@ -114,3 +114,26 @@ def test_version_numbers_follow_each_other(locked, chair):
     assert list(AwardVersion.objects.filter(award=award).values_list("number", flat=True)) == [1, 2, 3]
     with pytest.raises(ValueError, match="unknown award version kind"):
         award_version_record(award=award, kind="rename", reason="", actor=chair)
+
+
+def test_migration_records_the_versions_of_awards_locked_before_it(call):
+    """Migration projects.0003 gives every award locked before versions existed its version 1 (the lock, its hours
+    before any claw-back) and version 2 when a claw-back has since taken hours."""
+    import importlib
+
+    from django.apps import apps
+
+    from tests.projects.conftest import locked_project
+
+    migration = importlib.import_module("portal.projects.migrations.0003_awardversion")
+    kept = locked_project(call, account="aiss-kept", hours={("h800", "2026Q1"): 1_000, ("h800", "2026Q2"): 1_000})
+    reclaimed = locked_project(call, account="aiss-lost", hours={("h800", "2026Q1"): 800, ("h800", "2026Q2"): 800})
+    AwardHours.objects.filter(award__proposal=reclaimed, quarter__code="2026Q2").update(
+        gpu_hours=D(500), reclaimed=D(300)
+    )
+    migration.record_existing_versions(apps, None)
+    assert [(v.number, v.kind, v.gpu_hours) for v in award_versions(proposal=kept)] == [(1, "lock", D(2_000))]
+    assert [(v.number, v.kind, v.gpu_hours, v.cells[1]["gpu_hours"]) for v in award_versions(proposal=reclaimed)] == [
+        (1, "lock", D(1_600), "800"),
+        (2, "clawback", D(1_300), "500"),
+    ]
