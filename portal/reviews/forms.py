@@ -1,10 +1,11 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import Role
 from portal.accounts.models import User
-from portal.core.forms import ModelChoiceField, ModelMultipleChoiceField
+from portal.core.forms import ModelChoiceField, ModelMultipleChoiceField, is_id
 from portal.core.i18n import localised
 
 from .enums import SCORE_LABELS, Recommendation
@@ -138,26 +139,50 @@ class DeadlineExtensionForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ProposalReferenceField(ModelChoiceField):
+    """A proposal typed by its reference (``AISS-2026-0012``), not picked from a list: a call has thousands, and a
+    list of them all made the assignments page megabytes long. Its number (primary key) is taken too."""
+
+    widget = forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": 40})
+    default_error_messages = {
+        "invalid_choice": _("No proposal of this call open for review has that reference."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", _("Its reference, for example AISS-2026-0012."))
+        super().__init__(queryset=None, to_field_name="reference", **kwargs)
+
+    def to_python(self, value):
+        value = (value or "").strip() if isinstance(value, str) else value
+        if value in self.empty_values:
+            return None
+        if is_id(value):
+            found = self.queryset.filter(pk=int(value)).first()
+        else:
+            found = self.queryset.filter(reference__iexact=str(value)[:40]).first()
+        if found is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return found
+
+
 class ManualAssignForm(forms.Form):
-    proposal = ModelChoiceField(label=_("Proposal"), queryset=None)
+    proposal = ProposalReferenceField(label=_("Proposal"))
     reviewer = ModelChoiceField(label=_("Reviewer"), queryset=None)
 
     def __init__(self, *args, proposals, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["proposal"].queryset = proposals.order_by("reference")
-        self.fields["proposal"].label_from_instance = lambda p: f"{p.reference} - {p.title}"
+        self.fields["proposal"].queryset = proposals
         self.fields["reviewer"].queryset = User.objects.filter(role=Role.REVIEWER, is_active=True).order_by("full_name")
 
 
 class ConflictRecordForm(forms.Form):
-    proposal = ModelChoiceField(label=_("Proposal"), queryset=None)
+    proposal = ProposalReferenceField(label=_("Proposal"))
     person = ModelChoiceField(label=_("Reviewer or committee member"), queryset=None)
     reason = forms.CharField(label=_("Conflict"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, proposals, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["proposal"].queryset = proposals.order_by("reference")
-        self.fields["proposal"].label_from_instance = lambda p: f"{p.reference} - {p.title}"
+        self.fields["proposal"].queryset = proposals
         self.fields["person"].queryset = User.objects.filter(
             role__in=[Role.REVIEWER, Role.COMMITTEE_MEMBER, Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER],
             is_active=True,
