@@ -142,7 +142,7 @@ class CallAllocationView(OfficialMixin, TemplateView):
             "last_good": selectors.last_good_run(call=call),
             "settings": selectors.call_settings(call=call),
             "checkpoints": list(selectors.checkpoints_for_call(call=call)),
-            "proposals": list(selectors.allocatable_proposals(call=call)),
+            "proposal_count": selectors.allocatable_proposals(call=call).count(),
             "can_run": user.has_perm("portal.allocations.run_allocation"),
             "can_clawback": user.has_perm("portal.allocations.manage_clawback"),
         }

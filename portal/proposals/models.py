@@ -41,7 +41,11 @@ class Proposal(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["call", "state"])]
+        indexes = [
+            models.Index(fields=["call", "state"]),
+            # The proposal lists show the most recently changed first, a page at a time.
+            models.Index(fields=["-updated_at", "-id"], name="proposal_recent_first"),
+        ]
 
     def __str__(self) -> str:
         return self.reference or self.title or str(_("Untitled proposal"))
