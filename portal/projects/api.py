@@ -4,6 +4,7 @@ schema is at ``/api/centre/openapi.json``; no interactive docs page (it would lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
@@ -19,6 +20,7 @@ from portal.proposals.models import Proposal
 
 from .billing import hours_from_seconds, parse_quarter
 from .centre import centre_client_authenticate, current_quarter, slurm_limits
+from .models import AwardVersion
 
 PAGE_SIZE = 50
 
@@ -59,6 +61,29 @@ class AwardCell(Schema):
     gpu_hours: int
 
 
+class VersionOut(Schema):
+    run: int = Field(..., description="the allocation run of the award")
+    number: int = Field(
+        ..., description="1 is the lock; every later change (claw-back, change request, completion) is the next"
+    )
+    kind: str = Field(..., description="lock, clawback, extension, supplement, reduction, early_end or completion")
+    made_at: datetime
+    gpu_hours: int
+    subsidy: Decimal
+
+    @staticmethod
+    def resolve_run(obj) -> int:
+        return obj.award.run_id
+
+    @staticmethod
+    def resolve_made_at(obj) -> datetime:
+        return obj.created_at
+
+    @staticmethod
+    def resolve_gpu_hours(obj) -> int:
+        return int(obj.gpu_hours)
+
+
 class AwardOut(Schema):
     account: str = Field(..., description="the Slurm account")
     proposal: str
@@ -68,6 +93,7 @@ class AwardOut(Schema):
     subsidy_rate: Decimal
     subsidy: Decimal = Field(..., description="approved subsidy, HK$")
     hours: list[AwardCell] = Field(..., description="awarded GPU-hours per pool and quarter, after claw-back")
+    versions: list[VersionOut] = Field(..., description="the award's versions, oldest first: what changed and when")
 
     @staticmethod
     def resolve_account(obj: Proposal) -> str:
@@ -101,11 +127,16 @@ class AwardOut(Schema):
             for (p, q), h in sorted(cells.items(), key=lambda i: (i[0][1], i[0][0]))
         ]
 
+    @staticmethod
+    def resolve_versions(obj: Proposal) -> list:
+        return [version for award in obj.locked for version in award.versions.all()]
+
 
 def awarded_projects() -> QuerySet[Proposal]:
-    """Projects with a locked, funded award (allocated, active or completed), by account; four queries a page."""
+    """Projects with a locked, funded award (allocated, active or completed), by account; five queries a page."""
     locked = Award.objects.filter(run__locked_at__isnull=False, share__gt=0).prefetch_related(
-        Prefetch("hours", queryset=AwardHours.objects.select_related("pool", "quarter"))
+        Prefetch("hours", queryset=AwardHours.objects.select_related("pool", "quarter")),
+        Prefetch("versions", queryset=AwardVersion.objects.select_related("award").order_by("number")),
     )
     return (
         Proposal.objects.filter(

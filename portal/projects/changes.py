@@ -284,10 +284,14 @@ def change_check(plan: Plan) -> None:
 
 
 def _plan_of(request: ChangeRequest, *, today: date | None = None, lock: bool = False) -> Plan:
+    """The plan of ``request`` as the award stands; with ``lock``, its hours rows and then its award row are locked
+    (the order claw-back takes them in, so the two never wait on each other in a circle)."""
+    cells = AwardHours.objects.filter(award_id=request.award_id).select_related("pool", "quarter")
+    cells = list((cells.select_for_update(of=("self",)) if lock else cells).order_by("pk"))
     award = Award.objects.select_related("run__call", "proposal")
     award = (award.select_for_update(of=("self",)) if lock else award).get(pk=request.award_id)
-    cells = AwardHours.objects.filter(award=award).select_related("pool", "quarter")
-    cells = list((cells.select_for_update(of=("self",)) if lock else cells).order_by("pk"))
+    for cell in cells:
+        cell.award = award
     return change_plan(
         award=award,
         kind=request.kind,

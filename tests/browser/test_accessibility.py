@@ -96,6 +96,8 @@ PAGES = {
     "secretariat-call-edit": ("secretariat", "/calls/manage/{call.reference}/"),
     "secretariat-review-round": ("secretariat", "/reviews/calls/{call.pk}/round/"),
     "chair-work": ("chair", "/decisions/work/"),
+    "secretariat-change-requests": ("secretariat", "/projects/changes/?state=all"),
+    "auditor-finance": ("auditor", "/projects/finance/"),
 }
 
 # WCAG 1.4.10 (reflow): at 320 CSS pixels wide nothing makes the page scroll sideways; a wide table scrolls inside

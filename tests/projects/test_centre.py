@@ -3,6 +3,7 @@ and the read-only API with per-client tokens."""
 
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,6 +14,7 @@ from portal.allocations.models import AwardHours
 from portal.audit.models import AuditEvent
 from portal.projects.centre import centre_client_create, centre_client_revoke, token_hash
 from portal.projects.models import CentreApiClient, SlurmLimitExport
+from portal.projects.versions import award_version_record
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from tests.factories import UserFactory
@@ -176,12 +178,16 @@ def test_revoked_token_stops_working(client, token, secretariat, projects):
 
 def test_awards_paginated(client, token, call, projects, django_assert_max_num_queries):
     # The same queries for 2 projects as for a page of 50: the token's use (7, with its audit record), then the
-    # count, the page, its awards and their hours.
-    with django_assert_max_num_queries(15):
+    # count, the page, its awards, their hours and their versions.
+    award = projects["aiss-0007"].awards.get()
+    award_version_record(
+        award=award, kind="lock", reason="Run locked", actor=None, now=datetime(2025, 12, 20, tzinfo=UTC)
+    )
+    with django_assert_max_num_queries(16):
         assert get(client, "/api/centre/awards", token).json()["count"] == 2
     for n in range(60):
         locked_project(call, account=f"aiss-1{n:03d}", hours={("h800", "2026Q3"): 10})
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):
         first = get(client, "/api/centre/awards", token).json()
     second = get(client, "/api/centre/awards", token, page=2).json()
     assert first["count"] == second["count"] == 62
@@ -198,6 +204,16 @@ def test_awards_paginated(client, token, call, projects, django_assert_max_num_q
         "hours": [
             {"pool": "h800", "quarter": "2026Q3", "gpu_hours": 500},
             {"pool": "h800", "quarter": "2026Q4", "gpu_hours": 1200},
+        ],
+        "versions": [
+            {
+                "run": award.run_id,
+                "number": 1,
+                "kind": "lock",
+                "made_at": "2025-12-20T00:00:00Z",
+                "gpu_hours": 1700,
+                "subsidy": "29750.00",
+            }
         ],
     }
     assert second["items"][-1]["account"] == "aiss-1059"
