@@ -403,6 +403,8 @@ def change_request_transition(
         raise PermissionDenied
     if transition.note_required and not note:
         raise ValidationError({"note": _("Give the reason.")})
+    if action in ("recommend", "approve") and request.proposal.state != ProposalState.ACTIVE:
+        raise ValidationError(_("The project is no longer active: refuse the change request instead."))
     before = {"state": request.state}
     after = {**_summary(request), "state": transition.target}
     if action in ("recommend", "approve"):

@@ -293,3 +293,17 @@ def test_only_applicants_of_an_active_project_ask_and_need_a_reason(idle, office
     with pytest.raises(ValidationError) as refused:
         submit(idle, "supplement", "2026Q4", 10, reason="   ")
     assert refused.value.message_dict == {"reason": ["Give the reason for the change."]}
+
+
+def test_a_project_no_longer_active_cannot_have_its_change_approved(idle, officer, chair):
+    from portal.proposals.models import Proposal
+
+    change = submit(idle, "supplement", "2026Q4", 1_000)
+    change_request_transition(request=change, action="recommend", actor=officer, now=JAN)
+    Proposal.objects.filter(pk=idle.pk).update(state="completed")
+    with pytest.raises(ValidationError) as refused:
+        change_request_transition(request=change, action="approve", actor=chair, now=JAN)
+    assert refused.value.messages == ["The project is no longer active: refuse the change request instead."]
+    assert change_request_transition(
+        request=change, action="refuse", actor=chair, note="Completed.", now=JAN
+    ).state == ("refused")
