@@ -23,7 +23,7 @@ from django.utils.translation import gettext_noop
 
 from portal.audit.services import audit_record, config_change
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
-from portal.core.formatting import format_hkd
+from portal.core.formatting import format_hkd, hk_localtime
 from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify
 from portal.projects.enums import AwardVersionKind
@@ -819,6 +819,10 @@ def allocation_lock(
             )
         if proposal.state == ProposalState.ALLOCATED:
             proposal_transition(proposal=proposal, action="activate", actor=actor, now=now, notify_after=False)
+        # The project's progress reports, from the call's settings (once per project: a top-up adds none).
+        from portal.projects.progress import progress_report_schedule  # the projects app sits above this one
+
+        progress_report_schedule(award=award, actor=actor)
     # Each award as locked (funded or not): ``verify_audit`` compares the stored awards with these values.
     for award in run.awards.prefetch_related("hours").order_by("pk"):
         audit_record(actor=actor, action=AWARD_LOCKED, obj=award, after=award_audit_values(award))
@@ -857,7 +861,7 @@ def _notify_awards(award_ids: list[int]) -> None:
     for award in Award.objects.filter(pk__in=award_ids).select_related("proposal__organisation", "run"):
         proposal = award.proposal
         hours = award.hours.aggregate(total=Sum("gpu_hours"))["total"] or ZERO
-        url = reverse("allocations:project", args=[proposal.pk])
+        url = reverse("projects:project", args=[proposal.pk])
         for user in _members(proposal):
             message = Message(
                 gettext_noop("%(reference)s is awarded %(hours)s GPU-hours."),
@@ -886,13 +890,42 @@ def _notify_awards(award_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def tranche_release(*, tranche: Tranche, actor, now: datetime | None = None) -> Tranche:
-    """Release a tranche held until the first progress report is accepted."""
+def tranche_release(
+    *, tranche: Tranche, actor, now: datetime | None = None, reason: str = "First progress report accepted"
+) -> Tranche:
+    """Release a tranche held until the first progress report is accepted (by hand: the secretariat)."""
     _require(actor, "portal.allocations.release_tranche")
+    return _tranche_release(tranche=tranche, actor=actor, now=now, reason=reason)
+
+
+def overdue_reports(*, proposal_id: int, today) -> list:
+    """The project's progress reports past their due date and not submitted, oldest first. Read through the
+    reverse relation (``progress_reports``, in portal.projects, above this app); the state ``due`` is
+    ``portal.projects.enums.ReportState.DUE``."""
+    return list(
+        Proposal.objects.get(pk=proposal_id)
+        .progress_reports.filter(state="due", due_on__lt=today)
+        .order_by("due_on", "number")
+    )
+
+
+@transaction.atomic
+def _tranche_release(*, tranche: Tranche, actor, now: datetime | None = None, reason: str) -> Tranche:
+    """:func:`tranche_release` without the permission check, for the service that accepts a progress report
+    (which checks its own). Refused, with the reason, while a progress report of the project is overdue: an overdue
+    report holds every further tranche (domain brief §10)."""
+    now = now or timezone.now()
     tranche = Tranche.objects.select_for_update().select_related("award__proposal").get(pk=tranche.pk)
     if tranche.released_at is not None:
         raise ValidationError(_("This tranche has already been released."))
-    tranche.released_at = now or timezone.now()
+    overdue = overdue_reports(proposal_id=tranche.award.proposal_id, today=hk_localtime(now).date())
+    if overdue:
+        raise ValidationError(
+            _("Progress report %(n)s was due on %(date)s and is overdue: further tranches are held until it is in.")
+            % {"n": overdue[0].number, "date": overdue[0].due_on.isoformat()},
+            code="report_overdue",
+        )
+    tranche.released_at = now
     tranche.released_by = actor
     tranche.full_clean()
     tranche.save(update_fields=["released_at", "released_by"])
@@ -901,7 +934,7 @@ def tranche_release(*, tranche: Tranche, actor, now: datetime | None = None) -> 
         action="allocation.tranche_release",
         obj=tranche.award,
         after={"tranche": tranche.number, "share": str(tranche.share)},
-        reason="First progress report accepted",
+        reason=reason,
     )
     return tranche
 
@@ -1115,7 +1148,7 @@ def _notify_clawback(checkpoint_id: int, rows: list[tuple[int, str, str, str]], 
     proposals = Proposal.objects.in_bulk([row[0] for row in rows])
     for proposal_id, reclaim, used, awarded in rows:
         proposal = proposals[proposal_id]
-        url = reverse("allocations:project", args=[proposal.pk])
+        url = reverse("projects:project", args=[proposal.pk])
         context = {
             "reference": proposal.reference,
             "title": proposal.title,

@@ -12,11 +12,8 @@ from django.views.generic import FormView, TemplateView
 
 from portal.calls.models import Call, ResourcePool
 from portal.core.downloads import download_response
-from portal.core.formatting import hk_today
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
-from portal.projects.selectors import change_section
-from portal.proposals.selectors import proposals_visible_to
 from portal.reviews.conflicts import WITHHELD, conflicted_in_call_ids
 
 from . import explain, selectors, services
@@ -574,38 +571,13 @@ class UsageImportStatusView(OfficialMixin, View):
         )
 
 
-class ProjectUsageView(PermissionRequiredMixin, TemplateView):
-    """A project's award against its usage: per quarter (chart and table), balance, burn rate, tranches."""
+class ProjectUsageView(View):
+    """The project's award and usage moved to its project page (portal.projects); the old address leads there."""
 
-    template_name = "allocations/project.html"
-    permission_required = "portal.allocations.view_project_usage"
+    http_method_names = ["get"]
 
-    def get_permission_object(self):
-        self.proposal = get_object_or_404(
-            proposals_visible_to(self.request.user).select_related("organisation", "call"), pk=self.kwargs["pk"]
-        )
-        return self.proposal
-
-    def get_context_data(self, **kwargs):
-        usage = selectors.project_usage(proposal=self.proposal, today=hk_today())
-        chart = bar_chart(
-            chart_id="usage",
-            title=_("%(reference)s: GPU-hours awarded and used per quarter") % {"reference": self.proposal.reference},
-            description=_("The table below gives the same figures."),
-            labels=[row.quarter.code for row in usage.quarters],
-            series=[
-                Series(_("Awarded"), [row.awarded for row in usage.quarters]),
-                Series(_("Used"), [row.used for row in usage.quarters]),
-            ],
-        )
-        return {
-            **super().get_context_data(**kwargs),
-            "proposal": self.proposal,
-            "usage": usage,
-            "chart": chart,
-            "can_release": self.request.user.has_perm("portal.allocations.release_tranche"),
-            "change_section": change_section(proposal=self.proposal, user=self.request.user),
-        }
+    def get(self, request, pk):
+        return redirect("projects:project", pk=pk)
 
 
 class TrancheReleaseView(OfficialMixin, View):
@@ -619,7 +591,7 @@ class TrancheReleaseView(OfficialMixin, View):
             messages.error(request, error_text(exc))
         else:
             messages.success(request, _("Tranche %(n)s is released.") % {"n": tranche.number})
-        return redirect("allocations:project", pk=tranche.award.proposal_id)
+        return redirect("projects:project", pk=tranche.award.proposal_id)
 
 
 class CheckpointView(OfficialMixin, TemplateView):

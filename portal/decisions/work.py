@@ -4,10 +4,11 @@ One query per kind of work (a fixed number however many items there are), at mos
 shown with the full count. Kinds by role:
 
 - secretariat: proposals to screen, clarifications overdue, proposals short of reviewers, late reviews, allocation
-  runs whose lock waits to be proposed;
+  runs whose lock waits to be proposed, progress reports to screen, progress reports overdue;
 - committee members: recommendations to make;
 - the chair and approving officers: recommendations to make, decisions to make, locks to approve, change requests to
-  approve (the secretariat also has those it did not recommend, and those to recommend);
+  approve (the secretariat also has those it did not recommend, and those to recommend), progress reports to accept
+  or return (not those they screened);
 - reviewers: their reviews to write, with the deadline.
 """
 
@@ -24,8 +25,12 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.enums import Role
 from portal.allocations.models import AllocationRun, RunStatus
+from portal.core.formatting import hk_localtime
+from portal.projects.enums import REPORT_TO_SCREEN, ReportState
+from portal.projects.models import ProgressReport
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import Proposal
+from portal.reviews.conflicts import conflicted_q
 from portal.reviews.enums import ACTIVE_ASSIGNMENT
 from portal.reviews.models import Assignment, Review
 
@@ -281,6 +286,72 @@ def _reviews_to_write(user, now) -> WorkKind:
     return _kind("reviews", _("Reviews to write"), _("Review"), rows, make)
 
 
+def _reports_to_screen(user) -> WorkKind:
+    rows = (
+        ProgressReport.objects.filter(state__in=REPORT_TO_SCREEN)
+        .exclude(conflicted_q(user, prefix="proposal__"))
+        .select_related("proposal__call")
+        .order_by("submitted_at", "pk")
+    )
+    return _kind(
+        "reports_to_screen",
+        _("Progress reports to screen"),
+        _("Screen the report"),
+        rows,
+        lambda r: WorkItem(
+            _proposal_title(r.proposal),
+            str(_("Progress report %(n)s") % {"n": r.number}),
+            reverse("projects:report", args=[r.pk]),
+        ),
+    )
+
+
+def _reports_overdue(user, now) -> WorkKind:
+    """Reports past their due date and not in: each holds its project's further tranches."""
+    rows = (
+        ProgressReport.objects.filter(
+            state=ReportState.DUE, due_on__lt=hk_localtime(now).date(), proposal__state=S.ACTIVE
+        )
+        .exclude(conflicted_q(user, prefix="proposal__"))
+        .select_related("proposal__call")
+        .order_by("due_on", "pk")
+    )
+    return _kind(
+        "reports_overdue",
+        _("Progress reports overdue (further tranches held)"),
+        _("Open the project"),
+        rows,
+        lambda r: WorkItem(
+            _proposal_title(r.proposal),
+            str(_("Progress report %(n)s, due %(date)s") % {"n": r.number, "date": r.due_on.isoformat()}),
+            reverse("projects:project", args=[r.proposal_id]),
+            overdue=True,
+        ),
+    )
+
+
+def _reports_to_accept(user) -> WorkKind:
+    rows = (
+        ProgressReport.objects.filter(state=ReportState.RECOMMENDED)
+        .exclude(screened_by=user.pk)  # four-eyes: not a report one screened
+        .exclude(conflicted_q(user, prefix="proposal__"))
+        .select_related("proposal__call")
+        .order_by("screened_at", "pk")
+    )
+    return _kind(
+        "reports_to_accept",
+        _("Progress reports to accept or return"),
+        _("Decide on the report"),
+        rows,
+        lambda r: WorkItem(
+            _proposal_title(r.proposal),
+            str(_("Progress report %(n)s") % {"n": r.number}),
+            reverse("projects:report", args=[r.pk]),
+            due=r.screened_at,
+        ),
+    )
+
+
 def work_waiting(*, user, now: datetime | None = None) -> list[WorkKind]:
     """What waits for ``user``, by their role (an empty list for a role with no work here)."""
     now = now or timezone.now()
@@ -294,11 +365,19 @@ def work_waiting(*, user, now: datetime | None = None) -> list[WorkKind]:
             _locks_to_propose(),
             _changes(user, "submitted"),
             _changes(user, "recommended"),
+            _reports_to_screen(user),
+            _reports_overdue(user, now),
         ]
     if role == Role.COMMITTEE_MEMBER:
         return [_recommendations()]
     if role in (Role.COMMITTEE_CHAIR, Role.APPROVING_OFFICER):
-        return [_recommendations(), _decisions(user), _locks_to_approve(user), _changes(user, "recommended")]
+        return [
+            _recommendations(),
+            _decisions(user),
+            _locks_to_approve(user),
+            _changes(user, "recommended"),
+            _reports_to_accept(user),
+        ]
     if role == Role.REVIEWER:
         return [_reviews_to_write(user, now)]
     return []

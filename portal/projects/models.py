@@ -4,11 +4,20 @@ given to the centre."""
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .enums import AwardVersionKind, ChangeRequestKind, ChangeRequestState
+from .enums import (
+    AwardVersionKind,
+    ChangeRequestKind,
+    ChangeRequestState,
+    OutputKind,
+    ReminderKind,
+    ReportState,
+    ScreeningAdvice,
+)
+from .validators import validate_doi
 
 HOURS = {"max_digits": 18, "decimal_places": 2}
 MONEY = {"max_digits": 16, "decimal_places": 2}
@@ -227,3 +236,126 @@ class CentreApiClient(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# ---- Progress reports (domain brief §10; the workflow in report_workflow.py, services in progress.py) -------------
+
+
+class ProgressReport(models.Model):
+    """One progress report a project owes: scheduled when its award is locked (after the first quarter of use,
+    then every few months, and a final one within some days of the end, per the call's settings). The applicant
+    writes it; the usage so far is taken from the imported usage when it is submitted (``usage``), never typed."""
+
+    proposal = models.ForeignKey("proposals.Proposal", on_delete=models.PROTECT, related_name="progress_reports")
+    award = models.ForeignKey("allocations.Award", on_delete=models.PROTECT, related_name="progress_reports")
+    number = models.PositiveSmallIntegerField(_("number"))
+    final = models.BooleanField(_("final report"), default=False)
+    period_start = models.DateField(_("period from"))
+    period_end = models.DateField(_("period to"))
+    due_on = models.DateField(_("due on"))
+    state = models.CharField(
+        _("state"), max_length=20, choices=ReportState.choices, default=ReportState.DUE, db_index=True
+    )
+    kpis = models.TextField(_("progress against the key performance indicators"), blank=True, max_length=20000)
+    deliverables = models.TextField(_("progress against the deliverables"), blank=True, max_length=20000)
+    problems = models.TextField(_("problems met"), blank=True, max_length=20000)
+    next_plan = models.TextField(_("plan for the next period"), blank=True, max_length=20000)
+    # What the imported usage said when the report was (last) submitted: {"total": {...}, "rows": [...]}.
+    usage = models.JSONField(_("usage so far (at submission)"), default=dict, blank=True)
+    saved_at = models.DateTimeField(_("last saved at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    advice = models.CharField(_("screening advice"), max_length=10, choices=ScreeningAdvice.choices, blank=True)
+    screened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    screened_at = models.DateTimeField(_("screened at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["proposal", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "number"], name="unique_progress_report_number"),
+            models.UniqueConstraint(fields=["proposal"], condition=Q(final=True), name="one_final_progress_report"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="progress_report_number_from_one"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="progress_report_period"),
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in ReportState]), name="progress_report_state_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="accepted") | Q(decided_by__isnull=False), name="progress_report_accepted_by"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.proposal.reference} progress report {self.number}"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.proposal.reference}-PR{self.number}"
+
+    def is_overdue(self, today) -> bool:
+        return self.state == ReportState.DUE and self.due_on < today
+
+
+class ReportOutput(models.Model):
+    """One output a report names: a paper (with its DOI), a model, a data set, a product, or people trained."""
+
+    report = models.ForeignKey(ProgressReport, on_delete=models.CASCADE, related_name="outputs")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    kind = models.CharField(_("kind"), max_length=10, choices=OutputKind.choices)
+    title = models.CharField(_("title or description"), max_length=300)
+    doi = models.CharField(_("DOI"), max_length=200, blank=True, validators=[validate_doi])
+    count = models.PositiveIntegerField(_("how many"), default=1, validators=[MaxValueValidator(100_000)])
+
+    class Meta:
+        ordering = ["report", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(kind="paper") | ~Q(doi=""), name="report_paper_has_doi"),
+            models.CheckConstraint(condition=Q(count__gte=1) & Q(count__lte=100_000), name="report_output_count"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.title}"
+
+
+class ReportEvent(models.Model):
+    """One step of a report's life, with who, when and why (the audit log has the same): the report's timeline.
+    A clarification asked and its answer are steps with their text in ``reason``."""
+
+    report = models.ForeignKey(ProgressReport, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(_("action"), max_length=30)
+    from_state = models.CharField(_("from"), max_length=20, choices=ReportState.choices)
+    to_state = models.CharField(_("to"), max_length=20, choices=ReportState.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    visible_to_applicant = models.BooleanField(default=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["report", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.action}"
+
+
+class ReportReminder(models.Model):
+    """A reminder sent about a report, so that none is sent twice: before, on the due date, and each week after
+    (``week`` 1, 2, ...)."""
+
+    report = models.ForeignKey(ProgressReport, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=10, choices=ReminderKind.choices)
+    week = models.PositiveSmallIntegerField(_("week after the due date"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["report", "sent_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["report", "kind", "week"], name="unique_report_reminder")]
+
+    def __str__(self) -> str:
+        return f"{self.report} {self.kind} {self.week}"

@@ -2,9 +2,13 @@
 
 import rules
 
-from portal.accounts.rules import is_applicant, is_auditor, is_chair, is_official, is_secretariat
+from portal.accounts.rules import is_applicant, is_auditor, is_chair, is_email_verified, is_official, is_secretariat
 from portal.proposals.enums import ProposalState
 from portal.proposals.rules import is_proposal_member
+from portal.reviews.rules import is_free_of_conflict
+
+from .enums import REPORT_EDITABLE, REPORT_TO_SCREEN
+from .enums import ReportState as R
 
 rules.add_perm("portal.projects.manage_centre_api", is_secretariat)
 rules.add_perm("portal.projects.view_statement", is_proposal_member | is_official)
@@ -55,3 +59,60 @@ rules.add_perm("portal.projects.refuse_change", (is_secretariat | is_chair) & is
 rules.add_perm("portal.projects.withdraw_change", is_applicant & is_change_member)
 # A project's pages after the award (its award versions and change requests): its applicants and the officials.
 rules.add_perm("portal.projects.view_project", is_proposal_member | is_official)
+# Completing a project (object: the proposal) is a step of accepting its final progress report.
+rules.add_perm("portal.projects.complete_project", is_chair & is_free_of_conflict)
+# The officials' list of projects with their reports.
+rules.add_perm("portal.projects.view_projects", is_official)
+
+
+# ---- Progress reports (object: the report) ------------------------------------------------------------------------
+
+
+@rules.predicate
+def is_report_member(user, report) -> bool:
+    return report is not None and is_proposal_member(user, report.proposal)
+
+
+@rules.predicate
+def is_report_editable(user, report) -> bool:
+    return report is not None and report.state in REPORT_EDITABLE
+
+
+@rules.predicate
+def is_report_to_screen(user, report) -> bool:
+    return report is not None and report.state in REPORT_TO_SCREEN
+
+
+@rules.predicate
+def is_report_clarification(user, report) -> bool:
+    return report is not None and report.state == R.CLARIFICATION
+
+
+@rules.predicate
+def is_report_recommended(user, report) -> bool:
+    return report is not None and report.state == R.RECOMMENDED
+
+
+@rules.predicate
+def is_report_screener(user, report) -> bool:
+    """The four-eyes rule: whoever screened the report may not accept it (nor require changes)."""
+    return report is not None and report.screened_by_id is not None and report.screened_by_id == user.pk
+
+
+@rules.predicate
+def is_free_of_conflict_on_report(user, report) -> bool:
+    return report is not None and is_free_of_conflict(user, report.proposal)
+
+
+rules.add_perm("portal.projects.view_progress_report", is_report_member | is_official)
+rules.add_perm(
+    "portal.projects.submit_progress_report", is_applicant & is_email_verified & is_report_member & is_report_editable
+)
+rules.add_perm("portal.projects.answer_progress_report", is_applicant & is_report_member & is_report_clarification)
+rules.add_perm(
+    "portal.projects.screen_progress_report", is_secretariat & is_report_to_screen & is_free_of_conflict_on_report
+)
+rules.add_perm(
+    "portal.projects.decide_progress_report",
+    is_chair & is_report_recommended & ~is_report_screener & is_free_of_conflict_on_report,
+)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 
 from portal.allocations.models import Award, UsageQuarter
 from portal.allocations.selectors import locked_awards
 from portal.calls.models import ResourcePool
 from portal.proposals.models import Proposal
+from portal.proposals.selectors import proposals_visible_to
 
 from .billing import ZERO, Line, LineInput, hours_from_seconds
-from .models import BillingStatement
+from .enums import REPORT_TO_SCREEN, ReportState
+from .models import BillingStatement, ProgressReport, ReportEvent, ReportOutput
 
 
 class NoAward(Exception):
@@ -282,4 +286,82 @@ def change_section(*, proposal, user) -> ChangeSection:
         requests=list(change_requests_for(proposal=proposal)),
         can_request=user.has_perm("portal.projects.request_change", proposal),
         statements=latest_statements(proposal=proposal),
+    )
+
+
+# ---- The project page and progress reports ------------------------------------------------------------------------
+
+
+@dataclass
+class PoolQuarterUsage:
+    pool: str
+    pool_name: str
+    quarter: str
+    awarded: Decimal
+    used: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.awarded - self.used
+
+
+def pool_usage_rows(*, proposal: Proposal) -> list[PoolQuarterUsage]:
+    """GPU-hours awarded (locked awards, after claw-back and changes) and used (imported Slurm usage, to 0.01) per
+    pool and quarter, oldest quarter first. ``NoAward`` when the project has no locked award."""
+    basis = billing_basis(proposal=proposal)
+    keys = sorted({*basis.awarded, *basis.used_seconds}, key=lambda k: (k[1], k[0]))
+    return [
+        PoolQuarterUsage(
+            pool=pool,
+            pool_name=basis.pools[pool].name,
+            quarter=quarter,
+            awarded=basis.awarded.get((pool, quarter), ZERO),
+            used=hours_from_seconds(basis.used_seconds.get((pool, quarter), 0)),
+        )
+        for pool, quarter in keys
+    ]
+
+
+def reports_of(*, proposal: Proposal) -> QuerySet[ProgressReport]:
+    return ProgressReport.objects.filter(proposal=proposal).select_related("submitted_by").order_by("number")
+
+
+def report_detail(*, user, pk: int) -> ProgressReport:
+    """A report of a project ``user`` may see (else ``Http404``), with its outputs and timeline loaded."""
+    visible = proposals_visible_to(user).values("pk")
+    return get_object_or_404(
+        ProgressReport.objects.filter(proposal__in=visible)
+        .select_related("proposal__organisation", "proposal__call", "proposal__current_version", "award")
+        .select_related("submitted_by", "screened_by", "decided_by")
+        .prefetch_related(
+            Prefetch("outputs", queryset=ReportOutput.objects.order_by("position", "pk")),
+            Prefetch("events", queryset=ReportEvent.objects.select_related("actor").order_by("created_at", "pk")),
+        ),
+        pk=pk,
+    )
+
+
+def project_list(*, user, today: date) -> QuerySet[Proposal]:
+    """Projects with a locked award that ``user`` may see, each with its next report due and whether one is
+    overdue (``next_due``, ``overdue``, ``to_screen``, ``to_decide``): one query."""
+    open_states = [ReportState.DUE, ReportState.CHANGES_REQUIRED]
+    return (
+        proposals_visible_to(user)
+        .filter(progress_reports__isnull=False)
+        .annotate(
+            next_due=Min("progress_reports__due_on", filter=Q(progress_reports__state__in=open_states)),
+            overdue=Count(
+                "progress_reports",
+                filter=Q(progress_reports__state=ReportState.DUE, progress_reports__due_on__lt=today),
+                distinct=True,
+            ),
+            to_screen=Count("progress_reports", filter=Q(progress_reports__state__in=REPORT_TO_SCREEN), distinct=True),
+            to_decide=Count(
+                "progress_reports", filter=Q(progress_reports__state=ReportState.RECOMMENDED), distinct=True
+            ),
+            accepted=Count("progress_reports", filter=Q(progress_reports__state=ReportState.ACCEPTED), distinct=True),
+            reports=Count("progress_reports", distinct=True),
+        )
+        .select_related("organisation", "call")
+        .order_by("-overdue", "next_due", "reference")
     )

@@ -4,6 +4,11 @@ from . import views
 
 app_name = "projects"
 urlpatterns = [
+    path("", views.ProjectListView.as_view(), name="list"),
+    path("<int:pk>/", views.ProjectView.as_view(), name="project"),
+    path("reports/<int:pk>/", views.ReportView.as_view(), name="report"),
+    path("reports/<int:pk>/edit/", views.ReportEditView.as_view(), name="report_edit"),
+    path("reports/<int:pk>/pdf/", views.ReportPdfView.as_view(), name="report_pdf"),
     path("centre-api/", views.CentreClientsView.as_view(), name="centre_clients"),
     path("centre-api/<int:pk>/revoke/", views.CentreClientRevokeView.as_view(), name="centre_client_revoke"),
     path("<int:pk>/changes/", views.ProjectChangesView.as_view(), name="project_changes"),

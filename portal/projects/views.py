@@ -1,21 +1,27 @@
+import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
 
-from portal.allocations.selectors import locked_awards
+from portal.accounts.enums import Role
+from portal.allocations.charts import Series, bar_chart
+from portal.allocations.selectors import locked_awards, project_usage
+from portal.audit.services import audit_record
 from portal.core.downloads import download_response
 from portal.core.exports import Sheet, spreadsheet_response
-from portal.core.formatting import hk_localtime
+from portal.core.formatting import hk_localtime, hk_today
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
+from portal.proposals.models import Proposal
 from portal.proposals.rules import is_proposal_member
 from portal.proposals.selectors import proposals_visible_to
 
@@ -29,10 +35,21 @@ from .changes import (
     change_request_transition,
     used_hours_by_cell,
 )
-from .documents import billing_statement_pdf
-from .enums import PENDING, ChangeRequestState
-from .forms import CentreClientForm, ChangeDecisionForm, ChangeRequestFilterForm, ChangeRequestForm
-from .models import BillingStatement, CentreApiClient, ChangeRequest
+from .documents import billing_statement_pdf, progress_report_pdf
+from .enums import PENDING, ChangeRequestState, ReportState
+from .forms import (
+    CentreClientForm,
+    ChangeDecisionForm,
+    ChangeRequestFilterForm,
+    ChangeRequestForm,
+    ProgressReportForm,
+    ReportOutputFormSet,
+    ReportStepForm,
+)
+from .models import BillingStatement, CentreApiClient, ChangeRequest, ProgressReport
+from .progress import OutputInput, ReportContent, progress_report_save, progress_report_transition
+from .report_workflow import PAGE_ACTIONS, REPORT_TRANSITIONS, report_transitions_from
+from .selectors import NoAward, pool_usage_rows, project_list, report_detail, reports_of, statements_for
 from .services import billing_csv
 
 
@@ -374,4 +391,234 @@ class FinanceExportView(PermissionRequiredMixin, View):
         stamp = hk_localtime().strftime("%Y%m%d")
         return spreadsheet_response(
             fmt=fmt, filename=f"aiss-finance-{stamp}.{fmt}", sheet=finance_sheet(selectors.finance_rows())
+        )
+
+
+# ---- The project page -------------------------------------------------------------------------------------------
+
+
+def _project_of(user, pk) -> Proposal:
+    return get_object_or_404(proposals_visible_to(user).select_related("organisation", "call"), pk=pk)
+
+
+class ProjectView(PermissionRequiredMixin, TemplateView):
+    """One page for a project after its award: the award (and its versions), tranches, usage per pool and
+    quarter with the chart, progress reports due and done, change requests and statements."""
+
+    template_name = "projects/project.html"
+    permission_required = "portal.projects.view_project"
+
+    def get_permission_object(self):
+        self.proposal = _project_of(self.request.user, self.kwargs["pk"])
+        return self.proposal
+
+    def get_context_data(self, **kwargs):
+        proposal, user, today = self.proposal, self.request.user, hk_today()
+        usage = project_usage(proposal=proposal, today=today)
+        chart = bar_chart(
+            chart_id="usage",
+            title=_("%(reference)s: GPU-hours awarded and used per quarter") % {"reference": proposal.reference},
+            description=_("The table below gives the same figures per pool."),
+            labels=[row.quarter.code for row in usage.quarters],
+            series=[
+                Series(_("Awarded"), [row.awarded for row in usage.quarters]),
+                Series(_("Used"), [row.used for row in usage.quarters]),
+            ],
+        )
+        try:
+            pool_rows = pool_usage_rows(proposal=proposal)
+        except NoAward:
+            pool_rows = []
+        reports = list(reports_of(proposal=proposal))
+        for report in reports:
+            report.overdue = report.is_overdue(today)
+        return {
+            **super().get_context_data(**kwargs),
+            "proposal": proposal,
+            "usage": usage,
+            "chart": chart,
+            "pool_rows": pool_rows,
+            "reports": reports,
+            "overdue": [r for r in reports if r.overdue],
+            "statements": list(statements_for(proposal=proposal)),
+            "can_release": user.has_perm("portal.allocations.release_tranche"),
+        }
+
+
+class ProjectListView(PermissionRequiredMixin, ListView):
+    """The officials' projects: each with its next report due, overdue reports flagged, and reports waiting."""
+
+    template_name = "projects/list.html"
+    context_object_name = "projects"
+    permission_required = "portal.projects.view_projects"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return project_list(user=self.request.user, today=hk_today())
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "today": hk_today()}
+
+
+# ---- Progress reports -------------------------------------------------------------------------------------------
+
+
+class ReportMixin(PermissionRequiredMixin):
+    def get_permission_object(self):
+        self.report = report_detail(user=self.request.user, pk=self.kwargs["pk"])
+        return self.report
+
+
+class ReportView(ReportMixin, TemplateView):
+    """A report as submitted (its outputs, the usage it was submitted with, its timeline), and the steps the
+    reader may take on it: the secretariat screens, another official accepts or requires changes, the applicant
+    answers a clarification."""
+
+    template_name = "projects/report.html"
+    permission_required = "portal.projects.view_progress_report"
+
+    def get_context_data(self, **kwargs):
+        report, user = self.report, self.request.user
+        steps = [
+            t
+            for t in report_transitions_from(report.state)
+            if t.action in PAGE_ACTIONS and user.has_perm(t.permission, report)
+        ]
+        events = [e for e in report.events.all() if e.visible_to_applicant or user.role != Role.APPLICANT]
+        return {
+            **super().get_context_data(**kwargs),
+            "report": report,
+            "proposal": report.proposal,
+            "steps": steps,
+            "events": events,
+            "form": kwargs.get("form") or ReportStepForm(),
+            "failed_action": kwargs.get("failed_action", ""),
+            "overdue": report.is_overdue(hk_today()),
+            "can_edit": user.has_perm("portal.projects.submit_progress_report", report),
+            "is_applicant": user.role == Role.APPLICANT,
+        }
+
+    def post(self, request, pk):
+        action = request.POST.get("action", "")
+        if action not in PAGE_ACTIONS:
+            return HttpResponseBadRequest(_("Choose a step."))
+        refused = self.refuse_unless(REPORT_TRANSITIONS[action].permission)
+        if refused is not None:
+            return refused
+        form = ReportStepForm(request.POST)
+        if form.is_valid():
+            try:
+                progress_report_transition(
+                    report=self.report, action=action, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as exc:
+                if getattr(exc, "code", "") == "conflict":
+                    messages.error(request, error_text(exc))
+                    return redirect("projects:report", pk=pk)
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Done: %(step)s.") % {"step": REPORT_TRANSITIONS[action].label})
+                return redirect("projects:report", pk=pk)
+        context = self.get_context_data(form=form, failed_action=action)
+        return self.render_to_response(context, status=422)
+
+
+def _initial_text(report: ProgressReport) -> dict:
+    """What the form starts with: what was saved, else the proposal's KPIs and deliverables as submitted."""
+    if report.saved_at or report.submitted_at:
+        return {name: getattr(report, name) for name in ("kpis", "deliverables", "problems", "next_plan")}
+    version = report.proposal.current_version
+    fields = (version.content or {}).get("fields", {}) if version else {}
+    return {"kpis": fields.get("kpis", ""), "deliverables": fields.get("deliverables", "")}
+
+
+ROW_FIELD = re.compile(r"^outputs-(\d{1,3})-")
+
+
+def _rows_counted(data, *, prefix: str):
+    """The posted rows with a management form worked out from the rows themselves (how many were sent, at most
+    the formset's limit), so that a page whose hidden counts were tampered with still shows every row typed."""
+    data = data.copy()
+    indexes = [int(m[1]) for key in data for m in [ROW_FIELD.match(key)] if m]
+    total = min(max(indexes, default=-1) + 1, ReportOutputFormSet.absolute_max)
+    data[f"{prefix}-TOTAL_FORMS"] = str(max(total, 0))
+    data[f"{prefix}-INITIAL_FORMS"] = "0"
+    data[f"{prefix}-MIN_NUM_FORMS"] = "0"
+    data[f"{prefix}-MAX_NUM_FORMS"] = str(ReportOutputFormSet.max_num)
+    return data
+
+
+class ReportEditView(ReportMixin, TemplateView):
+    """The applicant writes the report: text pre-filled from the proposal, outputs as rows, the usage so far
+    shown read-only from the imported usage. Save keeps a draft; submit sends it to the secretariat."""
+
+    template_name = "projects/report_edit.html"
+    permission_required = "portal.projects.submit_progress_report"
+
+    def get_context_data(self, **kwargs):
+        report = self.report
+        form = kwargs.get("form") or ProgressReportForm(initial=_initial_text(report))
+        formset = kwargs.get("formset") or ReportOutputFormSet(
+            prefix="outputs",
+            initial=[{"kind": o.kind, "title": o.title, "doi": o.doi, "count": o.count} for o in report.outputs.all()],
+        )
+        try:
+            pool_rows = pool_usage_rows(proposal=report.proposal)
+        except NoAward:
+            pool_rows = []
+        return {
+            **super().get_context_data(**kwargs),
+            "report": report,
+            "proposal": report.proposal,
+            "form": form,
+            "formset": formset,
+            "pool_rows": pool_rows,
+            "overdue": report.is_overdue(hk_today()),
+        }
+
+    def post(self, request, pk):
+        form = ProgressReportForm(request.POST)
+        formset = ReportOutputFormSet(_rows_counted(request.POST, prefix="outputs"), prefix="outputs")
+        if not (form.is_valid() and formset.is_valid()):
+            return self.render_to_response(self.get_context_data(form=form, formset=formset), status=422)
+        outputs = [
+            OutputInput(
+                kind=f.cleaned_data["kind"],
+                title=f.cleaned_data["title"],
+                doi=f.cleaned_data.get("doi", ""),
+                count=f.cleaned_data.get("count") or 1,
+            )
+            for f in formset
+            if not f.is_blank and not f.cleaned_data.get("DELETE")
+        ]
+        content = ReportContent(**form.cleaned_data, outputs=outputs)
+        try:
+            report = progress_report_save(report=self.report, actor=request.user, content=content)
+            if request.POST.get("action") == "submit":
+                action = "resubmit" if report.state == ReportState.CHANGES_REQUIRED else "submit"
+                progress_report_transition(report=report, action=action, actor=request.user)
+        except ValidationError as exc:
+            form_add_service_errors(form, exc)
+            return self.render_to_response(self.get_context_data(form=form, formset=formset), status=422)
+        if request.POST.get("action") == "submit":
+            messages.success(request, _("The report is submitted to the secretariat."))
+            return redirect("projects:report", pk=pk)
+        messages.success(request, _("The report is saved. Submit it when it is complete."))
+        return redirect("projects:report_edit", pk=pk)
+
+
+class ReportPdfView(ReportMixin, View):
+    """The report as a PDF, in the reader's language or ``?lang=`` (en, zh-hant). Each download is audited."""
+
+    permission_required = "portal.projects.view_progress_report"
+
+    def get(self, request, pk):
+        wanted = request.GET.get("lang") or get_language()
+        language = wanted if wanted in {code for code, _name in settings.LANGUAGES} else settings.LANGUAGE_CODE
+        pdf = progress_report_pdf(report=self.report, language=language)
+        audit_record(
+            actor=request.user, action="progress_report.download", obj=self.report, after={"language": language}
+        )
+        return download_response(
+            pdf, filename=f"{self.report.reference}-{language}.pdf", content_type="application/pdf"
         )

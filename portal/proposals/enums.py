@@ -35,6 +35,8 @@ EDITABLE = frozenset({S.DRAFT, S.AMENDING, S.CLARIFICATION_REQUESTED})
 DECIDED = frozenset({S.APPROVED, S.REJECTED, S.ALLOCATED, S.ACTIVE, S.COMPLETED, S.WITHDRAWN, S.INELIGIBLE})
 WITHDRAWABLE = frozenset(set(S) - DECIDED)
 SUBMITTED_STATES = frozenset(set(S) - {S.DRAFT})
+# The award is locked: the proposal has a project page (award, usage, progress reports, statements).
+PROJECT_STATES = frozenset({S.ALLOCATED, S.ACTIVE, S.COMPLETED})
 
 
 class AttachmentKind(models.TextChoices):

@@ -21,7 +21,7 @@ from portal.core.permissions import PermissionRequiredMixin
 
 from . import selectors, services
 from .downloads import attachment_response
-from .enums import EDITABLE, ProposalState
+from .enums import EDITABLE, PROJECT_STATES, ProposalState
 from .forms import AttachmentForm, ProposalForm, ProposalStartForm, WithdrawForm
 from .models import Proposal
 from .schema import CLARIFICATION_REPLY, CallContext, budget_from_raw, extra_from_post, raw_from_post
@@ -518,6 +518,9 @@ class ProposalDetailView(LoginRequiredMixin, DetailView):
         context["timeline"] = selectors.proposal_timeline(proposal=proposal, user=user)
         context["actions"] = [t for t in transitions_from(proposal.state) if user.has_perm(t.permission, proposal)]
         context["can_edit"] = user.has_perm("portal.proposals.change_proposal", proposal)
+        context["has_project"] = proposal.state in PROJECT_STATES and user.has_perm(
+            "portal.projects.view_project", proposal
+        )
         context["pools"] = {pool.code: pool for pool in proposal.call.pools.all()}
         context["is_member"] = user.role not in OFFICIAL_ROLES
         context["clarification"] = _open_clarification(proposal) if proposal.state in EDITABLE else None

@@ -202,6 +202,16 @@ TRANSITIONS: dict[str, Transition] = {
             url_name="decisions:transition",
         ),
         Transition(
+            # Taken by the service that accepts a project's final progress report (portal.projects.progress): the
+            # official accepting it (four-eyes: not the one who screened it) completes the project.
+            "complete_after_final_report",
+            frozenset({S.ACTIVE}),
+            S.COMPLETED,
+            "portal.projects.complete_project",
+            _("Complete (final progress report accepted)"),
+            reason_required=True,
+        ),
+        Transition(
             "withdraw",
             frozenset(WITHDRAWABLE),
             S.WITHDRAWN,

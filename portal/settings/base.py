@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.allocations.tasks.clawback_checkpoints",
         "schedule": crontab(hour=8, minute=0),
     },
+    # Progress reports: reminders 14 days before, on the due date and weekly after (09:05 HKT; never twice).
+    "projects-progress-report-reminders": {
+        "task": "portal.projects.tasks.send_progress_report_reminders",
+        "schedule": crontab(hour=9, minute=5),
+    },
     # Uploads whose import task was lost or whose worker died are queued again.
     "allocations-requeue-stuck-usage-imports": {
         "task": "portal.allocations.tasks.usage_imports_requeue_stuck",

@@ -289,11 +289,11 @@ def test_project_page_awarded_used_balance_burn_rate(client, call, officer, chai
     member = MembershipFactory(organisation=proposal.organisation).user
     client.force_login(member)
 
-    page = text(client.get(reverse("allocations:project", args=[proposal.pk])))
+    page = text(client.get(reverse("projects:project", args=[proposal.pk])))
 
     assert '<th scope="row">2026Q1</th> <td class="num">300,000</td> <td class="num">30,000</td>' in page
     assert 'Remaining balance</dt> <dd class="col-sm-8"> 270,000 (120,000 of it released)' in page
     assert "Burn rate" in page
     assert 'role="img"' in page
     client.force_login(MembershipFactory().user)
-    assert client.get(reverse("allocations:project", args=[proposal.pk])).status_code == 404
+    assert client.get(reverse("projects:project", args=[proposal.pk])).status_code == 404

@@ -20,12 +20,16 @@ from dataclasses import dataclass
 import pytest
 from django.db import transaction
 from django.urls import get_resolver, reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.accounts.enums import Role
+from portal.accounts.models import User
 from portal.allocations.models import Award
-from portal.projects.models import ChangeRequest
+from portal.projects.enums import ReportState
+from portal.projects.models import ChangeRequest, ProgressReport
+from portal.projects.progress import progress_report_schedule
 from portal.proposals import services as proposal_services
 from portal.proposals.enums import ProposalState as S
 from portal.reviews import services as review_services
@@ -79,6 +83,12 @@ def world(db) -> World:
         reason="More data arrived.",
         submitted_by=approved.created_by,
     )
+    # The project's progress reports: the first due (its applicant writes it), the second submitted (to screen).
+    reports = progress_report_schedule(award=award)
+    ProgressReport.objects.filter(pk=reports[1].pk).update(state=ReportState.SUBMITTED, kpis="k", deliverables="d")
+    lead = approved.created_by
+    User.objects.filter(pk=lead.pk).update(email_verified_at=timezone.now())
+    lead.refresh_from_db()
     return World(
         users={
             "anonymous": None,
@@ -89,6 +99,7 @@ def world(db) -> World:
             "member": rc.member,
             "auditor": auditor,
             "project_applicant": approved.created_by,
+            "lead": lead,
         },
         ids={
             "call": call.pk,
@@ -106,6 +117,8 @@ def world(db) -> World:
             "change": change.pk,
             "first": 1,
             "organisation": organisation.pk,
+            "report_due": reports[0].pk,
+            "report_submitted": reports[1].pk,
         },
     )
 
@@ -160,7 +173,6 @@ PAGES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("allocations:run_lock", "officer", ("run",), ()),
     ("allocations:award_adjust", "officer", ("award",), ()),
     ("allocations:usage_upload", "officer", (), ()),
-    ("allocations:project", "officer", ("approved",), ()),
     ("reports:index", "officer", (), ()),
     ("reports:call", "officer", ("call",), ()),
     ("reports:open_data", "officer", ("json",), ("call",)),
@@ -179,6 +191,10 @@ PAGES: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("projects:statements", "project_applicant", ("approved",), ()),
     ("projects:finance", "officer", (), ()),
     ("projects:finance_export", "officer", ("csv",), ()),
+    ("projects:list", "officer", (), ("page",)),
+    ("projects:project", "officer", ("approved",), ()),
+    ("projects:report", "officer", ("report_submitted",), ()),
+    ("projects:report_edit", "lead", ("report_due",), ()),
 ]
 LITERAL_ARGS = {"json", "csv", "xlsx", "ranking", "decisions", "awards"}
 # URL names that need no entry: pages reached only by posting a form shown on a page above (the crawl posts it
@@ -232,6 +248,10 @@ NOT_PAGES = {
     "reports:document_download",
     "projects:centre_client_revoke",
     "projects:statement_download",  # a statement as PDF or CSV, made on request (tests/projects)
+    # The old address of the project page (a redirect), and a progress report's PDF made on request (its language
+    # is one of two codes; anything else gives the default).
+    "allocations:project",
+    "projects:report_pdf",
     # The centre's JSON API (token-authenticated; its query parameters are typed by django-ninja's schemas).
     "centre_api:openapi-json",
     "centre_api:awards",

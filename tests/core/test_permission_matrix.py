@@ -444,8 +444,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "allocations:usage_import_status": {
         "GET": "302 403 403 403 403 403 200 403 403 403 403",
     },
+    # The project's page moved to projects:project; the old address leads there.
     "allocations:project": {
-        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+        "GET": "302 302 302 302 302 302 302 302 302 302 302",
     },
     "reports:index": {
         "GET": "302 403 403 403 403 403 200 200 200 200 200",
@@ -491,6 +492,31 @@ MATRIX: dict[str, dict[str, str]] = {
     },
     "audit:log": {
         "GET": "302 403 403 403 403 403 403 403 403 403 200",
+    },
+    "projects:list": {
+        "GET": "302 403 403 403 403 403 200 200 200 200 200",
+    },
+    "projects:project": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+    },
+    # The data set's first progress report is due: no step of its page is open to anyone yet (403 for those who
+    # see it, 404 for the rest); the form is the applicant's, and an empty post keeps nothing (422).
+    "projects:report": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
+        "POST:request_clarification": "302 403 404 404 404 404 403 403 404 403 403",
+        "POST:answer": "302 403 404 404 404 404 403 403 404 403 403",
+        "POST:recommend_accept": "302 403 404 404 404 404 403 403 404 403 403",
+        "POST:recommend_changes": "302 403 404 404 404 404 403 403 404 403 403",
+        "POST:accept": "302 403 404 404 404 404 403 403 404 403 403",
+        "POST:require_changes": "302 403 404 404 404 404 403 403 404 403 403",
+    },
+    "projects:report_edit": {
+        "GET": "302 200 404 404 404 404 403 403 404 403 403",
+        "POST:save": "302 422 404 404 404 404 403 403 404 403 403",
+        "POST:submit": "302 422 404 404 404 404 403 403 404 403 403",
+    },
+    "projects:report_pdf": {
+        "GET": "302 200 404 404 404 404 200 200 404 200 200",
     },
     "projects:centre_clients": {
         "GET": "302 403 403 403 403 403 200 403 403 403 403",
@@ -581,6 +607,7 @@ class Data:
     erasure_request: object
     centre_client: object
     invitation: object
+    report: object
     users: dict
     change: object = None
     statement: object = None
@@ -693,6 +720,7 @@ def build(capture) -> Data:
         erasure_request=ErasureRequest.objects.create(user=users["other_applicant"]),
         centre_client=centre_client_create(name="Matrix centre client", actor=secretariat)[0],
         invitation=InvitationFactory(organisation=organisation, invited_by=users["applicant"]),
+        report=proposal.progress_reports.get(number=1),  # scheduled when the run was locked
         users=users,
     )
 
@@ -714,6 +742,9 @@ def url_kwargs(name: str, d: Data) -> dict:
         "projects:statements": {"pk": p},
         "projects:statement_download": {"pk": d.statement.pk, "fmt": "csv"},
         "projects:finance_export": {"fmt": "csv"},
+        "projects:report": {"pk": d.report.pk},
+        "projects:report_edit": {"pk": d.report.pk},
+        "projects:report_pdf": {"pk": d.report.pk},
         "accounts:second_factor_reset": {"pk": d.users["reviewer"].pk},
         "accounts:organisation_detail": {"pk": d.organisation.pk},
         "accounts:invite": {"pk": d.organisation.pk},
@@ -753,7 +784,10 @@ def pk_for(name: str, d: Data) -> int:
         return d.run.pk
     if name in ("proposals:edit", "proposals:budget", "proposals:autosave", "proposals:confirm"):
         return d.draft.pk
-    if name.split(":")[0] in ("proposals", "decisions", "reviews", "reports") or name == "allocations:project":
+    if name.split(":")[0] in ("proposals", "decisions", "reviews", "reports") or name in (
+        "allocations:project",
+        "projects:project",
+    ):
         return d.proposal.pk
     raise AssertionError(f"no pk for {name}: add it to url_kwargs")
 
@@ -795,6 +829,18 @@ POST_ACTIONS = {
         "withdraw": {"action": "withdraw"},
     },
     "allocations:call": {"run": {}, "all_policies": {"all_policies": "1"}},
+    "projects:report": {
+        action: {"action": action, "reason": "Because."}
+        for action in (
+            "request_clarification",
+            "answer",
+            "recommend_accept",
+            "recommend_changes",
+            "accept",
+            "require_changes",
+        )
+    },
+    "projects:report_edit": {"save": {"action": "save"}, "submit": {"action": "submit"}},
 }
 
 

@@ -1,6 +1,7 @@
 """Work waiting: each staff role sees what waits for it, each item linking to where it is done, in a fixed number
 of queries."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,9 @@ from django.utils import timezone
 
 from portal.accounts.enums import Role
 from portal.allocations.models import AllocationRun, RunStatus
+from portal.projects.enums import ReportState
+from portal.projects.models import ProgressReport
+from portal.projects.progress import progress_report_schedule
 from portal.proposals.enums import ProposalState as S
 from portal.reviews.enums import AssignmentStatus
 from portal.reviews.models import Assignment
@@ -16,8 +20,10 @@ from tests.factories import UserFactory, open_call
 from tests.factories.allocations import allocatable_proposal
 from tests.factories.decisions import ClarificationRequestFactory, RecommendationFactory
 from tests.factories.reviews import CallReviewSettingsFactory
+from tests.projects.conftest import locked_project
 
 pytestmark = pytest.mark.django_db
+_accounts = itertools.count(1)
 
 
 @pytest.fixture
@@ -51,6 +57,13 @@ def make_work(call, n: int, *, reviewer, officer):
             lock_proposed_at=timezone.now(),
             lock_proposed_by=officer,
         )
+        # Progress reports: one submitted (to screen), one screened by ``officer`` (to accept), one overdue.
+        for state in (ReportState.SUBMITTED, ReportState.RECOMMENDED, ReportState.DUE):
+            project = locked_project(call, account=f"aiss-w{next(_accounts)}", hours={("h800", "2026Q1"): 10})
+            progress_report_schedule(award=project.awards.get())
+            ProgressReport.objects.filter(proposal=project).update(
+                state=state, screened_by=officer if state == ReportState.RECOMMENDED else None
+            )
 
 
 def kinds(response) -> dict[str, list]:
@@ -72,6 +85,8 @@ def test_secretariat_sees_screening_clarifications_reviewers_and_late_reviews(cl
         "locks_to_propose",
         "changes_to_recommend",
         "changes_to_approve",
+        "reports_to_screen",
+        "reports_overdue",
     ]
     screening = found["screening"].items[0]
     assert screening.url.endswith("/screen/")
@@ -81,9 +96,14 @@ def test_secretariat_sees_screening_clarifications_reviewers_and_late_reviews(cl
     assert found["reviewers"].items[0].url == reverse("reviews:call_assignments", args=[call.pk])
     assert found["late_reviews"].items[0].detail == "Dr Lam Ka Yan"
     assert found["locks_to_propose"].total == 0  # the only run's lock is already proposed
+    to_screen = ProgressReport.objects.get(state=ReportState.SUBMITTED)
+    assert found["reports_to_screen"].items[0].url == reverse("projects:report", args=[to_screen.pk])
+    overdue = found["reports_overdue"].items[0]
+    assert (overdue.overdue, overdue.detail) == (True, "Progress report 1, due 2026-04-30")
     html = response.content.decode()
     assert screening.url in html
     assert "Late reviews" in html
+    assert "Progress reports overdue (further tranches held)" in html
 
 
 def test_chair_sees_recommendations_decisions_and_locks_to_approve(client, call):
@@ -91,9 +111,13 @@ def test_chair_sees_recommendations_decisions_and_locks_to_approve(client, call)
     make_work(call, 1, reviewer=UserFactory(role=Role.REVIEWER), officer=officer)
     client.force_login(UserFactory(role=Role.COMMITTEE_CHAIR))
     found = kinds(client.get(reverse("decisions:work")))
-    assert list(found) == ["recommendations", "decisions", "locks", "changes_to_approve"]
+    assert list(found) == ["recommendations", "decisions", "locks", "changes_to_approve", "reports_to_accept"]
+    recommended = ProgressReport.objects.get(state=ReportState.RECOMMENDED)
+    assert found["reports_to_accept"].items[0].url == reverse("projects:report", args=[recommended.pk])
     assert found["decisions"].items[0].url.endswith("/decide/")
-    assert found["locks"].items[0].url == reverse("allocations:run_lock", args=[AllocationRun.objects.get().pk])
+    assert found["locks"].items[0].url == reverse(
+        "allocations:run_lock", args=[AllocationRun.objects.get(locked_at__isnull=True).pk]
+    )
     assert found["recommendations"].total == 1
 
 
@@ -119,6 +143,7 @@ def test_work_page_query_count_is_fixed(client, call, django_assert_max_num_quer
     officer = UserFactory(role=Role.SECRETARIAT)
     make_work(call, n, reviewer=UserFactory(role=Role.REVIEWER), officer=officer)
     client.force_login(UserFactory(role=role))
-    with django_assert_max_num_queries(11):  # + change requests to recommend and to approve (issue 11)
+    # + change requests to recommend and to approve, progress reports to screen, overdue and to accept (issue 11)
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("decisions:work"))
-    assert sum(k.total for k in response.context["kinds"]) >= 2 * n
+    assert sum(k.total for k in response.context["kinds"]) >= 3 * n

@@ -42,6 +42,8 @@ ALLOWED = {
     "allocate": DECIDERS,
     "activate": DECIDERS,
     "complete": SECRETARIAT,
+    # Taken when an approving official accepts the final progress report the secretariat screened (four-eyes).
+    "complete_after_final_report": DECIDERS,
 }
 
 

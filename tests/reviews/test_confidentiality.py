@@ -109,7 +109,7 @@ def test_conflicted_official_cannot_open_the_proposal_or_its_project(client, two
     client.force_login(conflicted)
 
     assert client.get(reverse("proposals:detail", args=[mine.pk])).status_code == 404
-    assert client.get(reverse("allocations:project", args=[mine.pk])).status_code == 404
+    assert client.get(reverse("projects:project", args=[mine.pk])).status_code == 404
     client.force_login(member)
     assert client.get(reverse("proposals:detail", args=[mine.pk])).status_code == 200
 
