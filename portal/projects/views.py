@@ -49,7 +49,7 @@ from .forms import (
 from .models import BillingStatement, CentreApiClient, ChangeRequest, ProgressReport
 from .progress import OutputInput, ReportContent, progress_report_save, progress_report_transition
 from .report_workflow import PAGE_ACTIONS, REPORT_TRANSITIONS, report_transitions_from
-from .selectors import NoAward, pool_usage_rows, project_list, report_detail, reports_of, statements_for
+from .selectors import NoAward, pool_usage_rows, project_list, report_detail, reports_of
 from .services import billing_csv
 
 
@@ -440,7 +440,7 @@ class ProjectView(PermissionRequiredMixin, TemplateView):
             "pool_rows": pool_rows,
             "reports": reports,
             "overdue": [r for r in reports if r.overdue],
-            "statements": list(statements_for(proposal=proposal)),
+            "change_section": selectors.change_section(proposal=proposal, user=user),
             "can_release": user.has_perm("portal.allocations.release_tranche"),
         }
 

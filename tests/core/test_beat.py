@@ -14,6 +14,7 @@ def test_every_beat_entry_names_a_registered_task():
         "allocations-clawback-checkpoints": True,
         "allocations-requeue-stuck-usage-imports": True,
         "notifications-resend-stuck-emails": True,
+        "projects-progress-report-reminders": True,
     }
 
 
@@ -26,4 +27,6 @@ def test_beat_runs_checkpoints_daily_and_stuck_work_every_few_minutes():
     )
     assert schedule["allocations-requeue-stuck-usage-imports"].minute == set(range(0, 60, 15))
     assert schedule["notifications-resend-stuck-emails"].minute == set(range(0, 60, 10))
+    reminders = schedule["projects-progress-report-reminders"]
+    assert (reminders.hour, reminders.minute) == ({9}, {5})
     assert settings.CELERY_TIMEZONE == "Asia/Hong_Kong"
