@@ -120,7 +120,7 @@ def _notify_secretariat(version_id: int) -> None:
             "hours": f"{version.gpu_hours:,.0f}",
         },
     )
-    url = reverse("allocations:project", args=[proposal.pk])
+    url = reverse("projects:project", args=[proposal.pk])
     for user in free_of_conflict(users=officers, proposal=proposal):
         notify(user=user, message=message, url=url, key=f"award-version:{version.pk}")
 

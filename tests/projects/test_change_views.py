@@ -49,11 +49,11 @@ def a_change(proposal, hours=1_000):
 
 def test_project_page_shows_versions_and_the_request_link_to_its_applicant(client, idle):
     client.force_login(idle.member)
-    page = client.get(reverse("allocations:project", args=[idle.pk])).content.decode()
+    page = client.get(reverse("projects:project", args=[idle.pk])).content.decode()
     assert "Award versions" in page
     assert reverse("projects:change_request_create", args=[idle.pk]) in page
     client.force_login(UserFactory(role=Role.AUDITOR))
-    page = client.get(reverse("allocations:project", args=[idle.pk])).content.decode()
+    page = client.get(reverse("projects:project", args=[idle.pk])).content.decode()
     assert "Award versions" in page
     assert reverse("projects:change_request_create", args=[idle.pk]) not in page
 
