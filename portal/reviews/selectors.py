@@ -187,12 +187,32 @@ def reviewer_loads(*, call: Call) -> QuerySet:
 # ---- Scores and ranking -------------------------------------------------------------------------------------
 
 
+class _ReviewLoader:
+    """The Review objects behind a ranking's figures, loaded in one go the first time a page asks for one (the
+    committee's page of a proposal shows the reviews' texts; the ranking of a whole call needs only figures)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        self.cache: dict[int, Review] | None = None
+
+    def get(self, pk: int) -> Review:
+        if self.cache is None:
+            reviews = Review.objects.filter(pk__in=self.ids).select_related("assignment__reviewer")
+            self.cache = {r.pk: r for r in reviews.prefetch_related("scores")}
+        return self.cache[pk]
+
+
 @dataclass
 class ReviewFigures:
-    review: Review
+    review_id: int
     reviewer_id: int
     weighted: Decimal
     calibrated: Decimal
+    loader: _ReviewLoader | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def review(self) -> Review:
+        return self.loader.get(self.review_id)
 
 
 @dataclass
@@ -239,36 +259,45 @@ def call_figures(*, call: Call, proposals: QuerySet[Proposal] | None = None) -> 
     weights = {c.pk: c.weight for c in criteria}
     minimums = {c.pk: c.min_to_pass for c in criteria if c.min_to_pass is not None}
     all_ids = submitted_proposals(call=call).values("pk")
-    reviews = list(_submitted_reviews(all_ids))
+    # Figures, not objects: a call has tens of thousands of reviews and scores (issue 14).
+    submitted = _submitted_reviews(all_ids).select_related(None).prefetch_related(None)
+    reviews = list(submitted.values_list("pk", "assignment__proposal_id", "assignment__reviewer_id"))
+    scores: dict[int, dict[int, int | None]] = defaultdict(dict)
+    for review_id, criterion_id, score in Score.objects.filter(
+        review__in=submitted.order_by().values("pk")
+    ).values_list("review_id", "criterion_id", "score"):
+        scores[review_id][criterion_id] = score
     weighted: dict[int, Decimal] = {}
-    by_proposal: dict[int, list[Review]] = defaultdict(list)
+    by_proposal: dict[int, list[tuple[int, int]]] = defaultdict(list)
     per_criterion: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
-    for review in reviews:
-        values = {s.criterion_id: s.score for s in review.scores.all()}
+    for review_id, proposal_id, reviewer_id in reviews:
+        values = scores.get(review_id, {})
         value = scoring.weighted_score(values, weights)
         if value is None:  # an incomplete submitted review (rubric changed after submission)
             continue
-        weighted[review.pk] = value
-        by_proposal[review.assignment.proposal_id].append(review)
+        weighted[review_id] = value
+        by_proposal[proposal_id].append((review_id, reviewer_id))
         for criterion_id, score in values.items():
             if score is not None:
-                per_criterion[review.assignment.proposal_id][criterion_id].append(Decimal(score))
+                per_criterion[proposal_id][criterion_id].append(Decimal(score))
     calibrated = scoring.calibrate(
-        (r.assignment.reviewer_id, r.pk, weighted[r.pk]) for rs in by_proposal.values() for r in rs
+        (reviewer_id, review_id, weighted[review_id]) for rs in by_proposal.values() for review_id, reviewer_id in rs
     )
     qs = proposals if proposals is not None else submitted_proposals(call=call)
     qs = qs.select_related("organisation", "review_consensus", "review_response")
     rows: dict[int, RankingRow] = {}
-    for proposal in qs:
-        proposal_reviews = by_proposal.get(proposal.pk, [])
+    proposals_list = list(qs)
+    loader = _ReviewLoader([review_id for p in proposals_list for review_id, _r in by_proposal.get(p.pk, [])])
+    for proposal in proposals_list:
         figures = [
             ReviewFigures(
-                review=r,
-                reviewer_id=r.assignment.reviewer_id,
-                weighted=weighted[r.pk],
-                calibrated=calibrated[(r.assignment.reviewer_id, r.pk)],
+                review_id=review_id,
+                reviewer_id=reviewer_id,
+                weighted=weighted[review_id],
+                calibrated=calibrated[(reviewer_id, review_id)],
+                loader=loader,
             )
-            for r in proposal_reviews
+            for review_id, reviewer_id in by_proposal.get(proposal.pk, [])
         ]
         means = {c: scoring.mean(v) for c, v in per_criterion[proposal.pk].items()}
         summary = scoring.proposal_scores(
