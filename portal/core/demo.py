@@ -536,6 +536,10 @@ class DemoSeeder:
             proposal_services.proposal_transition(proposal=proposal, action="allocate", actor=chair)
             if project.state == ProposalState.ACTIVE:
                 proposal_services.proposal_transition(proposal=proposal, action="activate", actor=chair)
+        # After the award: progress reports, imported usage, an accepted report and a statement (issue 11).
+        from portal.projects.demo import demo_project_life
+
+        demo_project_life(call=call, secretariat=User.objects.get(email="secretariat@demo.aiss.hk"), chair=chair)
 
 
 def print_logins(out) -> None:

@@ -69,3 +69,25 @@ def test_seed_demo_looks_like_the_scheme():
     for row in booked:
         capacity = PoolCapacity.objects.get(quarter__code=row["quarter__code"]).gpu_hours
         assert 0.85 <= row["h"] / capacity <= 0.95
+
+
+def test_seed_demo_shows_a_project_life_after_the_award():
+    """Issue 11 point 7: one active project with its reports due and usage imported (aiss-0007), one with its first
+    report accepted, the held tranche released and a billing statement (aiss-0012)."""
+    from portal.allocations.models import Tranche, UsageJob
+    from portal.projects.enums import ReportState
+    from portal.projects.models import BillingStatement, ProgressReport
+
+    call_command("seed_demo")
+    due = ProgressReport.objects.filter(proposal__account_code="aiss-0007").order_by("number")
+    assert [r.state for r in due] == [ReportState.DUE] * 3
+    assert UsageJob.objects.filter(account="aiss-0007").count() == 3
+    accepted = ProgressReport.objects.get(proposal__account_code="aiss-0012", number=1)
+    assert accepted.state == ReportState.ACCEPTED
+    assert accepted.usage["used"] == "102400.00"  # the first export only, as it stood when the report was submitted
+    assert accepted.screened_by.email == "secretariat@demo.aiss.hk"
+    assert accepted.decided_by.email == "chair@demo.aiss.hk"
+    assert Tranche.objects.get(award__proposal__account_code="aiss-0012", number=2).released_at is not None
+    assert Tranche.objects.get(award__proposal__account_code="aiss-0007", number=2).released_at is None
+    statement = BillingStatement.objects.get(account="aiss-0012", quarter="2026Q1")
+    assert statement.lines.get().used_hours == 102400
