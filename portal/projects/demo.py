@@ -25,17 +25,18 @@ from .progress import (
 from .services import billing_statement_issue
 
 HEADER = "JobID|JobName|Account|User|Partition|AllocTRES|ElapsedRaw|Start|End|State"
-# (job id, account, user, GPUs, hours, start): large training jobs in the H800 partition (the pool's code).
+# (job id, account, user, GPUs, hours, start in Hong Kong time, as sacct prints it): large training jobs in the
+# H800 partition (the pool's code).
 FIRST_EXPORT = [
-    (7101, "aiss-0012", "hvlee", 128, 400, datetime(2026, 1, 10, 9)),
-    (7102, "aiss-0012", "hvlee", 128, 400, datetime(2026, 2, 10, 9)),
-    (7103, "aiss-0007", "kwong", 64, 300, datetime(2026, 2, 2, 9)),
+    (7101, "aiss-0012", "hvlee", 128, 400, datetime(2026, 1, 10, 9, tzinfo=HONG_KONG)),
+    (7102, "aiss-0012", "hvlee", 128, 400, datetime(2026, 2, 10, 9, tzinfo=HONG_KONG)),
+    (7103, "aiss-0007", "kwong", 64, 300, datetime(2026, 2, 2, 9, tzinfo=HONG_KONG)),
 ]
 SECOND_EXPORT = [
-    (7201, "aiss-0007", "kwong", 64, 500, datetime(2026, 4, 8, 9)),
-    (7202, "aiss-0012", "hvlee", 128, 300, datetime(2026, 4, 20, 9)),
-    (7203, "aiss-0007", "kwong", 128, 400, datetime(2026, 7, 6, 9)),
-    (7204, "aiss-0012", "hvlee", 128, 350, datetime(2026, 8, 3, 9)),
+    (7201, "aiss-0007", "kwong", 64, 500, datetime(2026, 4, 8, 9, tzinfo=HONG_KONG)),
+    (7202, "aiss-0012", "hvlee", 128, 300, datetime(2026, 4, 20, 9, tzinfo=HONG_KONG)),
+    (7203, "aiss-0007", "kwong", 128, 400, datetime(2026, 7, 6, 9, tzinfo=HONG_KONG)),
+    (7204, "aiss-0012", "hvlee", 128, 350, datetime(2026, 8, 3, 9, tzinfo=HONG_KONG)),
 ]
 
 
