@@ -1,6 +1,7 @@
 """Allocation runs from the database: the problem built from a call, runs through the Celery task, reasons,
 repeats, failures, hand adjustments, locking, tranches."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -609,12 +610,14 @@ def test_tranche_release_after_progress_report(call, officer, chair, django_capt
     run = start(call, officer, django_capture_on_commit_callbacks)
     lock(call, run, proposer=officer, approver=chair)
     tranche = Tranche.objects.get(number=2)
+    # The lock scheduled the progress reports (the first due 2026-04-01): released before any is overdue.
+    march = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
-    services.tranche_release(tranche=tranche, actor=officer)
+    services.tranche_release(tranche=tranche, actor=officer, now=march)
 
     tranche.refresh_from_db()
-    assert tranche.released_by == officer
+    assert (tranche.released_by, tranche.released_at) == (officer, march)
     with pytest.raises(ValidationError):
-        services.tranche_release(tranche=tranche, actor=officer)
+        services.tranche_release(tranche=tranche, actor=officer, now=march)
     with pytest.raises(PermissionDenied):
         services.tranche_release(tranche=tranche, actor=UserFactory())
