@@ -2,10 +2,12 @@
 
 Decisions:
 
-- **All or nothing.** The file is parsed to the end first, keeping only one small record per JobID in memory
-  (the last allocation line for a JobID wins); only then is anything written, in one transaction, in batches of
-  :data:`BATCH_SIZE`. A bad line refuses the whole file: the attempt is recorded as a rejected
-  :class:`UsageImport` with the reason, and no job or quarter row changes.
+- **All or nothing, streamed.** The file is written as it is read, :data:`BATCH_SIZE` jobs at a time, all in one
+  transaction, so memory does not grow with the file (only counters, account codes and the JobIDs left pending
+  are kept). A bad line rolls the transaction back: the attempt is recorded as a rejected :class:`UsageImport`
+  with the reason, and no job or quarter row changes. The last allocation line for a JobID wins; a job that an
+  earlier line of the same file started and a later line shows pending again is removed if this import created
+  it (one stored before keeps the values of its started line).
 - **Upsert by JobID.** Importing the same file twice, or a later export that includes a job seen before, updates
   the job and replaces its quarter rows, so totals never double.
 - **Unknown accounts are kept.** A job whose account no proposal has is stored with ``proposal=None`` and counted
@@ -35,7 +37,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -108,11 +110,6 @@ def _check_lengths(job: SacctJob) -> None:
             raise SacctError(job.line_number, f"{name} is longer than {FIELD_MAX_LENGTH} characters")
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for begin in range(0, len(items), size):
-        yield items[begin : begin + size]
-
-
 @transaction.atomic
 def usage_import_reject(
     *, filename: str, sha256: str, lines_read: int, error: SacctError, actor, record: UsageImport | None = None
@@ -138,26 +135,17 @@ def usage_import(
     upload's, see :func:`usage_import_run`) or a new one.
 
     ``stream`` is read once, line by line (a file opened in text or binary mode; binary gives the exact SHA-256
-    of the file). Raises :class:`~portal.allocations.sacct.SacctError` (line number and reason) for a bad file,
-    after recording the rejection; nothing from the file is imported then.
-
-    Parsing runs outside any transaction, so a long file does not hold one open; the writes then happen in one
-    transaction (:func:`_usage_write`).
+    of the file), and written as it is read, :data:`BATCH_SIZE` jobs at a time, all in one transaction: memory
+    stays the same whatever the file's length. Raises :class:`~portal.allocations.sacct.SacctError` (line number
+    and reason) for a bad file, after rolling back everything written from it and recording the rejection.
     """
     reader = _Reader(stream)
-    jobs: dict[str, SacctJob] = {}
-    pending: set[str] = set()
     try:
-        for job in sacct_jobs(reader):
-            _check_lengths(job)
-            if job.is_pending:
-                pending.add(job.job_id)
-                jobs.pop(job.job_id, None)
-            else:
-                pending.discard(job.job_id)
-                jobs[job.job_id] = job
+        return _usage_write(reader=reader, filename=filename, actor=actor, record=record)
     except SacctError as error:
         reader.drain()
+        if record is not None:
+            record.refresh_from_db()  # forget what the rolled-back writes set on it
         usage_import_reject(
             filename=filename,
             sha256=reader.digest.hexdigest(),
@@ -167,54 +155,70 @@ def usage_import(
             record=record,
         )
         raise
-    return _usage_write(
-        jobs=jobs,
-        jobs_pending=len(pending),
-        filename=filename,
-        sha256=reader.digest.hexdigest(),
-        lines_read=reader.lines,
-        actor=actor,
-        record=record,
-    )
 
 
-@transaction.atomic
-def _usage_write(
-    *,
-    jobs: dict[str, SacctJob],
-    jobs_pending: int,
-    filename: str,
-    sha256: str,
-    lines_read: int,
-    actor,
-    record: UsageImport | None,
-) -> UsageImport:
-    record = record or UsageImport(actor=actor if getattr(actor, "pk", None) else None, filename=filename[:255])
-    record.sha256 = sha256
-    record.status = UsageImportStatus.COMPLETED
-    record.lines_read = lines_read
-    record.jobs_pending = jobs_pending
-    record.finished_at = timezone.now()
-    record.full_clean()
-    record.save()
+class _Writer:
+    """Writes the jobs of one import batch by batch, keeping only what does not grow with the file: counters, the
+    account codes seen, the first line of each unknown account, and the JobIDs whose last line so far is pending.
 
-    accounts = {job.account for job in jobs.values()}
-    proposal_ids = dict(Proposal.objects.filter(account_code__in=accounts).values_list("account_code", "pk").order_by())
-    unknown: dict[str, dict[str, Any]] = {}
-    created = updated = 0
-    now = timezone.now()
-    for batch in _chunks(list(jobs.values()), BATCH_SIZE):
-        job_ids = [job.job_id for job in batch]
-        existing = set(UsageJob.objects.filter(job_id__in=job_ids).values_list("job_id", flat=True).order_by())
+    What an earlier batch of the same file wrote is recognised in the database: its rows have ``imported_in`` this
+    import, and ``created_at`` this import's time when the import created them.
+    """
+
+    def __init__(self, record: UsageImport) -> None:
+        self.record = record
+        self.now = timezone.now()
+        self.created = self.updated = 0
+        self.pending: set[str] = set()
+        self.proposal_ids: dict[str, int | None] = {}
+        self.first_lines: dict[str, int] = {}
+
+    def _proposal_id(self, accounts: set[str]) -> None:
+        new = accounts - self.proposal_ids.keys()
+        if new:
+            self.proposal_ids.update(dict.fromkeys(new))
+            self.proposal_ids.update(
+                Proposal.objects.filter(account_code__in=new).values_list("account_code", "pk").order_by()
+            )
+
+    def write(self, batch: dict[str, SacctJob | None]) -> None:
+        """Write one batch: JobID -> its last job in the batch, or None when that line is pending."""
+        existing = {
+            job_id: (pk, imported_in, created_at)
+            for job_id, pk, imported_in, created_at in UsageJob.objects.filter(job_id__in=list(batch))
+            .values_list("job_id", "pk", "imported_in_id", "created_at")
+            .order_by()
+        }
+        started: list[SacctJob] = []
+        dropped: list[int] = []
+        for job_id, job in batch.items():
+            row = existing.get(job_id)
+            ours = row is not None and row[1] == self.record.pk  # written from an earlier line of this file
+            if job is None:
+                self.pending.add(job_id)
+                if ours and row[2] == self.now:  # created by this import: pending now, so not stored
+                    dropped.append(row[0])
+                    self.created -= 1
+                elif ours:  # stored before this import, and updated from an earlier line: its values stay
+                    self.updated -= 1
+                continue
+            self.pending.discard(job_id)
+            started.append(job)
+            if row is None:
+                self.created += 1
+            elif not ours:
+                self.updated += 1
+        if dropped:
+            UsageJob.objects.filter(pk__in=dropped).delete()  # with its quarters
+        if not started:
+            return
+
+        self._proposal_id({job.account for job in started})
         rows = []
-        for job in batch:
-            proposal_id = proposal_ids.get(job.account)
-            if proposal_id is None:
-                entry = unknown.setdefault(
-                    job.account, {"account": job.account, "jobs": 0, "first_line": job.line_number}
-                )
-                entry["jobs"] += 1
-                entry["first_line"] = min(entry["first_line"], job.line_number)
+        for job in started:
+            proposal_id = self.proposal_ids[job.account]
+            if proposal_id is None and job.line_number < self.first_lines.get(job.account, job.line_number + 1):
+                self.first_lines[job.account] = job.line_number
             rows.append(
                 UsageJob(
                     job_id=job.job_id,
@@ -229,20 +233,21 @@ def _usage_write(
                     gpu_seconds=job.gpu_seconds,
                     gpu_hours=job.gpu_hours,
                     proposal_id=proposal_id,
-                    imported_in=record,
-                    created_at=now,
-                    updated_at=now,
+                    imported_in=self.record,
+                    created_at=self.now,
+                    updated_at=self.now,
                 )
             )
         UsageJob.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["job_id"], update_fields=JOB_UPDATE_FIELDS
         )
-        created += len(batch) - len(existing)
-        updated += len(existing)
-
-        pks = dict(UsageJob.objects.filter(job_id__in=job_ids).values_list("job_id", "pk").order_by())
-        if existing:
-            UsageQuarter.objects.filter(job_id__in=[pks[job_id] for job_id in existing]).delete()
+        replaced = [existing[job.job_id][0] for job in started if job.job_id in existing]
+        if replaced:
+            UsageQuarter.objects.filter(job_id__in=replaced).delete()
+        new = [job.job_id for job in started if job.job_id not in existing]
+        pks = {job_id: row[0] for job_id, row in existing.items()}
+        if new:
+            pks.update(UsageJob.objects.filter(job_id__in=new).values_list("job_id", "pk").order_by())
         UsageQuarter.objects.bulk_create(
             UsageQuarter(
                 job_id=pks[job.job_id],
@@ -250,16 +255,54 @@ def _usage_write(
                 gpu_seconds=job.gpus * seconds,
                 gpu_hours=gpu_hours(job.gpus * seconds),
             )
-            for job in batch
+            for job in started
             if job.gpus
             for quarter, seconds in job.quarters
             if seconds
         )
 
-    record.jobs_created = created
-    record.jobs_updated = updated
-    record.unknown_accounts = sorted(unknown.values(), key=lambda entry: entry["account"])
-    record.save(update_fields=["jobs_created", "jobs_updated", "unknown_accounts"])
+    def unknown_accounts(self) -> list[dict[str, Any]]:
+        """Accounts of this import's jobs that no proposal has: the number of jobs and the first line."""
+        counts = (
+            UsageJob.objects.filter(imported_in=self.record, proposal__isnull=True)
+            .values_list("account")
+            .annotate(jobs=Count("pk"))
+            .order_by("account")
+        )
+        return [
+            {"account": account, "jobs": jobs, "first_line": self.first_lines.get(account, 0)}
+            for account, jobs in counts
+        ]
+
+
+@transaction.atomic
+def _usage_write(*, reader: "_Reader", filename: str, actor, record: UsageImport | None) -> UsageImport:
+    record = record or UsageImport(actor=actor if getattr(actor, "pk", None) else None, filename=filename[:255])
+    if record.pk is None:
+        record.status = UsageImportStatus.RUNNING
+        record.save()  # for the jobs to point at; rolled back with them if a line is bad
+    writer = _Writer(record)
+    batch: dict[str, SacctJob | None] = {}
+    for job in sacct_jobs(reader):
+        _check_lengths(job)
+        batch.pop(job.job_id, None)
+        batch[job.job_id] = None if job.is_pending else job
+        if len(batch) >= BATCH_SIZE:
+            writer.write(batch)
+            batch = {}
+    if batch:
+        writer.write(batch)
+
+    record.sha256 = reader.digest.hexdigest()
+    record.status = UsageImportStatus.COMPLETED
+    record.lines_read = reader.lines
+    record.jobs_pending = len(writer.pending)
+    record.jobs_created = writer.created
+    record.jobs_updated = writer.updated
+    record.unknown_accounts = writer.unknown_accounts()
+    record.finished_at = timezone.now()
+    record.full_clean()
+    record.save()
     audit_record(
         actor=actor,
         action="usage.import",
@@ -268,9 +311,9 @@ def _usage_write(
             "filename": record.filename,
             "sha256": record.sha256,
             "lines_read": record.lines_read,
-            "jobs_created": created,
-            "jobs_updated": updated,
-            "jobs_pending": jobs_pending,
+            "jobs_created": record.jobs_created,
+            "jobs_updated": record.jobs_updated,
+            "jobs_pending": record.jobs_pending,
             "unknown_accounts": [entry["account"] for entry in record.unknown_accounts],
         },
     )

@@ -371,3 +371,83 @@ def test_import_usage_command_unknown_actor():
         call_command("import_usage", str(SAMPLE), "--actor", "nobody@example.hk", stdout=io.StringIO())
 
     assert (str(caught.value), UsageImport.objects.count()) == ("No user with the email address nobody@example.hk.", 0)
+
+
+# ---- Streamed in batches: what one batch wrote, a later batch of the same file sees in the database ----------------
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr("portal.allocations.usage.BATCH_SIZE", 2)
+
+
+def test_usage_import_batches_duplicate_across_batches_counted_once(known_accounts, small_batches):
+    record = usage_import(
+        stream=sacct(
+            job_line("8000", elapsed=3600, state="RUNNING"),
+            job_line("8001"),
+            job_line("8002", account="aiss-0099"),
+            job_line("8000", elapsed=7200),
+            job_line("8003", account="aiss-0099"),
+        ),
+        filename="dup.txt",
+        actor=None,
+    )
+
+    assert (record.jobs_created, record.jobs_updated, record.jobs_pending) == (4, 0, 0)
+    assert UsageJob.objects.get(job_id="8000").elapsed_seconds == 7200
+    assert list(UsageQuarter.objects.filter(job__job_id="8000").values_list("gpu_seconds", flat=True)) == [8 * 7200]
+    assert record.unknown_accounts == [{"account": "aiss-0099", "jobs": 2, "first_line": 4}]
+    assert summary() == "account,quarter,gpu_hours\naiss-0007,2026Q1,24.0\naiss-0099,2026Q1,16.0\n"
+
+
+def test_usage_import_batches_started_then_pending_not_stored(known_accounts, small_batches):
+    record = usage_import(
+        stream=sacct(
+            job_line("8100"),
+            job_line("8101"),
+            job_line("8102"),
+            job_line("8100", start="Unknown", elapsed=0, state="PENDING"),
+            job_line("8103", start="Unknown", elapsed=0, state="PENDING"),
+            job_line("8104"),
+            job_line("8103"),
+        ),
+        filename="requeued.txt",
+        actor=None,
+    )
+
+    assert (record.jobs_created, record.jobs_updated, record.jobs_pending) == (4, 0, 1)
+    assert sorted(UsageJob.objects.values_list("job_id", flat=True)) == ["8101", "8102", "8103", "8104"]
+    assert counts() == (4, 4)
+
+
+def test_usage_import_batches_second_import_updates(known_accounts, small_batches):
+    lines = [job_line(str(8200 + n)) for n in range(5)] + [job_line("8200", elapsed=7200)]
+    usage_import(stream=sacct(*lines), filename="a.txt", actor=None)
+
+    record = usage_import(stream=sacct(*lines), filename="a.txt", actor=None)
+
+    assert (record.jobs_created, record.jobs_updated, record.jobs_pending) == (0, 5, 0)
+    assert counts() == (5, 5)
+    assert summary() == "account,quarter,gpu_hours\naiss-0007,2026Q1,48.0\n"
+
+
+def test_usage_import_batches_bad_line_after_batches_written_refuses_whole(known_accounts, officer, small_batches):
+    call_command("import_usage", str(SAMPLE), stdout=io.StringIO())
+    before = counts()
+    text = sacct(*[job_line(str(8300 + n)) for n in range(7)], job_line("4101", elapsed=1), "8399|x").getvalue()
+
+    with pytest.raises(SacctError) as caught:
+        usage_import(stream=io.StringIO(text), filename="bad.txt", actor=officer)
+
+    assert str(caught.value) == "line 10: expected 10 fields, found 2"
+    assert counts() == before
+    assert UsageJob.objects.get(job_id="4101").elapsed_seconds == 36000
+    rejected = UsageImport.objects.get(status=UsageImportStatus.REJECTED)
+    assert (rejected.error, rejected.lines_read, rejected.jobs_created, rejected.unknown_accounts) == (
+        "line 10: expected 10 fields, found 2",
+        10,
+        0,
+        [],
+    )
+    assert UsageImport.objects.filter(status=UsageImportStatus.COMPLETED).count() == 1
