@@ -183,7 +183,7 @@ class AllocationSettingsForm(forms.ModelForm):
                 value = Decimal(part.strip())
             except InvalidOperation:
                 raise forms.ValidationError(_("“%(value)s” is not a score.") % {"value": part.strip()}) from None
-            if not Decimal(0) < value <= Decimal(5) or not value.is_finite():
+            if not value.is_finite() or not Decimal(0) < value <= Decimal(5):
                 raise forms.ValidationError(_("A tier threshold is a score between 0 and 5."))
             tiers.append(value)
         if tiers != sorted(tiers, reverse=True) or len(set(tiers)) != len(tiers):
@@ -282,12 +282,16 @@ class CheckpointRowForm(forms.ModelForm):
         self.helper = _helper((("number", 2), ("due_on", 4), ("threshold", 3), ("reclaim_share", 3)))
 
 
-def _formset(form, extra=1):
-    return forms.formset_factory(form, extra=extra, can_delete=True)
+def _formset(form, extra=1, max_rows=60):
+    """Rows of one kind, at most ``max_rows`` of them: a row count beyond it (the management form's hidden total
+    is the client's to send) is an error, and no more rows than that are ever built."""
+    return forms.formset_factory(
+        form, extra=extra, can_delete=True, max_num=max_rows, validate_max=True, absolute_max=max_rows
+    )
 
 
 PoolFormSet = _formset(PoolRowForm)
-CapacityFormSet = _formset(CapacityRowForm, extra=2)
+CapacityFormSet = _formset(CapacityRowForm, extra=2, max_rows=240)  # a pool and a quarter a row
 CriterionFormSet = _formset(CriterionRowForm)
 ScreeningFormSet = _formset(ScreeningRowForm)
 CheckpointFormSet = _formset(CheckpointRowForm)

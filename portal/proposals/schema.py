@@ -268,6 +268,10 @@ class ProposalSchema(forms.Form):
         )
 
 
+# The most characters the working copy keeps of one field (more is never stored: see ``too_long_in_post``).
+MAX_TYPED = 20000
+
+
 def raw_from_post(schema_fields, data) -> dict[str, str]:
     """What the applicant typed, field by field, valid or not (checkboxes as "on" or "")."""
     raw = {}
@@ -275,8 +279,18 @@ def raw_from_post(schema_fields, data) -> dict[str, str]:
         if isinstance(field, forms.BooleanField):
             raw[name] = "on" if data.get(name) else ""
         else:
-            raw[name] = str(data.get(name, ""))[:20000]
+            raw[name] = str(data.get(name, ""))[:MAX_TYPED]
     return raw
+
+
+def too_long_in_post(schema_fields, data) -> dict[str, str]:
+    """The fields typed longer than :data:`MAX_TYPED` characters, with what was typed: not saved, but shown again
+    with an error, so that nothing is cut without the applicant knowing."""
+    return {
+        name: str(data.get(name, ""))
+        for name, field in schema_fields.items()
+        if not isinstance(field, forms.BooleanField) and len(str(data.get(name, ""))) > MAX_TYPED
+    }
 
 
 # The applicant's reply to the secretariat's clarification questions: kept in the working copy with the form's

@@ -24,7 +24,15 @@ from .downloads import attachment_response
 from .enums import EDITABLE, PROJECT_STATES, ProposalState
 from .forms import AttachmentForm, ProposalForm, ProposalStartForm, WithdrawForm
 from .models import Proposal
-from .schema import CLARIFICATION_REPLY, CallContext, budget_from_raw, extra_from_post, raw_from_post
+from .schema import (
+    CLARIFICATION_REPLY,
+    MAX_TYPED,
+    CallContext,
+    budget_from_raw,
+    extra_from_post,
+    raw_from_post,
+    too_long_in_post,
+)
 from .workflow import transitions_from
 
 PENDING_KEY = "pending-draft:{pk}"
@@ -134,11 +142,16 @@ class ProposalEditView(PermissionRequiredMixin, View):
         form = ProposalForm(data=request.POST, context=self.context)
         raw = raw_from_post(form.fields, request.POST)
         raw.update(extra_from_post(request.POST))
+        too_long = too_long_in_post(form.fields, request.POST)
+        for name in too_long:  # the saved value stays until the applicant shortens what they typed
+            raw.pop(name)
         try:
             services.proposal_save_draft(proposal=self.proposal, raw=raw, user=request.user)
         except services.TransitionConflict:
             messages.error(request, _("This proposal can no longer be edited."))
             return redirect("proposals:detail", pk=pk)
+        if too_long:
+            return self._too_long(too_long)
         attachment_form = AttachmentForm(data=request.POST, files=request.FILES)
         attachment_ok = self._handle_attachments(attachment_form)
         action = request.POST.get("action", "save")
@@ -162,6 +175,18 @@ class ProposalEditView(PermissionRequiredMixin, View):
             _("Draft saved at %(time)s.") % {"time": format_hk_clock(self.proposal.draft_saved_at)},
         )
         return redirect(reverse("proposals:edit", args=[pk]) + "#status")
+
+    def _too_long(self, too_long: dict[str, str]):
+        """The page again with what was typed, each field that is too long saying so (the rest is saved)."""
+        form = ProposalForm(initial={**self.proposal.draft, **too_long}, context=self.context)
+        form.cleaned_data = {}
+        for name in too_long:
+            form.add_error(
+                name,
+                _("This is longer than %(max)s characters and was not saved: shorten it. The rest is saved.")
+                % {"max": f"{MAX_TYPED:,}"},
+            )
+        return self.render(form, AttachmentForm(), check=self._check(), status=422, summary=True)
 
     def _handle_attachments(self, attachment_form) -> bool:
         remove = int_param(self.request.POST, "remove_attachment")

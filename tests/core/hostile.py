@@ -14,38 +14,23 @@ from hypothesis import strategies as st
 
 NUL = "\x00"
 
-FIXED_CORPUS: list[str] = [
-    NUL,
-    f"Cantonese{NUL} LLM",
-    "1e30",
-    "-1e30",
-    "99999999999999999999999",  # 23 digits
-    "-99999999999999999999999",
-    "-1",
-    "0",
-    "NaN",
-    "-Infinity",
-    "1e-30",
-    "0x7fffffff",
-    "9" * 400,
-    "x" * 10_000,
-    "漢" * 3_000,
-    "2026-02-30",
-    "0000-00-00",
-    "99999-12-31",
-    "2026-13-45T25:61:61",
-    "\u202eevil\u202c \u2066\u2067\u2068\u2069",  # bidi overrides and isolates
-    "\u200b\u200c\u200d\ufeff",  # zero-width characters only
-    '=HYPERLINK("https://evil.example","x")',
-    "<script>alert(1)</script>",
-    "' OR 1=1 --",
-    "%00%27",
-    "../../../../etc/passwd",
-    "\uff11\uff12\uff13",  # full-width digits
-    "\u00b2",  # a superscript two: str.isdigit() says yes, int() says no
-    "  ",
-    "\t",
-]
+# The fixed corpus by kind. The crawl gives every field (and every query parameter) one value of each kind per
+# pass, taking the kind's values in turn, so that each kind of field meets every value at least once.
+KINDS: dict[str, list[str]] = {
+    "nul": [NUL, f"Cantonese{NUL} LLM", "%00%27"],
+    "huge number": ["1e30", "99999999999999999999999", "9" * 400, "0x7fffffff"],  # 23 digits; 400 digits
+    "negative": ["-1", "-1e30", "-99999999999999999999999"],
+    "odd number": ["0", "NaN", "-Infinity", "1e-30"],
+    "odd digits": ["\uff11\uff12\uff13", "\u00b2"],  # full-width digits; a superscript two (isdigit() but no int)
+    "long text": ["x" * 10_000, "漢" * 3_000],
+    "bad date": ["2026-02-30", "0000-00-00", "99999-12-31", "2026-13-45T25:61:61"],
+    "bidi": ["\u202eevil\u202c \u2066\u2067\u2068\u2069", "\u200b\u200c\u200d\ufeff"],  # overrides; zero-width
+    "markup": ["<script>alert(1)</script>", '=HYPERLINK("https://evil.example","x")'],
+    "sql": ["' OR 1=1 --"],
+    "path": ["../../../../etc/passwd"],
+    "blank": ["", "  ", "\t"],
+}
+FIXED_CORPUS: list[str] = [value for values in KINDS.values() for value in values]
 
 _HOSTILE_CHARACTERS = [
     NUL,
@@ -90,7 +75,8 @@ def as_kept(value: str) -> str:
 # ---- Forms on a page ----------------------------------------------------------------------------------------------
 
 TEXT_TYPES = frozenset({"text", "email", "number", "date", "datetime-local", "time", "url", "tel", "search", ""})
-SKIPPED_TYPES = frozenset({"submit", "button", "reset", "image", "file", "password"})
+# Password fields get the corpus too, but are never shown again (Django's PasswordInput leaves them empty).
+SKIPPED_TYPES = frozenset({"submit", "button", "reset", "image", "file"})
 
 
 @dataclass
@@ -100,6 +86,7 @@ class FormField:
     value: str = ""
     options: list[str] = field(default_factory=list)
     checked: bool = False
+    invalid: bool = False  # shown with an error (Django marks the widget aria-invalid)
 
     @property
     def keeps_text(self) -> bool:
@@ -143,6 +130,10 @@ def _plausible(f: FormField) -> str:
     )
 
 
+def _invalid(attrs: dict[str, str]) -> bool:
+    return attrs.get("aria-invalid") == "true" or "is-invalid" in attrs.get("class", "").split()
+
+
 class _FormParser(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -166,15 +157,17 @@ class _FormParser(HTMLParser):
                 form.buttons.append((a["name"], a.get("value", "")))
             if kind in SKIPPED_TYPES or "disabled" in a:
                 return
-            form.fields.append(FormField(a["name"], kind, a.get("value", ""), checked="checked" in a))
+            form.fields.append(
+                FormField(a["name"], kind, a.get("value", ""), checked="checked" in a, invalid=_invalid(a))
+            )
         elif tag == "button":
             if a.get("name") and a.get("type", "submit") == "submit":
                 form.buttons.append((a["name"], a.get("value", "")))
         elif tag == "textarea":
-            self._textarea = FormField(a["name"], "textarea")
+            self._textarea = FormField(a["name"], "textarea", invalid=_invalid(a))
             form.fields.append(self._textarea)
         elif tag == "select":
-            self._select = FormField(a["name"], "select")
+            self._select = FormField(a["name"], "select", invalid=_invalid(a))
             form.fields.append(self._select)
         elif tag == "option" and self._select is not None:
             value = a.get("value", "")

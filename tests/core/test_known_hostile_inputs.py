@@ -85,3 +85,33 @@ def test_odd_digits_in_ids_typed_into_forms_are_not_ids(client, draft, value):
     assert response.status_code == 302
     proposal.refresh_from_db()
     assert proposal.draft["co1_organisation"] == value
+
+
+def test_a_draft_field_too_long_to_keep_is_shown_again_with_an_error_and_the_rest_saved(client, draft):
+    proposal, applicant = draft
+    client.force_login(applicant)
+    typed = "長" * 20001
+
+    response = client.post(
+        reverse("proposals:edit", args=[proposal.pk]), {"action": "save", "title": typed, "summary": "Kept"}
+    )
+
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert typed in page
+    assert "This is longer than 20,000 characters and was not saved: shorten it. The rest is saved." in page
+    proposal.refresh_from_db()
+    assert (proposal.draft.get("title", ""), proposal.draft["summary"]) == ("", "Kept")
+
+
+def test_a_call_page_with_a_huge_row_count_builds_no_more_rows_than_allowed(client):
+    client.force_login(UserFactory(role=Role.SECRETARIAT))
+
+    response = client.post(
+        reverse("calls:manage_create"),
+        {"pools-TOTAL_FORMS": "99999999999999999999999", "pools-INITIAL_FORMS": "0", "allocation-tiers": "NaN"},
+    )
+
+    assert response.status_code == 400
+    assert len(response.context["forms"].pools.forms) <= 60
+    assert "A tier threshold is a score between 0 and 5." in response.content.decode()
