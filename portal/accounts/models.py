@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from .enums import COMMITTEE_ROLES, OFFICIAL_ROLES, MembershipRole, OrganisationType, Role
@@ -54,6 +55,9 @@ class User(AbstractUser):
         default="en",
     )
     email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+    # Raised to end every session of the person at once (a second factor reset or enrolled); it is part of the
+    # session's authentication hash, as the password is, so Django ends the sessions on their next request.
+    session_generation = models.PositiveIntegerField(_("session generation"), default=0, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["full_name"]
@@ -75,6 +79,18 @@ class User(AbstractUser):
 
     def get_full_name(self) -> str:
         return self.full_name
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's hash of the password, with the session generation once it has been raised (so sessions from
+        before it was ever raised stay valid)."""
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "portal.accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def get_short_name(self) -> str:
         return self.full_name

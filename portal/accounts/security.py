@@ -19,7 +19,7 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -88,6 +88,13 @@ def session_needs_second_factor(request) -> bool:
     if verified:
         return False
     return second_factor_required(user) or bool(request.session.get(HAS_FACTOR_KEY))
+
+
+def sessions_end(*, user: User) -> None:
+    """End every session of ``user`` (on its next request): the session generation is part of each session's
+    authentication hash. A view that keeps its own session calls ``update_session_auth_hash`` after this."""
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
 
 
 # ---- Enrolment --------------------------------------------------------------------------------------------------
@@ -159,7 +166,13 @@ def second_factor_enrol(*, user: User, device: TOTPDevice, code: str) -> list[st
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _recovery_codes_make(user=user)
-    audit_record(actor=user, action="user.second_factor_enrolled", obj=user, after={"recovery_codes": len(codes)})
+    sessions_end(user=user)
+    audit_record(
+        actor=user,
+        action="user.second_factor_enrolled",
+        obj=user,
+        after={"recovery_codes": len(codes), "other_sessions_ended": True},
+    )
     return codes
 
 
@@ -195,12 +208,13 @@ def second_factor_reset(*, user: User, actor: User, reason: str) -> None:
     before = {"second_factor": second_factor_enabled(user), "recovery_codes": recovery_codes_left(user)}
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    sessions_end(user=user)
     audit_record(
         actor=actor,
         action="user.second_factor_reset",
         obj=user,
         before=before,
-        after={"second_factor": False, "recovery_codes": 0},
+        after={"second_factor": False, "recovery_codes": 0, "sessions_ended": True},
         reason=reason.strip(),
     )
 

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -345,6 +345,7 @@ class SecondFactorSetupView(LoginRequiredMixin, FormView):
             form_add_service_errors(form, exc)
             return self.form_invalid(form)
         device.refresh_from_db()
+        update_session_auth_hash(self.request, self.request.user)  # the person's other sessions have ended
         second_factor_login(request=self.request, device=device)
         self.request.session[HAS_FACTOR_KEY] = True
         return render(

@@ -217,7 +217,7 @@ def test_official_sets_up_authenticator_and_gets_recovery_codes(client, settings
     assert sorted(StaticToken.objects.values_list("token", flat=True)) == sorted(codes)
     assert client.get(reverse("proposals:dashboard")).status_code == 200
     event = AuditEvent.objects.get(action="user.second_factor_enrolled")
-    assert (event.actor_id, event.after) == (officer.pk, {"recovery_codes": 10})
+    assert (event.actor_id, event.after) == (officer.pk, {"recovery_codes": 10, "other_sessions_ended": True})
 
 
 def test_someone_with_only_the_password_cannot_replace_an_authenticator(client):
@@ -303,7 +303,7 @@ def test_secretariat_resets_a_lost_factor_with_a_reason(client):
     )
     assert (event.before, event.after) == (
         {"second_factor": True, "recovery_codes": 1},
-        {"second_factor": False, "recovery_codes": 0},
+        {"second_factor": False, "recovery_codes": 0, "sessions_ended": True},
     )
     chair_client = client.__class__()
     _login(chair_client, chair)
