@@ -1,5 +1,7 @@
 import uuid
 
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -7,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from .enums import COMMITTEE_ROLES, OFFICIAL_ROLES, MembershipRole, OrganisationType, Role
 from .validators import br_number_validator
@@ -277,3 +280,41 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"erasure request #{self.pk}"
+
+
+# ---- Recovery codes (issue 10: stored hashed, never in clear) ---------------------------------------------------
+
+
+class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A person's single-use recovery codes, as a django-otp device. Unlike django-otp's static device, which keeps
+    its tokens in clear, each code is kept as a password hash (the site's password hasher: Argon2id in production),
+    so a copy of the database does not give them away. A code is checked against every code of the device, with
+    no early exit, and deleted once used."""
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token) -> bool:
+        allowed, _details = self.verify_is_allowed()
+        if not allowed:
+            return False
+        match = None
+        for code in self.codes.all():
+            if check_password(str(token), code.digest) and match is None:
+                match = code
+        if match is None:
+            self.throttle_increment()
+            return False
+        match.delete()
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save()
+        return True
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, related_name="codes", on_delete=models.CASCADE)
+    digest = models.CharField(_("hash of the code"), max_length=256)
+
+    def __str__(self) -> str:
+        return f"{self.device} code {self.pk}"

@@ -6,6 +6,7 @@ Who needs a second factor: officials (secretariat, committee, chair, approving o
 may use the Django admin, always; applicants and reviewers once they have turned it on. A second factor is an
 authenticator app (TOTP, RFC 6238) with single-use recovery codes for a lost phone."""
 
+import secrets
 import time
 from base64 import b32encode
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Sum
@@ -25,13 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.audit.services import audit_record
 
 from .enums import OFFICIAL_ROLES
-from .models import User
+from .models import RecoveryCode, RecoveryCodeDevice, User
 
 # Session keys: when the password was accepted, when the person was last seen, and whether they had a second
 # factor at that moment (then they must give it before anything else).
@@ -67,7 +68,7 @@ def second_factor_enabled(user) -> bool:
 
 
 def recovery_codes_left(user) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return RecoveryCode.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 def session_start(*, request, user) -> None:
@@ -139,16 +140,17 @@ def _normalised(code: str) -> str:
 
 
 def _recovery_codes_make(*, user: User) -> list[str]:
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
+    RecoveryCodeDevice.objects.filter(user=user).delete()
+    device = RecoveryCodeDevice(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
     device.full_clean()
     device.save()
     codes = []
     while len(codes) < settings.PORTAL_RECOVERY_CODE_COUNT:
-        code = StaticToken.random_token()
+        code = b32encode(secrets.token_bytes(5)).decode().lower()  # 8 characters, 40 random bits
         if code not in codes:
             codes.append(code)
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    # Shown once to the person; only their hashes are kept.
+    RecoveryCode.objects.bulk_create([RecoveryCode(device=device, digest=make_password(code)) for code in codes])
     return codes
 
 
@@ -193,7 +195,7 @@ def second_factor_disable(*, user: User) -> None:
         raise PermissionDenied("Officials must keep their second factor.")
     before = {"second_factor": second_factor_enabled(user), "recovery_codes": recovery_codes_left(user)}
     TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    RecoveryCodeDevice.objects.filter(user=user).delete()
     audit_record(actor=user, action="user.second_factor_disabled", obj=user, before=before)
 
 
@@ -207,7 +209,7 @@ def second_factor_reset(*, user: User, actor: User, reason: str) -> None:
         raise ValidationError(_("You cannot reset your own second factor: ask another officer."), code="own_reset")
     before = {"second_factor": second_factor_enabled(user), "recovery_codes": recovery_codes_left(user)}
     TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    RecoveryCodeDevice.objects.filter(user=user).delete()
     sessions_end(user=user)
     audit_record(
         actor=actor,
@@ -228,7 +230,7 @@ class SecondFactorThrottled(Exception):
 
 @dataclass(frozen=True)
 class SecondFactorMatch:
-    device: TOTPDevice | StaticDevice
+    device: TOTPDevice | RecoveryCodeDevice
     recovery_code: bool
 
 
@@ -237,7 +239,7 @@ def second_factor_check(*, user: User, code: str) -> SecondFactorMatch | None:
     """The device that accepts ``code``: six digits are the authenticator's code, anything else a recovery code
     (used up once accepted). Wrong codes slow further tries down (django-otp's throttling); failures are audited."""
     code = _normalised(code)
-    model = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
+    model = TOTPDevice if code.isdigit() and len(code) == 6 else RecoveryCodeDevice
     device = model.objects.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
     if device is None:
         audit_record(actor=user, action="user.second_factor_failed", obj=user)
@@ -248,13 +250,13 @@ def second_factor_check(*, user: User, code: str) -> SecondFactorMatch | None:
     if not device.verify_token(code):
         audit_record(actor=user, action="user.second_factor_failed", obj=user)
         return None
-    recovery = isinstance(device, StaticDevice)
+    recovery = isinstance(device, RecoveryCodeDevice)
     if recovery:
         audit_record(
             actor=user,
             action="user.recovery_code_used",
             obj=user,
-            after={"recovery_codes_left": device.token_set.count()},
+            after={"recovery_codes_left": device.codes.count()},
         )
     return SecondFactorMatch(device=device, recovery_code=recovery)
 
@@ -269,7 +271,7 @@ def people_with_second_factor(*, query: str, limit: int = 25) -> list[User]:
     """People whose email or name contains ``query``, each with ``has_second_factor`` and ``recovery_codes``. One
     query, however many there are."""
     codes = (
-        StaticToken.objects.filter(device__user=OuterRef("pk"), device__confirmed=True)
+        RecoveryCode.objects.filter(device__user=OuterRef("pk"), device__confirmed=True)
         .order_by()
         .values("device__user")
         .annotate(n=Count("pk"))

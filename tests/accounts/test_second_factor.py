@@ -6,13 +6,14 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.management import CommandError, call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.enums import Role
 from portal.accounts.middleware import HALF_SIGNED_IN_VIEWS
+from portal.accounts.models import RecoveryCode, RecoveryCodeDevice
 from portal.audit.models import AuditEvent
 from portal.core.demo import DEMO_TOTP_KEY, DEMO_TOTP_SECRET
 from tests.accounts.helpers import PASSWORD
@@ -157,13 +158,24 @@ def test_code_step_wrong_codes_slow_further_tries(client, settings):
     assert client.get(reverse("core:home")).status_code == 302
 
 
+def _recovery_codes(user, *codes) -> RecoveryCodeDevice:
+    device = RecoveryCodeDevice.objects.create(user=user, name="recovery codes")
+    RecoveryCode.objects.bulk_create(RecoveryCode(device=device, digest=make_password(code)) for code in codes)
+    return device
+
+
+def _codes_kept(user, *candidates) -> list[str]:
+    """Which of ``candidates`` the person's stored hashes still accept (the codes themselves are not stored)."""
+    digests = list(RecoveryCode.objects.filter(device__user=user).values_list("digest", flat=True))
+    return [code for code in candidates if any(check_password(code, digest) for digest in digests)]
+
+
 def test_recovery_code_works_once(client, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     settings.OTP_STATIC_THROTTLE_FACTOR = 0
     officer = UserFactory(role=Role.COMMITTEE_CHAIR)
     totp_device(officer)
-    device = StaticDevice.objects.create(user=officer, name="recovery codes")
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=t) for t in ("abcd2345", "efgh6723")])
+    _recovery_codes(officer, "abcd2345", "efgh6723")
     _login(client, officer)
 
     used = client.post(VERIFY, {"code": " ABCD 2345 "}, follow=True)
@@ -176,7 +188,7 @@ def test_recovery_code_works_once(client, settings):
         "You used a recovery code; 1 left. Make new ones on your two-step sign-in page."
     ]
     assert again.status_code == 200
-    assert list(StaticToken.objects.values_list("token", flat=True)) == ["efgh6723"]
+    assert _codes_kept(officer, "abcd2345", "efgh6723") == ["efgh6723"]
     assert "user.recovery_code_used" in _actions(officer)
 
 
@@ -214,7 +226,12 @@ def test_official_sets_up_authenticator_and_gets_recovery_codes(client, settings
     assert len(codes) == 10 == len(set(codes))
     assert all(f"<code>{code}</code>" in done.content.decode() for code in codes)
     assert list(TOTPDevice.objects.filter(user=officer).values_list("confirmed", flat=True)) == [True]
-    assert sorted(StaticToken.objects.values_list("token", flat=True)) == sorted(codes)
+    assert sorted(_codes_kept(officer, *codes)) == sorted(codes)
+    assert not any(
+        code in RecoveryCode.objects.get(pk=pk).digest
+        for pk in RecoveryCode.objects.values_list("pk", flat=True)
+        for code in codes
+    )
     assert client.get(reverse("proposals:dashboard")).status_code == 200
     event = AuditEvent.objects.get(action="user.second_factor_enrolled")
     assert (event.actor_id, event.after) == (officer.pk, {"recovery_codes": 10, "other_sessions_ended": True})
@@ -274,7 +291,7 @@ def test_new_recovery_codes_replace_the_old(client):
     first = client.post(reverse("accounts:recovery_codes_renew")).context["codes"]
     second = client.post(reverse("accounts:recovery_codes_renew")).context["codes"]
 
-    assert sorted(StaticToken.objects.values_list("token", flat=True)) == sorted(second)
+    assert sorted(_codes_kept(applicant, *first, *second)) == sorted(second)
     assert set(first).isdisjoint(second)
 
 
@@ -285,7 +302,7 @@ def test_secretariat_resets_a_lost_factor_with_a_reason(client):
     secretariat = UserFactory(role=Role.SECRETARIAT)
     chair = UserFactory(role=Role.COMMITTEE_CHAIR, email="chair@example.hk")
     totp_device(chair)
-    StaticDevice.objects.create(user=chair, name="recovery codes").token_set.create(token="abcd2345")
+    _recovery_codes(chair, "abcd2345")
     client.force_login(secretariat)
     url = reverse("accounts:second_factor_reset", args=[chair.pk])
 
@@ -294,7 +311,7 @@ def test_secretariat_resets_a_lost_factor_with_a_reason(client):
 
     assert empty.context["form"].errors == {"reason": ["This field is required."]}
     assert response.url == f"{reverse('accounts:sign_in_security')}?q=chair%40example.hk"
-    assert TOTPDevice.objects.filter(user=chair).count() == StaticDevice.objects.filter(user=chair).count() == 0
+    assert TOTPDevice.objects.filter(user=chair).count() == RecoveryCodeDevice.objects.filter(user=chair).count() == 0
     event = AuditEvent.objects.get(action="user.second_factor_reset")
     assert (event.actor_id, event.object_id, event.reason) == (
         secretariat.pk,
@@ -416,3 +433,26 @@ def test_demo_totp_refuses_an_account_without_the_demo_secret():
 
     with pytest.raises(CommandError, match=r"^real.officer@example.hk has no demo authenticator"):
         call_command("demo_totp", "real.officer@example.hk")
+
+
+def test_migration_hashes_recovery_codes_kept_in_clear(client, settings):
+    """Migration accounts.0006 turns django-otp's clear recovery codes into hashed ones that still work once."""
+    import importlib
+
+    from django.apps import apps
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    settings.OTP_STATIC_THROTTLE_FACTOR = 0
+    migration = importlib.import_module("portal.accounts.migrations.0006_hashed_recovery_codes")
+    officer = UserFactory(role=Role.COMMITTEE_CHAIR)
+    totp_device(officer)
+    StaticDevice.objects.create(user=officer, name="recovery codes").token_set.create(token="abcd2345")
+
+    migration.hash_static_tokens(apps, None)
+
+    assert not StaticToken.objects.exists()
+    assert not StaticDevice.objects.exists()
+    assert "abcd2345" not in RecoveryCode.objects.get(device__user=officer).digest
+    _login(client, officer)
+    assert client.post(VERIFY, {"code": "abcd2345"}).status_code == 302
