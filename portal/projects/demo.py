@@ -15,6 +15,8 @@ from portal.calls.models import Call
 from portal.core.formatting import HONG_KONG
 from portal.proposals.models import Proposal
 
+from .changes import change_request_submit
+from .enums import ChangeRequestKind
 from .progress import (
     OutputInput,
     ReportContent,
@@ -99,3 +101,26 @@ def demo_project_life(*, call: Call, secretariat, chair) -> None:
     usage_import(stream=io.StringIO(sacct_export(SECOND_EXPORT)), filename="aisc-sacct-2026q3.txt", actor=secretariat)
     if project is not None:
         billing_statement_issue(proposal=project, quarter="2026Q1", actor=secretariat)
+    _demo_change_request()
+
+
+def _demo_change_request() -> None:
+    """aiss-0007 asks to give back hours of its last quarter: a change request waiting for the secretariat. (The
+    centre is fully booked in that quarter, so more hours or an extension into it would be refused.)"""
+    project = Proposal.objects.filter(account_code="aiss-0007").first()
+    if project is None or project.change_requests.exists():
+        return
+    quarter = project.call.quarters.filter(code="2026Q4").first()
+    pool = project.call.pools.filter(code="h800").first()
+    applicant = applicants_of(organisation_id=project.organisation_id).order_by("pk").first()
+    if quarter is None or pool is None or applicant is None:
+        return
+    change_request_submit(
+        proposal=project,
+        kind=ChangeRequestKind.REDUCTION,
+        pool=pool,
+        quarter=quarter,
+        gpu_hours=20_000,
+        reason="The second training run moves to a 13B model: 20,000 GPU-hours of 2026Q4 are not needed.",
+        actor=applicant,
+    )

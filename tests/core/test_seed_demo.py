@@ -76,7 +76,7 @@ def test_seed_demo_shows_a_project_life_after_the_award():
     report accepted, the held tranche released and a billing statement (aiss-0012)."""
     from portal.allocations.models import Tranche, UsageJob
     from portal.projects.enums import ReportState
-    from portal.projects.models import BillingStatement, ProgressReport
+    from portal.projects.models import BillingStatement, ChangeRequest, ProgressReport
 
     call_command("seed_demo")
     due = ProgressReport.objects.filter(proposal__account_code="aiss-0007").order_by("number")
@@ -91,3 +91,6 @@ def test_seed_demo_shows_a_project_life_after_the_award():
     assert Tranche.objects.get(award__proposal__account_code="aiss-0007", number=2).released_at is None
     statement = BillingStatement.objects.get(account="aiss-0012", quarter="2026Q1")
     assert statement.lines.get().used_hours == 102400
+    # A change request waits for the secretariat: aiss-0007 gives back hours of its last quarter.
+    pending = ChangeRequest.objects.get(proposal__account_code="aiss-0007")
+    assert (pending.kind, pending.state, pending.gpu_hours) == ("reduction", "submitted", 20_000)
