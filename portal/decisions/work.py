@@ -286,13 +286,17 @@ def _reviews_to_write(user, now) -> WorkKind:
     return _kind("reviews", _("Reviews to write"), _("Review"), rows, make)
 
 
-def _reports_to_screen(user) -> WorkKind:
-    rows = (
-        ProgressReport.objects.filter(state__in=REPORT_TO_SCREEN)
+def _reports(user, **filters):
+    """Progress reports matching ``filters`` of projects ``user`` has no conflict on, with their call."""
+    return (
+        ProgressReport.objects.filter(**filters)
         .exclude(conflicted_q(user, prefix="proposal__"))
         .select_related("proposal__call")
-        .order_by("submitted_at", "pk")
     )
+
+
+def _reports_to_screen(user) -> WorkKind:
+    rows = _reports(user, state__in=REPORT_TO_SCREEN).order_by("submitted_at", "pk")
     return _kind(
         "reports_to_screen",
         _("Progress reports to screen"),
@@ -308,14 +312,9 @@ def _reports_to_screen(user) -> WorkKind:
 
 def _reports_overdue(user, now) -> WorkKind:
     """Reports past their due date and not in: each holds its project's further tranches."""
-    rows = (
-        ProgressReport.objects.filter(
-            state=ReportState.DUE, due_on__lt=hk_localtime(now).date(), proposal__state=S.ACTIVE
-        )
-        .exclude(conflicted_q(user, prefix="proposal__"))
-        .select_related("proposal__call")
-        .order_by("due_on", "pk")
-    )
+    rows = _reports(
+        user, state=ReportState.DUE, due_on__lt=hk_localtime(now).date(), proposal__state=S.ACTIVE
+    ).order_by("due_on", "pk")
     return _kind(
         "reports_overdue",
         _("Progress reports overdue (further tranches held)"),
@@ -332,10 +331,8 @@ def _reports_overdue(user, now) -> WorkKind:
 
 def _reports_to_accept(user) -> WorkKind:
     rows = (
-        ProgressReport.objects.filter(state=ReportState.RECOMMENDED)
+        _reports(user, state=ReportState.RECOMMENDED)
         .exclude(screened_by=user.pk)  # four-eyes: not a report one screened
-        .exclude(conflicted_q(user, prefix="proposal__"))
-        .select_related("proposal__call")
         .order_by("screened_at", "pk")
     )
     return _kind(
