@@ -8,6 +8,8 @@ Decisions:
   with the reason, and no job or quarter row changes. The last allocation line for a JobID wins; a job that an
   earlier line of the same file started and a later line shows pending again is removed if this import created
   it (one stored before keeps the values of its started line).
+- **Written in bulk.** Multi-row ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite; on PostgreSQL the rows go in by
+  ``COPY`` (through a temporary table for the upsert), which halves the database's share of the time.
 - **Upsert by JobID.** Importing the same file twice, or a later export that includes a job seen before, updates
   the job and replaces its quarter rows, so totals never double.
 - **Unknown accounts are kept.** A job whose account no proposal has is stored with ``proposal=None`` and counted
@@ -118,6 +120,8 @@ def _insert(
     than the database's own."""
     if not rows:
         return []
+    if connection.vendor == "postgresql":
+        return _copy_insert(model, fields, rows, upsert_on=upsert_on, keep=keep, returning=returning)
     meta = model._meta
     quote = connection.ops.quote_name
     columns = [meta.get_field(name).column for name in fields]
@@ -145,6 +149,59 @@ def _insert(
             if returning:
                 returned.extend(cursor.fetchall())
     return returned
+
+
+def _copy_text(value) -> str:
+    """One value in PostgreSQL's ``COPY ... FROM STDIN`` text format."""
+    if value is None:
+        return "\\N"
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if any(c in text for c in "\\\t\n\r"):
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _copy_insert(
+    model,
+    fields: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    upsert_on: str,
+    keep: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> list[tuple]:
+    """:func:`_insert` on PostgreSQL: ``COPY`` the rows in (its text format, no statement to parse with tens of
+    thousands of parameters), straight into the table, or, for an upsert, into a temporary table of the same
+    columns (dropped at commit) and from there with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. Same
+    constraints, same result, about half the database's time (issue 14)."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    data = io.StringIO("".join("\t".join(_copy_text(value) for value in row) + "\n" for row in rows))
+    table = quote(meta.db_table)
+    with connection.cursor() as cursor:
+        if not upsert_on and not returning:
+            cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", data)
+            return []
+        stage = quote(f"stage_{meta.db_table}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608 - names from the model
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        cursor.cursor.copy_expert(f"COPY {stage} ({columns}) FROM STDIN", data)
+        sql = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}"  # noqa: S608 - names from the model
+        if upsert_on:
+            key = meta.get_field(upsert_on).column
+            kept = {key, *(meta.get_field(name).column for name in keep)}
+            sql += f" ON CONFLICT ({quote(key)}) DO UPDATE SET " + ", ".join(
+                f"{quote(meta.get_field(name).column)} = EXCLUDED.{quote(meta.get_field(name).column)}"
+                for name in fields
+                if meta.get_field(name).column not in kept
+            )
+        if returning:
+            sql += " RETURNING " + ", ".join(quote(meta.get_field(name).column) for name in returning)
+        cursor.execute(sql)
+        return cursor.fetchall() if returning else []
 
 
 def _check_lengths(job: SacctJob) -> None:

@@ -451,3 +451,23 @@ def test_usage_import_batches_bad_line_after_batches_written_refuses_whole(known
         [],
     )
     assert UsageImport.objects.filter(status=UsageImportStatus.COMPLETED).count() == 1
+
+
+def test_usage_import_text_kept_exactly_whatever_the_database(known_accounts, small_batches):
+    """PostgreSQL takes the rows by COPY: its escapes (backslash, tab, the null marker \\N) must not change a value."""
+    usage_import(
+        stream=sacct(
+            "8400|t|aiss-0007|\\N|h800\\x|cpu=8,gres/gpu=1,node=1|3600|2026-01-05T08:00:00|Unknown|COMPLETED",
+            "8401|t|aiss-0007|a\tb\\tc|分區|cpu=8,gres/gpu=1,node=1|3600|2026-01-05T08:00:00|Unknown|COMPLETED",
+            "8402|t|aiss-0007|陳|h800|cpu=8,gres/gpu=1,node=1|3600|2026-01-05T08:00:00|Unknown|COMPLETED",
+        ),
+        filename="escapes.txt",
+        actor=None,
+    )
+
+    assert sorted(UsageJob.objects.values_list("job_id", "user", "partition")) == [
+        ("8400", "\\N", "h800\\x"),
+        ("8401", "a\tb\\tc", "分區"),
+        ("8402", "陳", "h800"),
+    ]
+    assert counts() == (3, 3)

@@ -1,5 +1,5 @@
 """Benchmark: import sacct exports of 250,000, 500,000 and 1,000,000 lines (about 250,000 jobs for the last) into a
-temporary SQLite database, or into a test database on PostgreSQL when DATABASE_URL names one.
+temporary SQLite database and, when DATABASE_URL names PostgreSQL, into a test database there too.
 
 Run with ``make bench`` (or ``python -m tests.benchmarks bench_sacct``). Each size runs in a process of its own, so
 that its peak RSS is its own: a first import (all jobs created) and a second import of the same file (all jobs
@@ -141,14 +141,19 @@ def _child(lines: int, database_url: str) -> None:
 
 
 def main() -> None:
+    database_url = os.environ.get("DATABASE_URL", "")
+    _backend("SQLite", "")
+    if database_url.startswith("postgres"):
+        _backend("PostgreSQL", database_url)
+
+
+def _backend(backend: str, database_url: str) -> None:
     from tests.benchmarks import results
 
-    database_url = os.environ.get("DATABASE_URL", "")
-    backend = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
     peaks = {}
     for lines in SIZES:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.bench_sacct", str(lines)],
+            [sys.executable, "-m", "tests.benchmarks.bench_sacct", str(lines), backend],
             capture_output=True,
             text=True,
             check=False,
@@ -196,6 +201,6 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
     django.setup()
     if len(sys.argv) > 1:
-        _child(int(sys.argv[1]), os.environ.get("DATABASE_URL", ""))
+        _child(int(sys.argv[1]), os.environ.get("DATABASE_URL", "") if sys.argv[2:] == ["PostgreSQL"] else "")
     else:
         main()
