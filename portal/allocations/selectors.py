@@ -10,7 +10,19 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
@@ -251,20 +263,29 @@ def reallocation_problem(*, checkpoint: ClawbackCheckpoint) -> ProblemBuild:
 # ---- Runs and awards ----------------------------------------------------------------------------------------------
 
 
+# A run's problem and result are JSON of every proposal in the call (megabytes at 10,000 proposals): lists of runs
+# leave them in the database (issue 14).
+RUN_BULK_FIELDS = ("inputs", "result", "lock_totals", "error")
+
+
 def runs_for_call(*, call: Call) -> QuerySet[AllocationRun]:
+    """The call's runs, newest first, with how many projects each funds and its subsidy: one subquery per figure
+    on the run's own awards (an index lookup), not a GROUP BY over every column of every run."""
+    awards = Award.objects.filter(run=OuterRef("pk")).order_by().values("run")
     return (
         AllocationRun.objects.filter(call=call)
+        .defer(*RUN_BULK_FIELDS)
         .select_related("started_by", "locked_by", "repeat_of")
         .annotate(
-            funded=Count("awards", filter=Q(awards__share__gt=0)),
-            subsidy_total=Sum("awards__subsidy"),
+            funded=Coalesce(Subquery(awards.filter(share__gt=0).annotate(n=Count("pk")).values("n")), 0),
+            subsidy_total=Subquery(awards.annotate(total=Sum("subsidy")).values("total")),
         )
         .order_by("-created_at", "-pk")
     )
 
 
 def last_good_run(*, call: Call, policy: str | None = None, kind: str = RunKind.ALLOCATION) -> AllocationRun | None:
-    qs = AllocationRun.objects.filter(call=call, kind=kind, status=RunStatus.SUCCEEDED)
+    qs = AllocationRun.objects.filter(call=call, kind=kind, status=RunStatus.SUCCEEDED).defer(*RUN_BULK_FIELDS)
     if policy:
         qs = qs.filter(policy=policy)
     return qs.order_by("-finished_at", "-pk").first()

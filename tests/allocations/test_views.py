@@ -297,3 +297,24 @@ def test_project_page_awarded_used_balance_burn_rate(client, call, officer, chai
     assert 'role="img"' in page
     client.force_login(MembershipFactory().user)
     assert client.get(reverse("projects:project", args=[proposal.pk])).status_code == 404
+
+
+def test_call_page_each_run_funded_and_subsidy_from_its_own_awards(
+    client, call, officer, django_capture_on_commit_callbacks
+):
+    from django.db.models import Sum
+
+    from portal.core.templatetags.portal import hkd
+
+    first = run_for(call, officer, django_capture_on_commit_callbacks, 3)
+    second = run_for(call, officer, django_capture_on_commit_callbacks, 2, policy="optimal")
+    client.force_login(officer)
+
+    page = text(client.get(reverse("allocations:call", args=[call.pk])))
+
+    for run in (first, second):
+        funded = run.awards.filter(share__gt=0).count()
+        subsidy = run.awards.aggregate(total=Sum("subsidy"))["total"]
+        assert funded > 0
+        row = re.search(rf'href="{reverse("allocations:run", args=[run.pk])}".*?</tr>', page).group(0)
+        assert f'<td class="num">{funded}</td> <td class="num">{hkd(subsidy)}</td>' in row
