@@ -45,6 +45,9 @@ class Proposal(models.Model):
             models.Index(fields=["call", "state"]),
             # The proposal lists show the most recently changed first, a page at a time.
             models.Index(fields=["-updated_at", "-id"], name="proposal_recent_first"),
+            # The officials' whole-call pages (assignments, ranking) list a call's proposals by reference, a page at
+            # a time: read in that order from the index, not sorted whole.
+            models.Index(fields=["call", "reference"], name="proposal_call_reference"),
         ]
 
     def __str__(self) -> str:

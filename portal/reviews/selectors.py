@@ -165,23 +165,25 @@ def call_assignment_overview(*, call: Call) -> QuerySet[Proposal]:
     )
 
 
-def reviewer_loads(*, call: Call) -> QuerySet:
-    """Reviewers with their number of active assignments in the call."""
+def reviewer_loads(*, call: Call) -> list:
+    """Reviewers with their number of active assignments in the call (``load``): two queries, the counts grouped
+    by reviewer alone rather than by every column of every reviewer joined to every assignment (issue 14)."""
     from portal.accounts.models import User
 
-    return (
+    loads = dict(
+        Assignment.objects.filter(proposal__call=call, status__in=list(ACTIVE_ASSIGNMENT))
+        .order_by()
+        .values_list("reviewer")
+        .annotate(n=Count("pk"))
+    )
+    reviewers = list(
         User.objects.filter(role="reviewer", is_active=True)
         .select_related("reviewer_profile")
-        .annotate(
-            load=Count(
-                "review_assignments",
-                filter=Q(
-                    review_assignments__proposal__call=call, review_assignments__status__in=list(ACTIVE_ASSIGNMENT)
-                ),
-            )
-        )
         .order_by("full_name", "pk")
     )
+    for reviewer in reviewers:
+        reviewer.load = loads.get(reviewer.pk, 0)
+    return reviewers
 
 
 # ---- Scores and ranking -------------------------------------------------------------------------------------

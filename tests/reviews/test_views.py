@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
-from portal.reviews import services
+from portal.reviews import selectors, services
 from portal.reviews.models import Review
 from tests.factories import UserFactory
 from tests.factories.reviews import ExpertiseTagFactory, ReviewerProfileFactory, submitted_proposal
@@ -289,11 +289,15 @@ def test_call_assignments_query_count_constant(client, django_assert_num_queries
     client.force_login(secretariat)
     url = reverse("reviews:call_assignments", args=[call.pk])
     assign(submitted_proposal(call), reviewer)
-    with django_assert_num_queries(14):  # 10, the second factor's device, the proposals withheld, the tags, the pages
+    with django_assert_num_queries(
+        15
+    ):  # 10, the reviewers' loads, the second factor's device, the proposals withheld, the tags, the pages
         assert client.get(url).status_code == 200
     for _ in range(3):
         assign(submitted_proposal(call), ReviewerProfileFactory().user)
-    with django_assert_num_queries(14):  # 10, the second factor's device, the proposals withheld, the tags, the pages
+    with django_assert_num_queries(
+        15
+    ):  # 10, the reviewers' loads, the second factor's device, the proposals withheld, the tags, the pages
         assert client.get(url).status_code == 200
 
 
@@ -360,7 +364,7 @@ def test_call_assignments_come_a_page_at_a_time_with_a_search(
     client.force_login(secretariat)
     url = reverse("reviews:call_assignments", args=[call.pk])
 
-    with django_assert_num_queries(14):  # as for one page
+    with django_assert_num_queries(15):  # as for one page
         first = client.get(url).content.decode()
     last = client.get(url, {"page": "3"}).content.decode()
     found = client.get(url, {"q": proposals[3].reference}).content.decode()
@@ -407,3 +411,24 @@ def test_a_reviewer_is_assigned_by_typing_the_proposal_reference(client, call, p
     assert 'value="AISS-1999-9999"' in wrong.content.decode()
     assert right.status_code == 302
     assert proposal.review_assignments.get().reviewer == reviewer
+
+
+def test_reviewer_loads_count_active_assignments_in_this_call_only(client, call, secretariat, assign):
+    from tests.factories.calls import open_call
+
+    busy = ReviewerProfileFactory(user__full_name="A Busy").user
+    ReviewerProfileFactory(user__full_name="B Idle")
+    for _ in range(3):
+        assign(submitted_proposal(call), busy)
+    assign(submitted_proposal(call), busy, declare=False)  # pending: counts
+    declined = assign(submitted_proposal(call), busy, declare=False)
+    services.assignment_declare(assignment=declined, user=busy, conflicted=True, reason="Co-author")  # not active
+    assign(submitted_proposal(open_call(reference="AISS-2099-01")), busy)  # another call
+    client.force_login(secretariat)
+
+    page = client.get(reverse("reviews:call_assignments", args=[call.pk])).content.decode()
+
+    loads = {r.full_name: r.load for r in selectors.reviewer_loads(call=call)}
+    assert (loads["A Busy"], loads["B Idle"]) == (4, 0)
+    assert '<th scope="row">A Busy</th><td class="num">4</td>' in page
+    assert '<th scope="row">B Idle</th><td class="num">0</td>' in page
