@@ -53,10 +53,19 @@ def safe_cell(value):
     return value
 
 
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+# Written by the csv module as they are: None as nothing, numbers as str() gives them.
+_CSV_AS_IS = frozenset({int, float, Decimal, type(None)})
+
+
 def _csv_text(value) -> str:
-    """A value as CSV text: nothing for None, Hong Kong time for an aware datetime, ISO for a date."""
-    if value is None:
-        return ""
+    """A value as CSV text: nothing for None, Hong Kong time for an aware datetime, ISO for a date. Text and
+    numbers, nearly every cell, take the first two tests (an export of 10,000 rows writes 130,000 cells)."""
+    kind = type(value)
+    if kind is str:
+        return "'" + value if value[:1] in _FORMULA_FIRST else value
+    if kind in _CSV_AS_IS:
+        return value
     if isinstance(value, datetime):
         return str(format_hkt(value)) if timezone_aware(value) else value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
@@ -88,7 +97,7 @@ def csv_lines(
     if header is not None:
         yield writer.writerow([_csv_text(h) for h in header])
     for row in rows:
-        yield writer.writerow([_csv_text(v) for v in row])
+        yield writer.writerow(map(_csv_text, row))
 
 
 def csv_bytes(header: Iterable, rows: Iterable[Iterable[Any]]) -> bytes:
