@@ -20,7 +20,7 @@ from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
 from portal.decisions.models import Decision, Recommendation, RecommendedHours, Screening
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import ComputeRequest, Proposal
-from portal.reviews.conflicts import conflicted_q
+from portal.reviews.conflicts import conflicted_in_call_ids
 from portal.reviews.models import Consensus
 from portal.reviews.selectors import SORT_KEYS, RankingRow, applicant_feedback, call_figures
 
@@ -380,7 +380,7 @@ def approval_report_data(*, call: Call) -> ApprovalReportData:
 
 def conflicted_in_call(*, user, call: Call) -> bool:
     """Whether ``user`` has a conflict of interest on any submitted proposal of ``call`` (one query)."""
-    return Proposal.objects.filter(call=call, current_version__isnull=False).filter(conflicted_q(user)).exists()
+    return bool(conflicted_in_call_ids(user=user, call_id=call.pk, submitted_only=True))
 
 
 def report_calls() -> QuerySet[Call]:

@@ -97,11 +97,10 @@ def conflicted_proposal_ids(*, user, proposal_ids: Iterable[int]) -> set[int]:
     return {p for p, _u in conflicted_pairs(proposal_ids=proposal_ids, user_ids=[user.pk])}
 
 
-def conflicted_q(user, *, prefix: str = "") -> Q:
-    """The proposals ``user`` is conflicted on, as a filter (no query of its own: subqueries). ``prefix`` names the
-    path to the proposal (``"proposal__"`` on awards). For an anonymous user: nothing."""
-    if not getattr(user, "pk", None):
-        return Q(pk__in=[])
+def _conflict_sources(user) -> tuple:
+    """What makes ``user`` conflicted, as subqueries: (the proposals they declared a conflict on, the organisations
+    they belong to or asked to, those they collaborated with recently)."""
+    declared = Declaration.objects.filter(user_id=user.pk, conflicted=True).values("proposal_id")
     orgs = (
         Membership.objects.filter(user_id=user.pk).values("organisation_id"),
         ReviewerProfile.objects.filter(user_id=user.pk, organisation__isnull=False).values("organisation_id"),
@@ -112,22 +111,55 @@ def conflicted_q(user, *, prefix: str = "") -> Q:
             "organisation_id"
         ),
     )
-    q = Q(**{f"{prefix}pk__in": Declaration.objects.filter(user_id=user.pk, conflicted=True).values("proposal_id")})
+    return declared, orgs
+
+
+def _conflict_branches(user, *, prefix: str = "") -> list[Q]:
+    """The conditions of :func:`conflicted_q`, one per source: a proposal matching any of them is conflicted."""
+    declared, orgs = _conflict_sources(user)
+    branches = [Q(**{f"{prefix}pk__in": declared})]
     for subquery in orgs:
-        q |= Q(**{f"{prefix}organisation_id__in": subquery})
-        q |= Q(
-            **{
-                f"{prefix}current_version_id__in": ProposalVersion.co_organisations.through.objects.filter(
-                    organisation_id__in=subquery
-                ).values("proposalversion_id")
-            }
+        branches.append(Q(**{f"{prefix}organisation_id__in": subquery}))
+        branches.append(
+            Q(
+                **{
+                    f"{prefix}current_version_id__in": ProposalVersion.co_organisations.through.objects.filter(
+                        organisation_id__in=subquery
+                    ).values("proposalversion_id")
+                }
+            )
         )
+    return branches
+
+
+def conflicted_q(user, *, prefix: str = "") -> Q:
+    """The proposals ``user`` is conflicted on, as a filter (no query of its own: subqueries). ``prefix`` names the
+    path to the proposal (``"proposal__"`` on awards). For an anonymous user: nothing."""
+    if not getattr(user, "pk", None):
+        return Q(pk__in=[])
+    q = Q()
+    for branch in _conflict_branches(user, prefix=prefix):
+        q |= branch
     return q
 
 
-def conflicted_in_call_ids(*, user, call_id: int) -> set[int]:
-    """The proposals of a call that ``user`` is conflicted on (one query)."""
-    return set(Proposal.objects.filter(conflicted_q(user), call_id=call_id).values_list("pk", flat=True))
+def conflicted_in_call_ids(*, user, call_id: int, submitted_only: bool = False) -> set[int]:
+    """The proposals of a call that ``user`` is conflicted on (one query; with ``submitted_only``, those submitted).
+
+    The same rule as :func:`conflicted_q`, asked as a UNION of one SELECT per condition, each led by the person's
+    own rows (organisations, declarations: a few) rather than by the call's proposals (thousands, each tested
+    against every condition); the call is picked out of the few proposals found (issue 14)."""
+    if not getattr(user, "pk", None):
+        return set()
+    selects = [
+        Proposal.objects.filter(branch).order_by().values_list("pk", "call_id", "current_version_id")
+        for branch in _conflict_branches(user)
+    ]
+    return {
+        pk
+        for pk, call, version in selects[0].union(*selects[1:])
+        if call == call_id and (version is not None or not submitted_only)
+    }
 
 
 def free_of_conflict(*, users, proposal) -> list:

@@ -93,3 +93,53 @@ def test_recorded_conflict_cannot_be_declared_away(call, proposal, member, secre
     with pytest.raises(ValidationError):
         services.committee_declare(proposal=proposal, user=member, conflicted=False)
     assert selectors.is_conflicted(user=member, proposal=proposal) is True
+
+
+def test_conflicted_in_call_ids_same_rule_as_the_query_filter(call):
+    """The page-sized UNION query and the filter every other page uses must agree, source by source, and keep to
+    the call (and, when asked, to submitted proposals)."""
+    from portal.proposals import services as proposal_services
+    from portal.proposals.models import Proposal
+    from portal.reviews.conflicts import conflicted_in_call_ids, conflicted_q
+    from tests.factories.calls import open_call
+
+    lead, co_org, recent, old, requested = (OrganisationFactory() for _ in range(5))
+    by_lead = submitted_proposal(call, organisation=lead)
+    by_co = submitted_proposal(call, co_organisations=[co_org])
+    by_recent = submitted_proposal(call, organisation=recent)
+    by_old = submitted_proposal(call, organisation=old)
+    by_requested = submitted_proposal(call, organisation=requested)
+    declared_on = submitted_proposal(call)
+    submitted_proposal(call)  # no conflict
+    other_call = submitted_proposal(open_call(reference="AISS-2099-02"), organisation=lead)
+    draft = proposal_services.proposal_create(
+        call=call, organisation=lead, user=MembershipFactory(organisation=lead).user
+    )
+    official = UserFactory(role=Role.SECRETARIAT)
+
+    member = UserFactory(role=Role.COMMITTEE_MEMBER)
+    MembershipFactory(user=member, organisation=lead)
+    co_reviewer = ReviewerProfileFactory(organisation=co_org).user
+    collaborator = ReviewerProfileFactory().user
+    CollaborationFactory(user=collaborator, organisation=recent, last_year=timezone.localtime().year - 1)
+    CollaborationFactory(user=collaborator, organisation=old, last_year=timezone.localtime().year - 5)
+    asking = ReviewerProfileFactory(organisation_requested=requested).user
+    declarer = ReviewerProfileFactory().user
+    Declaration.objects.create(
+        proposal=declared_on, user=declarer, conflicted=True, reason="Former student", recorded_by=official
+    )
+    expected = {
+        member: {by_lead.pk, draft.pk},
+        co_reviewer: {by_co.pk},
+        collaborator: {by_recent.pk},
+        asking: {by_requested.pk},
+        declarer: {declared_on.pk},
+        official: set(),
+    }
+
+    for user, ids in expected.items():
+        by_filter = set(Proposal.objects.filter(conflicted_q(user), call=call).values_list("pk", flat=True))
+        assert conflicted_in_call_ids(user=user, call_id=call.pk) == by_filter == ids, user
+        assert conflicted_in_call_ids(user=user, call_id=call.pk, submitted_only=True) == ids - {draft.pk}
+    assert other_call.pk not in conflicted_in_call_ids(user=member, call_id=call.pk)
+    assert by_old.pk not in conflicted_in_call_ids(user=collaborator, call_id=call.pk)
