@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
+from portal.core.queries import count_of
 from portal.decisions.selectors import current_recommendations
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import ComputeRequest, Proposal
@@ -535,8 +536,8 @@ def calls_with_allocations() -> QuerySet[Call]:
     """Calls that have proposals to allocate, or runs, with how many of each."""
     return (
         Call.objects.annotate(
-            allocatable=Count("proposals", filter=Q(proposals__state__in=ALLOCATABLE_STATES), distinct=True),
-            runs=Count("allocation_runs", distinct=True),
+            allocatable=count_of(Proposal.objects.filter(call=OuterRef("pk"), state__in=ALLOCATABLE_STATES)),
+            runs=count_of(AllocationRun.objects.filter(call=OuterRef("pk"))),
         )
         .filter(Q(allocatable__gt=0) | Q(runs__gt=0))
         .order_by("-opens_at")

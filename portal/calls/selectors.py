@@ -3,8 +3,11 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet
 from django.utils import timezone
+
+from portal.core.queries import count_of
+from portal.proposals.models import Proposal
 
 from .models import Call, CallQuestion, Quarter, ResourcePool, RubricCriterion
 
@@ -40,5 +43,5 @@ def calls_by_status(*, now: datetime | None = None, closed_limit: int = 10) -> C
 def calls_for_secretariat() -> QuerySet[Call]:
     """Every call for the secretariat's list, newest first, with how many proposals were submitted to each."""
     return Call.objects.annotate(
-        submitted=Count("proposals", filter=Q(proposals__submitted_at__isnull=False))
+        submitted=count_of(Proposal.objects.filter(call=OuterRef("pk"), submitted_at__isnull=False))
     ).order_by("-opens_at", "-pk")

@@ -238,3 +238,25 @@ def _errors(response) -> str:
     forms = response.context["forms"]
     found = [f.errors for f in forms.forms] + [(fs.prefix, fs.errors, fs.non_form_errors()) for fs in forms.formsets]
     return repr(found)
+
+
+def test_call_lists_count_each_calls_own_rows():
+    """The secretariat's list of calls and the allocation index count per call by subquery: each call its own."""
+    from portal.allocations.selectors import calls_with_allocations
+    from portal.calls.selectors import calls_for_secretariat
+    from portal.proposals.enums import ProposalState
+    from tests.factories import ProposalFactory
+
+    busy, quiet = open_call(reference="AISS-2099-03"), open_call(reference="AISS-2099-04")
+    for _ in range(3):
+        submitted_proposal(busy)
+    submitted_proposal(quiet)
+    ProposalFactory(call=busy)  # a draft: not submitted
+    ProposalFactory(call=busy, state=ProposalState.APPROVED)
+    ProposalFactory(call=busy, state=ProposalState.RECOMMENDED)
+
+    submitted = {c.reference: c.submitted for c in calls_for_secretariat()}
+    allocatable = {c.reference: (c.allocatable, c.runs) for c in calls_with_allocations()}
+
+    assert (submitted["AISS-2099-03"], submitted["AISS-2099-04"]) == (3, 1)
+    assert allocatable == {"AISS-2099-03": (2, 0)}
