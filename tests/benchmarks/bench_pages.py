@@ -6,6 +6,11 @@ recommendations, decisions and a locked allocation run). Each page is fetched by
 test client (the whole request: middleware, view, template) three times after a warm-up; the figure is the median
 CPU time of the process (SQLite runs in it, so the database's work counts too), and the verdict compares the ratio
 of the two sizes with the goal: a page at 10,000 proposals within 1.5x its time at 100.
+
+Exports (the call's ranking, decisions and awards as CSV and XLSX) are downloaded whole, streamed content read to the
+end, at 10,000 proposals; the CSV's floor is the csv module alone writing the same rows (read back from the
+download) to memory, plus a request for the lightest official page (the reports index: session, second factor,
+middleware), so that both sides pay for being a request: goal at most 2x. The XLSX (openpyxl, write-only) is given against the CSV of the same table.
 """
 
 from __future__ import annotations
@@ -33,7 +38,48 @@ def _pages(rc) -> dict[str, str]:
         "secretariat queue": reverse("decisions:queue"),
         "work waiting": reverse("decisions:work"),
         "proposal list": reverse("proposals:dashboard"),
+        "calls (secretariat's list)": reverse("calls:manage_list"),
+        "allocation index": reverse("allocations:index"),
+        "call reports page": reverse("reports:call", args=[call]),
+        "finance": reverse("projects:finance"),
+        "change requests": reverse("projects:change_requests"),
+        "projects": reverse("projects:list"),
     }
+
+
+EXPORT_TABLES = ("ranking", "decisions", "awards")
+
+
+def _exports(client, call: int) -> dict[str, tuple[float, int]]:
+    """CPU seconds of each export download read to the end, and of its floor (the csv module alone, same rows)."""
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    figures = {}
+    request_floor, _size = _measure(client, reverse("reports:index"))
+    for table in EXPORT_TABLES:
+        for fmt in ("csv", "xlsx"):
+            url = reverse("reports:call_export", args=[call, table, fmt])
+            times = []
+            for _ in range(REPEATS):
+                started = time.process_time()
+                response = client.get(url)
+                body = b"".join(response.streaming_content)
+                times.append(time.process_time() - started)
+            assert response.status_code == 200, f"{url} answered {response.status_code}"
+            figures[f"{table}.{fmt}"] = (statistics.median(times), len(body))
+            if fmt == "csv":
+                rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+                floor = []
+                for _ in range(REPEATS):
+                    started = time.process_time()
+                    out = io.StringIO()
+                    csv.writer(out).writerows(rows)
+                    floor.append(time.process_time() - started)
+                figures[f"{table}.csv floor"] = (request_floor + statistics.median(floor), len(rows) - 1)
+    return figures
 
 
 def _auditor_pages() -> dict[str, str]:
@@ -79,6 +125,11 @@ def _size(n: int, folder: Path) -> dict[str, tuple[float, int]]:
             for name, url in pages.items():
                 figures[name] = _measure(client, url)
                 print(f"  {name}: {figures[name][0] * 1000:.0f} ms CPU, {figures[name][1] / 1024:.0f} KiB", flush=True)
+            if role == Role.SECRETARIAT and n == max(SIZES):
+                exports = _exports(client, rc.call.pk)
+                for name, (seconds, size) in exports.items():
+                    print(f"  export {name}: {seconds * 1000:.0f} ms CPU ({size:,})", flush=True)
+                figures["exports"] = exports
         return figures
     finally:
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
@@ -93,6 +144,7 @@ def main() -> None:
     for n in SIZES:
         with tempfile.TemporaryDirectory(prefix=f"bench-pages-{n}-") as tmp:
             results[n] = _size(n, Path(tmp))
+    exports = results[large].pop("exports")
     for name, (seconds, size) in results[large].items():
         ratio = seconds / results[small][name][0]
         record(
@@ -100,6 +152,20 @@ def main() -> None:
             f"{ratio:.2f}x",
             goal=f"<= {GOAL}x",
             met=ratio <= GOAL,
+        )
+    for table in EXPORT_TABLES:
+        seconds, _size_bytes = exports[f"{table}.csv"]
+        floor, rows = exports[f"{table}.csv floor"]
+        ratio = seconds / floor
+        record(
+            f"export {table}.csv, {rows:,} rows / csv module alone + a light request (CPU; {seconds * 1000:.0f} ms)",
+            f"{ratio:.1f}x",
+            goal="<= 2x",
+            met=ratio <= 2,
+        )
+        record(
+            f"export {table}.xlsx / {table}.csv (CPU; {exports[f'{table}.xlsx'][0] * 1000:.0f} ms)",
+            f"{exports[f'{table}.xlsx'][0] / seconds:.1f}x",
         )
 
 
