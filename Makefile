@@ -55,7 +55,7 @@ messages: $(STAMP)
 	$(BIN)/python manage.py makemessages -l zh_Hant --no-obsolete --no-location
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
-## bench: every benchmark to the end (assignment, allocation, sacct import, reports), then one table of measure, goal, figure, verdict
+## bench: every benchmark to the end, each in its own process (assignment, allocation, pages and exports, reports, sacct import), then one table of measure, goal, figure, verdict
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks
 
