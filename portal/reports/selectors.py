@@ -17,7 +17,7 @@ from portal.accounts.models import User
 from portal.allocations.models import Award, AwardHours, Clawback, Tranche, TrancheCondition
 from portal.allocations.selectors import call_settings, project_usage
 from portal.calls.models import Call, PoolCapacity, Quarter, ResourcePool
-from portal.decisions.models import Decision, Recommendation, RecommendedHours, Screening
+from portal.decisions.models import Decision, Recommendation, Screening
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import ComputeRequest, Proposal
 from portal.reviews.conflicts import conflicted_in_call_ids
@@ -244,7 +244,9 @@ def report_proposals(*, call: Call) -> QuerySet[Proposal]:
     eligible = Screening.objects.filter(proposal=OuterRef("pk"), eligible=True)
     return (
         Proposal.objects.filter(call=call, current_version__isnull=False)
-        .select_related("organisation", "current_version", "created_by")
+        .select_related("organisation", "current_version")
+        # what the report shows of a proposal: not the applicant's draft nor the submitted text (issue 14)
+        .defer("draft", "current_version__content")
         .annotate(screened_eligible=Exists(eligible))
         .order_by("reference")
     )
@@ -277,12 +279,9 @@ def approval_report_data(*, call: Call) -> ApprovalReportData:
     """Everything the approval report and the official exports show for ``call``, in a fixed number of queries."""
     proposals = report_proposals(call=call)
     figures = call_figures(call=call, proposals=proposals)
-    recommendations = {
-        r.proposal_id: r
-        for r in Recommendation.objects.filter(proposal__call=call, is_current=True).prefetch_related(
-            Prefetch("hours", queryset=RecommendedHours.objects.select_related("pool", "quarter"))
-        )
-    }
+    # The report shows whether a proposal is recommended, with its rate and conditions, not the hours recommended
+    # (the award's hours are what counts): a call's recommended hours are thousands of rows (issue 14).
+    recommendations = {r.proposal_id: r for r in Recommendation.objects.filter(proposal__call=call, is_current=True)}
     decisions = {
         d.proposal_id: d
         for d in Decision.objects.filter(proposal__call=call, recommendation__is_current=True)

@@ -301,3 +301,52 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class FiguresGeneration(models.Model):
+    """A call's ranking inputs' generation: raised in the same transaction as every change to a submitted review,
+    its scores or its assignment (portal/reviews/figures.py), so stored figures older than it are stale."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    generation = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.generation}"
+
+
+class CallFigures(models.Model):
+    """Which generation of the call's inputs (and which settings: pass mark, disagreement threshold, criteria) the
+    stored :class:`ProposalFigures` were computed from. Locked while they are recomputed."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    generation = models.BigIntegerField(default=-1)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.call_id}: {self.generation}"
+
+
+FIGURE = {"max_digits": 32, "decimal_places": 28, "null": True}
+
+
+class ProposalFigures(models.Model):
+    """One proposal's ranking figures as last computed (only proposals with a counted review have a row). The
+    numbers are for ordering and filtering in the database; ``exact`` keeps them as computed, with each review's
+    weighted and calibrated score: ``{"raw", "calibrated", "spread": str | None, "reviews": [[review id, reviewer
+    id, weighted, calibrated], ...]}``."""
+
+    proposal = models.OneToOneField(
+        Proposal, on_delete=models.CASCADE, primary_key=True, related_name="ranking_figures"
+    )
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="+")
+    review_count = models.PositiveIntegerField(default=0)
+    raw_mean = models.DecimalField(**FIGURE)
+    calibrated_mean = models.DecimalField(**FIGURE)
+    spread = models.DecimalField(**FIGURE)
+    disagreement = models.BooleanField(default=False)
+    passes = models.BooleanField(null=True)
+    exact = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.proposal_id}"

@@ -2,11 +2,13 @@
 queries whatever the number of proposals."""
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Case, Count, DecimalField, F, Prefetch, Q, QuerySet, Value, When, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from portal.accounts.enums import Role
 from portal.calls.models import Call
@@ -14,8 +16,9 @@ from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
 from . import scoring
-from .conflicts import conflict_reason, conflicted_proposal_ids
+from .conflicts import conflict_reason, conflicted_q
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
+from .figures import figures_fresh, figures_of
 from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Score, SuggestedReviewer
 
 
@@ -239,98 +242,66 @@ class RankingRow:
         return self.consensus if self.consensus is not None else self.calibrated_mean
 
 
-def _submitted_reviews(proposal_ids) -> QuerySet[Review]:
-    return (
-        Review.objects.filter(
-            assignment__proposal_id__in=proposal_ids,
-            assignment__status__in=ACTIVE_ASSIGNMENT,
-            is_current=True,
-            state=ReviewState.SUBMITTED,
-        )
-        .select_related("assignment__reviewer")
-        .prefetch_related("scores")
-        .order_by("submitted_at", "pk")
-    )
-
-
 def call_figures(*, call: Call, proposals: QuerySet[Proposal] | None = None) -> dict[int, RankingRow]:
-    """Every submitted proposal of the call with its figures. Calibration always uses every submitted review of
-    the call (a reviewer's mean and spread are over all their reviews), whatever subset is asked for."""
-    settings = review_settings(call=call)
-    criteria = list(call.criteria.all())
-    weights = {c.pk: c.weight for c in criteria}
-    minimums = {c.pk: c.min_to_pass for c in criteria if c.min_to_pass is not None}
-    all_ids = submitted_proposals(call=call).values("pk")
-    # Figures, not objects: a call has tens of thousands of reviews and scores (issue 14).
-    submitted = _submitted_reviews(all_ids).select_related(None).prefetch_related(None)
-    reviews = list(submitted.values_list("pk", "assignment__proposal_id", "assignment__reviewer_id"))
-    scores: dict[int, dict[int, int | None]] = defaultdict(dict)
-    for review_id, criterion_id, score in Score.objects.filter(
-        review__in=submitted.order_by().values("pk")
-    ).values_list("review_id", "criterion_id", "score"):
-        scores[review_id][criterion_id] = score
-    weighted: dict[int, Decimal] = {}
-    by_proposal: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    per_criterion: dict[int, dict[int, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
-    for review_id, proposal_id, reviewer_id in reviews:
-        values = scores.get(review_id, {})
-        value = scoring.weighted_score(values, weights)
-        if value is None:  # an incomplete submitted review (rubric changed after submission)
-            continue
-        weighted[review_id] = value
-        by_proposal[proposal_id].append((review_id, reviewer_id))
-        for criterion_id, score in values.items():
-            if score is not None:
-                per_criterion[proposal_id][criterion_id].append(Decimal(score))
-    calibrated = scoring.calibrate(
-        (reviewer_id, review_id, weighted[review_id]) for rs in by_proposal.values() for review_id, reviewer_id in rs
-    )
+    """Every submitted proposal of the call (or those of ``proposals``) with its figures, read from the stored
+    figures (made current first: portal/reviews/figures.py). Calibration always uses every submitted review of the
+    call, whatever subset is asked for."""
+    figures_fresh(call=call)
     qs = proposals if proposals is not None else submitted_proposals(call=call)
-    qs = qs.select_related("organisation", "review_consensus", "review_response")
-    rows: dict[int, RankingRow] = {}
-    proposals_list = list(qs)
-    loader = _ReviewLoader([review_id for p in proposals_list for review_id, _r in by_proposal.get(p.pk, [])])
-    for proposal in proposals_list:
-        figures = [
-            ReviewFigures(
-                review_id=review_id,
-                reviewer_id=reviewer_id,
-                weighted=weighted[review_id],
-                calibrated=calibrated[(reviewer_id, review_id)],
-                loader=loader,
-            )
-            for review_id, reviewer_id in by_proposal.get(proposal.pk, [])
-        ]
-        means = {c: scoring.mean(v) for c, v in per_criterion[proposal.pk].items()}
-        summary = scoring.proposal_scores(
-            weighted=[f.weighted for f in figures],
-            calibrated=[f.calibrated for f in figures],
-            criterion_means=means,
-            minimums=minimums,
-            pass_mean=call.pass_mean,
-            threshold=settings.disagreement_threshold,
-        )
-        consensus = getattr(proposal, "review_consensus", None)
-        rows[proposal.pk] = RankingRow(
-            proposal=proposal,
-            review_count=len(figures),
-            reviews=figures,
-            raw_mean=summary.raw_mean,
-            calibrated_mean=summary.calibrated_mean,
-            spread=summary.spread,
-            disagreement=summary.disagreement,
-            passes=summary.passes,
-            consensus=consensus.score if consensus is not None else None,
-            has_response=getattr(proposal, "review_response", None) is not None,
-            too_few_reviews=len(figures) < call.min_reviewers,
-        )
+    proposals_list = list(qs.select_related("organisation").annotate(**FIGURE_ANNOTATIONS))
+    loader = _ReviewLoader([])
+    rows = {proposal.pk: _ranking_row(proposal, call=call, loader=loader) for proposal in proposals_list}
     return rows
+
+
+# A proposal's stored figures, consensus and response, joined as values (no object of each per row).
+FIGURE_ANNOTATIONS = {
+    "figures_count": F("ranking_figures__review_count"),
+    "figures_exact": F("ranking_figures__exact"),
+    "figures_disagreement": F("ranking_figures__disagreement"),
+    "figures_passes": F("ranking_figures__passes"),
+    "consensus_score": F("review_consensus__score"),
+    "response_id": F("review_response__pk"),
+}
+
+
+def _ranking_row(proposal: Proposal, *, call: Call, loader: _ReviewLoader, rank: int | None = None) -> RankingRow:
+    """A proposal read with :data:`FIGURE_ANNOTATIONS`: its stored figures, consensus and response joined."""
+    figures = figures_of(
+        proposal.figures_count, proposal.figures_exact, proposal.figures_disagreement, proposal.figures_passes
+    )
+    loader.ids.extend(review_id for review_id, *_rest in figures.reviews)
+    return RankingRow(
+        proposal=proposal,
+        review_count=figures.review_count,
+        reviews=[
+            ReviewFigures(review_id=r, reviewer_id=u, weighted=w, calibrated=c, loader=loader)
+            for r, u, w, c in figures.reviews
+        ],
+        raw_mean=figures.raw_mean,
+        calibrated_mean=figures.calibrated_mean,
+        spread=figures.spread,
+        disagreement=figures.disagreement,
+        passes=figures.passes,
+        consensus=proposal.consensus_score,
+        has_response=proposal.response_id is not None,
+        rank=rank,
+        too_few_reviews=figures.review_count < call.min_reviewers,
+    )
 
 
 def call_scores(*, call: Call) -> dict[int, Decimal | None]:
     """For each submitted proposal of the call: the committee's consensus score if recorded, else the calibrated
     mean (rounded to 0.01), else None when no review is submitted."""
-    return {pk: scoring.q2(row.score) for pk, row in call_figures(call=call).items()}
+    figures_fresh(call=call)
+    scores = {}
+    for pk, consensus, exact in submitted_proposals(call=call).values_list(
+        "pk", "review_consensus__score", "ranking_figures__exact"
+    ):
+        calibrated = (exact or {}).get("calibrated")
+        score = consensus if consensus is not None else (None if calibrated is None else Decimal(calibrated))
+        scores[pk] = scoring.q2(score)
+    return scores
 
 
 SORT_KEYS = {
@@ -339,13 +310,92 @@ SORT_KEYS = {
     "raw": lambda r: r.raw_mean,
     "spread": lambda r: r.spread,
 }
+# The same orders in the database, on the stored figures (28 decimal places) and the consensus joined.
+SORT_COLUMNS = {
+    "score": Coalesce(
+        "review_consensus__score",
+        "ranking_figures__calibrated_mean",
+        output_field=DecimalField(max_digits=32, decimal_places=28),
+    ),
+    "calibrated": F("ranking_figures__calibrated_mean"),
+    "raw": F("ranking_figures__raw_mean"),
+    "spread": F("ranking_figures__spread"),
+}
+assert set(SORT_COLUMNS) == set(SORT_KEYS)
 
 
 RANKING_LEFT_OUT = (ProposalState.WITHDRAWN, ProposalState.INELIGIBLE)
 
 
-def _hidden(row: RankingRow) -> RankingRow:
-    return RankingRow(proposal=row.proposal, conflicted=True)
+@dataclass
+class Ranking:
+    """The ranking as queries, for a page of it or a streamed export. ``visible``: the proposals the viewer is not
+    conflicted on, best first, each annotated with its ``rank`` among them (before the filters on figures);
+    ``conflicted``: those the viewer is conflicted on, by reference, to be shown with nothing but their name."""
+
+    call: Call
+    visible: QuerySet[Proposal]
+    conflicted: QuerySet[Proposal]
+
+    def rows(self, proposals: Iterable[Proposal]) -> list[RankingRow]:
+        """``visible`` proposals (a page of them) as rows with their figures."""
+        loader = _ReviewLoader([])
+        return [_ranking_row(p, call=self.call, loader=loader, rank=p.rank) for p in proposals]
+
+    def conflicted_rows(self) -> list[RankingRow]:
+        return [RankingRow(proposal=p, conflicted=True) for p in self.conflicted]
+
+    def stream(self, chunk_size: int = 2000) -> Iterator[RankingRow]:
+        """Every row, visible ones first, read ``chunk_size`` proposals at a time."""
+        chunk: list[Proposal] = []
+        for proposal in self.visible.iterator(chunk_size=chunk_size):
+            chunk.append(proposal)
+            if len(chunk) == chunk_size:
+                yield from self.rows(chunk)
+                chunk = []
+        yield from self.rows(chunk)
+        yield from self.conflicted_rows()
+
+
+def call_ranking_query(
+    *,
+    call: Call,
+    user,
+    proposals: QuerySet[Proposal] | None = None,
+    sort: str = "score",
+    passes: bool | None = None,
+    flagged: bool | None = None,
+) -> Ranking:
+    """The ranking page's rows, sorted, ranked, filtered and paged in the database: the stored figures are made
+    current (portal/reviews/figures.py) and read with the consensus and response joined. A proposal the user is
+    conflicted on (``conflicted_q``, the rule of portal/reviews/conflicts.py) is taken out before anything is
+    ranked, so it has no rank, is never filtered or ordered by a figure (its place would tell) and comes in
+    ``conflicted`` with no figures. Withdrawn and ineligible proposals are left out."""
+    figures_fresh(call=call)
+    base = (proposals if proposals is not None else submitted_proposals(call=call)).exclude(state__in=RANKING_LEFT_OUT)
+    hidden = conflicted_q(user)
+    column = SORT_COLUMNS.get(sort, SORT_COLUMNS["score"])
+    order = [column.desc(nulls_last=True), F("reference").asc(nulls_first=True), F("pk").asc()]
+    visible = (
+        base.exclude(hidden)
+        .select_related("organisation")
+        .annotate(**FIGURE_ANNOTATIONS)
+        .annotate(rank=Window(RowNumber(), order_by=order))
+    )
+    # Filters on figures come after the ranking: through the rank (a window), they are applied to the ranked rows.
+    if passes is not None:
+        visible = visible.annotate(
+            ranked_passes=Case(When(rank__gt=0, then=F("ranking_figures__passes")), output_field=BooleanField())
+        ).filter(ranked_passes=passes)
+    if flagged is not None:
+        visible = visible.annotate(
+            ranked_flagged=Case(
+                When(rank__gt=0, then=Coalesce("ranking_figures__disagreement", Value(False))),
+                output_field=BooleanField(),
+            )
+        ).filter(ranked_flagged=flagged)
+    conflicted = base.filter(hidden).select_related("organisation").order_by("reference", "pk")
+    return Ranking(call=call, visible=visible.order_by("rank"), conflicted=conflicted)
 
 
 def call_ranking(
@@ -357,25 +407,9 @@ def call_ranking(
     passes: bool | None = None,
     flagged: bool | None = None,
 ) -> list[RankingRow]:
-    """Rows for the ranking page, best first. A proposal the user is conflicted on comes last, with no score,
-    count, average or rank, and is never filtered or ordered by a score (its place would tell). Withdrawn and
-    ineligible proposals are left out; a proposal with fewer reviews than the call's minimum is flagged."""
-    base = proposals if proposals is not None else submitted_proposals(call=call)
-    rows = call_figures(call=call, proposals=base.exclude(state__in=RANKING_LEFT_OUT))
-    hidden = conflicted_proposal_ids(user=user, proposal_ids=rows.keys())
-    visible = [row for pk, row in rows.items() if pk not in hidden]
-    key = SORT_KEYS.get(sort, SORT_KEYS["score"])
-    visible.sort(key=lambda r: (key(r) is None, -(key(r) or 0), r.proposal.reference or ""))
-    for i, row in enumerate(visible, start=1):
-        row.rank = i
-    if passes is not None:
-        visible = [r for r in visible if r.passes is passes]
-    if flagged is not None:
-        visible = [r for r in visible if r.disagreement is flagged]
-    conflicted = sorted(
-        (_hidden(row) for pk, row in rows.items() if pk in hidden), key=lambda r: r.proposal.reference or ""
-    )
-    return visible + conflicted
+    """Every row of the ranking (see :func:`call_ranking_query`), best first, the conflicted ones last."""
+    ranking = call_ranking_query(call=call, user=user, proposals=proposals, sort=sort, passes=passes, flagged=flagged)
+    return list(ranking.stream())
 
 
 def proposal_figures(*, call: Call, proposal: Proposal) -> RankingRow:

@@ -30,6 +30,7 @@ from . import selectors
 from .assignment import AssignmentProblem, AssignmentResult, Shortfall, assign, check_assignment, shortfalls
 from .conflicts import conflict_reason, conflicted_in_call_ids, conflicted_pairs, free_of_conflict
 from .enums import ACTIVE_ASSIGNMENT, AssignmentSource, AssignmentStatus, ConflictSource, ReviewState
+from .figures import figures_invalidate_for_assignments
 from .models import (
     ApplicantResponse,
     Assignment,
@@ -419,9 +420,11 @@ def _declaration_save(*, proposal, user, conflicted: bool, reason: str, source: 
 
 
 def _remove_for_conflict(*, proposal, user) -> int:
-    return Assignment.objects.filter(proposal=proposal, reviewer=user, status__in=ACTIVE_ASSIGNMENT).update(
-        status=AssignmentStatus.CONFLICTED
-    )
+    removed = Assignment.objects.filter(proposal=proposal, reviewer=user, status__in=ACTIVE_ASSIGNMENT)
+    ids = list(removed.values_list("pk", flat=True))
+    count = removed.update(status=AssignmentStatus.CONFLICTED)
+    figures_invalidate_for_assignments(ids)  # no signal for update(): the review no longer counts
+    return count
 
 
 @transaction.atomic
@@ -703,6 +706,7 @@ def review_reopen(*, review: Review, actor, reason: str, now: datetime | None = 
         created_at=now,
         updated_at=now,
     )
+    # The new revision is a draft, which counts in no figure; saving the old one above made the figures stale.
     Score.objects.bulk_create(
         Score(review=new, criterion_id=s.criterion_id, score=s.score, comment=s.comment) for s in review.scores.all()
     )

@@ -465,11 +465,11 @@ class RankingMixin(PermissionRequiredMixin):
         self.call = get_object_or_404(Call, pk=self.kwargs["call_pk"])
         return self.call
 
-    def ranking(self):
+    def ranking(self) -> selectors.Ranking:
         self.filter = RankingFilter(
             data=self.request.GET or None, queryset=selectors.submitted_proposals(call=self.call)
         )
-        return selectors.call_ranking(
+        return selectors.call_ranking_query(
             call=self.call, user=self.request.user, proposals=self.filter.qs, **self.filter.row_options()
         )
 
@@ -479,16 +479,17 @@ class RankingView(RankingMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = self.ranking()
-        # The ranking is worked out for the whole call (ranks need every row); the page shows a page of it.
-        page = Paginator([r for r in rows if not r.conflicted], PAGE_SIZE).get_page(self.request.GET.get("page"))
+        ranking = self.ranking()
+        # Sorted, ranked, filtered and paged in the database: a page costs the same whatever the size of the call.
+        page = Paginator(ranking.visible, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page.object_list = ranking.rows(page.object_list)
         context.update(
             call=self.call,
             filter=self.filter,
             rows=page,
             page_obj=page,
             is_paginated=page.has_other_pages(),
-            conflicted_rows=[r for r in rows if r.conflicted],
+            conflicted_rows=ranking.conflicted_rows(),
             settings=selectors.review_settings(call=self.call),
             query=self.request.GET.urlencode(),
         )
@@ -545,7 +546,7 @@ def _ranking_csv_rows(rows):
 
 class RankingCsvView(RankingMixin, View):
     def get(self, request, call_pk):
-        rows = list(self.ranking())
+        rows = self.ranking().stream()  # read as the response is sent
         return csv_response(
             filename=f"ranking-{self.call.reference}.csv", header=RANKING_CSV_HEADER, rows=_ranking_csv_rows(rows)
         )
