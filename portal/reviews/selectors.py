@@ -329,16 +329,38 @@ RANKING_LEFT_OUT = (ProposalState.WITHDRAWN, ProposalState.INELIGIBLE)
 
 @dataclass
 class Ranking:
-    """The ranking as queries, for a page of it or a streamed export. ``visible``: the proposals the viewer is not
-    conflicted on, best first, each annotated with its ``rank`` among them (before the filters on figures);
-    ``conflicted``: those the viewer is conflicted on, by reference, to be shown with nothing but their name."""
+    """The ranking as queries, for a page of it or a streamed export.
+
+    ``ranked``: the pks of the proposals the viewer is not conflicted on, best first, each with its ``rank`` among
+    them (before the filters on figures), as ``(pk, rank)`` rows, narrow so that the database sorts little;
+    ``visible``: the same proposals with everything a row shows (for a whole export); ``counted``: what the pages
+    count; ``conflicted``: those the viewer is conflicted on, by reference, to be shown with nothing but their
+    name. Slicing a :class:`Ranking` gives the rows of that slice (what a ``Paginator`` asks for)."""
 
     call: Call
+    ranked: QuerySet
     visible: QuerySet[Proposal]
+    counted: QuerySet[Proposal]
     conflicted: QuerySet[Proposal]
+    rank_by_position: bool = False  # no filter on figures: a row's rank is its position
+
+    def count(self) -> int:
+        return self.counted.count()
+
+    def __getitem__(self, index: slice) -> list[RankingRow]:
+        if not isinstance(index, slice):
+            raise TypeError("a Ranking is read a slice at a time")
+        offset = index.start or 0
+        if self.rank_by_position:
+            pairs = [(pk, offset + i) for i, pk in enumerate(self.ranked.values_list("pk", flat=True)[index], 1)]
+        else:
+            pairs = list(self.ranked.values_list("pk", "rank")[index])
+        proposals = {p.pk: p for p in _row_proposals(Proposal.objects.filter(pk__in=[pk for pk, _r in pairs]))}
+        loader = _ReviewLoader([])
+        return [_ranking_row(proposals[pk], call=self.call, loader=loader, rank=rank) for pk, rank in pairs]
 
     def rows(self, proposals: Iterable[Proposal]) -> list[RankingRow]:
-        """``visible`` proposals (a page of them) as rows with their figures."""
+        """``visible`` proposals as rows with their figures."""
         loader = _ReviewLoader([])
         return [_ranking_row(p, call=self.call, loader=loader, rank=p.rank) for p in proposals]
 
@@ -355,6 +377,11 @@ class Ranking:
                 chunk = []
         yield from self.rows(chunk)
         yield from self.conflicted_rows()
+
+
+def _row_proposals(qs: QuerySet[Proposal]) -> QuerySet[Proposal]:
+    """What a ranking row shows of a proposal (not the applicant's draft), with its figures joined."""
+    return qs.select_related("organisation").defer("draft").annotate(**FIGURE_ANNOTATIONS)
 
 
 def call_ranking_query(
@@ -374,28 +401,33 @@ def call_ranking_query(
     figures_fresh(call=call)
     base = (proposals if proposals is not None else submitted_proposals(call=call)).exclude(state__in=RANKING_LEFT_OUT)
     hidden = conflicted_q(user)
+    allowed = base.exclude(hidden)
     column = SORT_COLUMNS.get(sort, SORT_COLUMNS["score"])
     order = [column.desc(nulls_last=True), F("reference").asc(nulls_first=True), F("pk").asc()]
-    visible = (
-        base.exclude(hidden)
-        .select_related("organisation")
-        .annotate(**FIGURE_ANNOTATIONS)
-        .annotate(rank=Window(RowNumber(), order_by=order))
-    )
+    ranked = allowed.annotate(rank=Window(RowNumber(), order_by=order))
     # Filters on figures come after the ranking: through the rank (a window), they are applied to the ranked rows.
     if passes is not None:
-        visible = visible.annotate(
+        ranked = ranked.annotate(
             ranked_passes=Case(When(rank__gt=0, then=F("ranking_figures__passes")), output_field=BooleanField())
         ).filter(ranked_passes=passes)
     if flagged is not None:
-        visible = visible.annotate(
+        ranked = ranked.annotate(
             ranked_flagged=Case(
                 When(rank__gt=0, then=Coalesce("ranking_figures__disagreement", Value(False))),
                 output_field=BooleanField(),
             )
         ).filter(ranked_flagged=flagged)
-    conflicted = base.filter(hidden).select_related("organisation").order_by("reference", "pk")
-    return Ranking(call=call, visible=visible.order_by("rank"), conflicted=conflicted)
+    by_position = passes is None and flagged is None
+    conflicted = base.filter(hidden).select_related("organisation").defer("draft").order_by("reference", "pk")
+    return Ranking(
+        call=call,
+        # With no filter on figures the rank is the position: a plain ORDER BY ... LIMIT, no window to work out.
+        ranked=allowed.order_by(*order) if by_position else ranked.order_by("rank"),
+        visible=_row_proposals(ranked).order_by("rank"),
+        counted=allowed if by_position else ranked,
+        conflicted=conflicted,
+        rank_by_position=by_position,
+    )
 
 
 def call_ranking(

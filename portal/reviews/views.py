@@ -481,8 +481,7 @@ class RankingView(RankingMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         ranking = self.ranking()
         # Sorted, ranked, filtered and paged in the database: a page costs the same whatever the size of the call.
-        page = Paginator(ranking.visible, PAGE_SIZE).get_page(self.request.GET.get("page"))
-        page.object_list = ranking.rows(page.object_list)
+        page = Paginator(ranking, PAGE_SIZE).get_page(self.request.GET.get("page"))
         context.update(
             call=self.call,
             filter=self.filter,

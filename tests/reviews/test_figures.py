@@ -6,6 +6,7 @@ a proposal: no figure, no place, no rank."""
 from decimal import Decimal
 
 import pytest
+from django.core.paginator import Paginator
 from django.utils import timezone
 
 from portal.calls.models import Call, RubricCriterion
@@ -257,3 +258,14 @@ def test_conflicted_viewer_gets_no_figure_place_or_rank(call, member, conflicted
     # Ranks are over the proposals the viewer may see: 1, 2, 3, ... with no gap where a hidden one would be.
     ranks = [r.rank for r in selectors.call_ranking(call=call, user=member) if not r.conflicted]
     assert ranks == list(range(1, len(ranks) + 1))
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"sort": "spread"}, {"passes": True}, {"passes": False, "sort": "raw"}, {"flagged": False}]
+)
+def test_ranking_pages_cut_the_whole_ranking(call, member, conflicted_call, options):
+    whole = [(r.proposal.pk, r.rank, r.score) for r in selectors.call_ranking(call=call, user=member, **options)]
+    paginator = Paginator(selectors.call_ranking_query(call=call, user=member, **options), 2)
+    paged = [(r.proposal.pk, r.rank, r.score) for n in paginator.page_range for r in paginator.page(n)]
+    assert paginator.count == len(paged)
+    assert paged == [row for row in whole if row[1] is not None]
