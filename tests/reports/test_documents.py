@@ -144,9 +144,9 @@ def test_approval_report_data_runs_a_fixed_number_of_queries(
     size, django_assert_num_queries, django_assert_max_num_queries
 ):
     rc = report_call(size, seed=size)
-    with django_assert_max_num_queries(30):  # the first time, the ranking figures are computed and stored too
+    with django_assert_max_num_queries(29):  # the first time, the ranking figures are computed and stored too
         approval_report_data(call=rc.call)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         data = approval_report_data(call=rc.call)
         data.fingerprint()
     assert len(data.rows) == size
