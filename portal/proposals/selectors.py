@@ -57,6 +57,12 @@ def proposal_detail(*, user, pk: int) -> QuerySet[Proposal]:
     )
 
 
+def proposal_for_edit(*, user, pk: int) -> QuerySet[Proposal]:
+    """The proposal form's proposal: its call (the form reads the call's pools and quarters in order itself) and
+    its submitted version; attachments are read afresh where needed, so nothing is prefetched."""
+    return proposals_visible_to(user).filter(pk=pk).select_related("call", "organisation", "current_version")
+
+
 def proposal_timeline(*, proposal: Proposal, user) -> QuerySet[ProposalEvent]:
     qs = proposal.events.select_related("actor").order_by("created_at", "pk")
     if user.role not in OFFICIAL_ROLES:

@@ -96,6 +96,11 @@ def _context_for(proposal: Proposal) -> CallContext:
     return CallContext(proposal.call)
 
 
+def _is_fetch(request) -> bool:
+    """Sent by the page's script (``fetch`` with this header), which reads a JSON answer."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
 class ProposalEditView(PermissionRequiredMixin, View):
     """The proposal form. Save draft keeps everything typed; Submit validates fully and freezes a version.
 
@@ -106,6 +111,8 @@ class ProposalEditView(PermissionRequiredMixin, View):
 
     def handle_no_permission(self):
         request, pk = self.request, self.kwargs["pk"]
+        if request.method == "POST" and _is_fetch(request):  # the page then sends the form itself
+            return JsonResponse({"saved": False}, status=403)
         if request.method == "POST":
             request.session[PENDING_KEY.format(pk=pk)] = {
                 k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"
@@ -117,7 +124,7 @@ class ProposalEditView(PermissionRequiredMixin, View):
         return redirect_to_login(reverse("proposals:edit", args=[pk]))
 
     def get_permission_object(self):
-        self.proposal = get_object_or_404(selectors.proposal_detail(user=self.request.user, pk=self.kwargs["pk"]))
+        self.proposal = get_object_or_404(selectors.proposal_for_edit(user=self.request.user, pk=self.kwargs["pk"]))
         return self.proposal
 
     def permission_denied(self, permission):
@@ -145,16 +152,34 @@ class ProposalEditView(PermissionRequiredMixin, View):
         too_long = too_long_in_post(form.fields, request.POST)
         for name in too_long:  # the saved value stays until the applicant shortens what they typed
             raw.pop(name)
+        action = request.POST.get("action", "save")
+        # Save draft from the page's script: a small answer, not the whole page again. Anything else (a problem to
+        # show, a file, a removal) is answered "not saved here", and the script then sends the form itself.
+        in_place = (
+            _is_fetch(request) and action == "save" and not request.FILES and not request.POST.get("remove_attachment")
+        )
         try:
             services.proposal_save_draft(proposal=self.proposal, raw=raw, user=request.user)
         except services.TransitionConflict:
+            if in_place:
+                return JsonResponse({"saved": False}, status=409)
             messages.error(request, _("This proposal can no longer be edited."))
             return redirect("proposals:detail", pk=pk)
         if too_long:
+            if in_place:
+                return JsonResponse({"saved": False}, status=422)
             return self._too_long(too_long)
+        if in_place:
+            time = format_hk_clock(self.proposal.draft_saved_at)
+            return JsonResponse(
+                {
+                    "saved": True,
+                    "message": _("Draft saved at %(time)s.") % {"time": time},
+                    "saved_at": self.proposal.draft_saved_at.isoformat(),
+                }
+            )
         attachment_form = AttachmentForm(data=request.POST, files=request.FILES)
         attachment_ok = self._handle_attachments(attachment_form)
-        action = request.POST.get("action", "save")
         if not attachment_ok:
             if action == "submit":
                 messages.error(
@@ -322,7 +347,7 @@ class ProposalConfirmView(LoginRequiredMixin, View):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        proposal = get_object_or_404(selectors.proposal_detail(user=request.user, pk=kwargs["pk"]))
+        proposal = get_object_or_404(selectors.proposal_for_edit(user=request.user, pk=kwargs["pk"]))
         if not request.user.has_perm("portal.proposals.change_proposal", proposal):
             if proposal.current_version_id and proposal.state not in EDITABLE:
                 messages.info(request, _("This proposal was already submitted."))
@@ -330,17 +355,24 @@ class ProposalConfirmView(LoginRequiredMixin, View):
             raise PermissionDenied
         self.proposal = proposal
         self.context = _context_for(proposal)
-        self.preview = services.proposal_preview(proposal=proposal, context=self.context, user=request.user)
-        if not self.preview.check.ok:
-            messages.error(request, _("The proposal is not complete yet: see what is still needed."))
-            return redirect("proposals:edit", pk=proposal.pk)
         return super().dispatch(request, *args, **kwargs)
 
+    def _not_complete(self):
+        messages.error(self.request, _("The proposal is not complete yet: see what is still needed."))
+        return redirect("proposals:edit", pk=self.proposal.pk)
+
     def get(self, request, pk):
+        self.preview = services.proposal_preview(proposal=self.proposal, context=self.context, user=request.user)
+        if not self.preview.check.ok:
+            return self._not_complete()
         return self.render()
 
     def post(self, request, pk):
-        if request.POST.get("digest") != self.preview.digest:
+        # Only the digest is compared here: the proposal's whole content is checked once, by proposal_submit.
+        if request.POST.get("digest") != services.draft_digest(self.proposal):
+            self.preview = services.proposal_preview(proposal=self.proposal, context=self.context, user=request.user)
+            if not self.preview.check.ok:
+                return self._not_complete()
             messages.warning(
                 request,
                 _("The proposal changed since this page was shown (in another tab?). Check it again, then submit."),
@@ -354,8 +386,7 @@ class ProposalConfirmView(LoginRequiredMixin, View):
             messages.info(request, _("This proposal was already submitted."))
             return redirect("proposals:receipt", pk=self.proposal.pk, number=exc.version.number)
         except services.SubmissionRefused:
-            messages.error(request, _("The proposal was not submitted: please correct the problems below."))
-            return redirect("proposals:edit", pk=self.proposal.pk)
+            return self._not_complete()
         # The receipt page itself says that the proposal is submitted, with its reference.
         return redirect("proposals:receipt", pk=self.proposal.pk, number=version.number)
 

@@ -5,6 +5,7 @@ reopened and amended before the deadline."""
 import re
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from portal.proposals import services
@@ -61,6 +62,38 @@ def test_enter_saves_the_draft_and_removing_a_file_asks_first(page, live_server,
     draft.refresh_from_db()
     assert attachment.removed_at is not None
     assert draft.draft["summary"] == "Typed just before removing the file."
+
+
+def test_save_draft_saves_in_place_and_a_reload_shows_it(page, live_server, draft, applicant):
+    login(page, live_server, applicant)
+    page.goto(f"/proposals/{draft.pk}/edit/")
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("Summary").fill("Saved in place, the page not loaded again.")
+    page.get_by_role("button", name="Save draft").click()
+    status = page.get_by_role("status").filter(has_text="Draft saved at")
+    expect(status).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
+    draft.refresh_from_db()
+    assert draft.draft["summary"] == "Saved in place, the page not loaded again."
+    page.reload()
+    expect(page.get_by_label("Summary")).to_have_value("Saved in place, the page not loaded again.")
+
+
+def test_save_draft_after_the_session_expired_keeps_what_was_typed(page, live_server, draft, applicant):
+    """Not saved in place (the session is gone): the form is sent the ordinary way and kept until the log-in."""
+    login(page, live_server, applicant)
+    page.goto(f"/proposals/{draft.pk}/edit/")
+    page.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)  # the session ends; the CSRF cookie stays
+    page.get_by_label("Summary").fill("Typed after the session expired.")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("main")).to_contain_text("Your session had expired. Log in again")
+    page.get_by_label("Email").fill(applicant.email)
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("main")).to_contain_text("What you typed before your session expired has been saved.")
+    expect(page.get_by_label("Summary")).to_have_value("Typed after the session expired.")
+    draft.refresh_from_db()
+    assert draft.draft["summary"] == "Typed after the session expired."
 
 
 def test_typing_is_saved_on_its_own_and_leaving_unsaved_changes_warns(page, live_server, draft, applicant):

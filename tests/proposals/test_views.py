@@ -397,3 +397,83 @@ def test_receipt_pdf_is_404_for_another_organisation(client, submitted, outsider
     client.force_login(outsider)
     url = reverse("proposals:receipt_pdf", args=[submitted.pk, submitted.current_version.number])
     assert client.get(url).status_code == 404
+
+
+# ---- Save draft in place (the page's script) ---------------------------------------------------------------------
+
+FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
+
+
+def test_save_in_place_answers_small_json_and_keeps_everything(
+    client, draft, applicant, call, django_assert_num_queries
+):
+    client.force_login(applicant)
+    data = complete_draft(call, summary="Saved in place.", lead_email="nope")
+    with django_assert_num_queries(11):
+        response = client.post(reverse("proposals:edit", args=[draft.pk]), {**data, "action": "save"}, **FETCH)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert len(response.content) < 200
+    draft.refresh_from_db()
+    body = response.json()
+    assert body["saved"] is True
+    assert body["message"].startswith("Draft saved at ")
+    assert body["saved_at"] == draft.draft_saved_at.isoformat()
+    assert draft.draft["summary"] == "Saved in place."
+    assert draft.draft["lead_email"] == "nope"
+    page = client.get(reverse("proposals:edit", args=[draft.pk])).content.decode()
+    assert "Saved in place." in page
+    assert "Draft saved at" not in page  # no message left waiting for the next page
+
+
+def test_save_without_script_still_redirects_to_the_page(client, draft, applicant, call):
+    client.force_login(applicant)
+    data = complete_draft(call, summary="Saved the ordinary way.")
+    response = client.post(reverse("proposals:edit", args=[draft.pk]), {**data, "action": "save"}, follow=True)
+    assert response.redirect_chain == [(reverse("proposals:edit", args=[draft.pk]) + "#status", 302)]
+    html = response.content.decode()
+    assert "Draft saved at" in html
+    assert "Saved the ordinary way." in html
+
+
+def test_save_in_place_of_a_too_long_field_asks_for_the_page(client, draft, applicant, call):
+    """The script then sends the form itself: the page comes back with the error next to what was typed."""
+    client.force_login(applicant)
+    data = {**complete_draft(call, summary="Kept.", objectives="x" * 20_001), "action": "save"}
+    url = reverse("proposals:edit", args=[draft.pk])
+    response = client.post(url, data, **FETCH)
+    assert (response.status_code, response.json()) == (422, {"saved": False})
+    draft.refresh_from_db()
+    assert draft.draft["summary"] == "Kept."
+    assert draft.draft.get("objectives", "") == ""
+    page = client.post(url, data)
+    assert page.status_code == 422
+    assert page.context["form"].errors["objectives"] == [
+        "This is longer than 20,000 characters and was not saved: shorten it. The rest is saved."
+    ]
+    assert "x" * 20_001 in page.content.decode()
+
+
+def test_save_in_place_with_a_file_is_the_ordinary_save(client, draft, applicant, call):
+    client.force_login(applicant)
+    upload = SimpleUploadedFile("technical.pdf", pdf_bytes(), content_type="application/pdf")
+    data = {**complete_draft(call), "action": "save", "attachment": upload, "attachment_kind": "technical"}
+    response = client.post(reverse("proposals:edit", args=[draft.pk]), data, **FETCH)
+    assert response.status_code == 302
+    assert draft.attachments.filter(removed_at__isnull=True).count() == 1
+
+
+def test_save_in_place_of_a_submitted_proposal_is_refused(client, submitted, applicant, call):
+    client.force_login(applicant)
+    data = {**complete_draft(call, summary="Too late."), "action": "save"}
+    response = client.post(reverse("proposals:edit", args=[submitted.pk]), data, **FETCH)
+    assert response.status_code == 302  # not editable: the proposal's page, as without the script
+    submitted.refresh_from_db()
+    assert submitted.draft["summary"] == "Train a 70B Cantonese model."
+
+
+def test_save_in_place_with_an_expired_session_asks_for_the_page(client, draft, call):
+    data = {**complete_draft(call, summary="Typed while logged out."), "action": "save"}
+    response = client.post(reverse("proposals:edit", args=[draft.pk]), data, **FETCH)
+    assert (response.status_code, response.json()) == (403, {"saved": False})
+    assert "pending-draft:" not in " ".join(client.session.keys())
