@@ -373,14 +373,23 @@ def proposal_submit(
                 draft = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
                 Proposal.objects.filter(pk=proposal.pk).update(draft=draft)
                 proposal.draft = draft
-            transaction.on_commit(lambda: _notify_submitted(proposal.pk, version.pk))
+            transaction.on_commit(lambda: _tasks().submission_notify_task.delay(proposal.pk, version.pk))
     except TransitionConflict:
         proposal.refresh_from_db()
         raise AlreadySubmitted(proposal.current_version) from None
     return version
 
 
-def _notify_submitted(proposal_id: int, version_id: int) -> None:
+def _tasks():
+    """The telling is queued for the Celery worker once the transaction commits: the applicant's submit (or an
+    official's step) is answered without waiting for the notifications and emails it sets off."""
+    from . import tasks  # tasks sit above services
+
+    return tasks
+
+
+def submission_notify(proposal_id: int, version_id: int) -> None:
+    """Tell the person who submitted, in the portal and by email. Safe to run twice (once per version)."""
     version = ProposalVersion.objects.select_related("proposal__call", "submitted_by").get(pk=version_id)
     proposal = version.proposal
     user = version.submitted_by
@@ -461,7 +470,9 @@ def proposal_transition(
             after={"state": target},
             reason=reason,
         )
-        transaction.on_commit(lambda: _notify_state_change(proposal.pk, event.pk, applicants=notify_after))
+        transaction.on_commit(
+            lambda: _tasks().proposal_event_notify_task.delay(proposal.pk, event.pk, applicants=notify_after)
+        )
     return proposal
 
 
@@ -478,8 +489,9 @@ WORK_WAITING = {
 }
 
 
-def _notify_state_change(proposal_id: int, event_id: int, *, applicants: bool = True) -> None:
-    """Tell the applicant's organisation of a step they may see, and the officials whose work it makes."""
+def proposal_event_notify(proposal_id: int, event_id: int, *, applicants: bool = True) -> None:
+    """Tell the applicant's organisation of a step they may see, and the officials whose work it makes. Safe to run
+    twice (once per event and person)."""
     event = ProposalEvent.objects.select_related("proposal__organisation", "proposal__call", "actor").get(pk=event_id)
     proposal = event.proposal
     url = reverse("proposals:detail", args=[proposal.pk])
