@@ -12,9 +12,14 @@ ALLOWED_HOSTS = ["127.0.0.1"]
 DATABASES = {"default": env.db("RUSH_DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Several processes write to one file: wait for the write lock (never "database is locked") and take it when a
-    # transaction begins, so that two transactions never both read and then both try to write.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 60, "transaction_mode": "IMMEDIATE"}
+    # Several processes write to one file (in WAL mode, set by the benchmark): wait for the write lock (never
+    # "database is locked") and take it when a transaction begins, so that two transactions never both read and
+    # then both try to write; synchronous=NORMAL is WAL's usual setting (a commit survives a crash of the process).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 60,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA synchronous=NORMAL;",
+    }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks (the emails) are queued, as production queues them for its Celery worker; no worker runs here, so the
 # figures are the web server's alone.
