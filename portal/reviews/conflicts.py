@@ -143,21 +143,29 @@ def conflicted_q(user, *, prefix: str = "") -> Q:
     return q
 
 
-def conflicted_in_call_ids(*, user, call_id: int, submitted_only: bool = False) -> set[int]:
-    """The proposals of a call that ``user`` is conflicted on (one query; with ``submitted_only``, those submitted).
-
-    The same rule as :func:`conflicted_q`, asked as a UNION of one SELECT per condition, each led by the person's
-    own rows (organisations, declarations: a few) rather than by the call's proposals (thousands, each tested
-    against every condition); the call is picked out of the few proposals found (issue 14)."""
+def _conflicted_rows(user) -> set[tuple[int, int, int | None]]:
+    """(proposal, call, current version) of every proposal ``user`` is conflicted on, in any call: one query, a
+    UNION of one SELECT per source of conflict, each led by the person's own rows (organisations, declarations: a
+    few) rather than by a call's proposals (thousands, each tested against every source at once; issue 14)."""
     if not getattr(user, "pk", None):
         return set()
     selects = [
         Proposal.objects.filter(branch).order_by().values_list("pk", "call_id", "current_version_id")
         for branch in _conflict_branches(user)
     ]
+    return set(selects[0].union(*selects[1:]))
+
+
+def conflicted_ids(*, user) -> set[int]:
+    """Every proposal ``user`` is conflicted on, in any call (one query; the same rule as :func:`conflicted_q`)."""
+    return {pk for pk, _call, _version in _conflicted_rows(user)}
+
+
+def conflicted_in_call_ids(*, user, call_id: int, submitted_only: bool = False) -> set[int]:
+    """The proposals of a call that ``user`` is conflicted on (one query; with ``submitted_only``, those submitted)."""
     return {
         pk
-        for pk, call, version in selects[0].union(*selects[1:])
+        for pk, call, version in _conflicted_rows(user)
         if call == call_id and (version is not None or not submitted_only)
     }
 
