@@ -16,7 +16,7 @@ from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
 from . import scoring
-from .conflicts import conflict_reason, conflicted_q
+from .conflicts import conflict_reason, conflicted_in_call_ids
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
 from .figures import figures_fresh, figures_of
 from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Score, SuggestedReviewer
@@ -343,9 +343,19 @@ class Ranking:
     counted: QuerySet[Proposal]
     conflicted: QuerySet[Proposal]
     rank_by_position: bool = False  # no filter on figures: a row's rank is its position
+    _pairs: list[tuple[int, int]] | None = field(default=None, repr=False)
 
     def count(self) -> int:
-        return self.counted.count()
+        if self.rank_by_position:
+            return self.counted.count()
+        return len(self._filtered())
+
+    def _filtered(self) -> list[tuple[int, int]]:
+        """With a filter on figures: every matching (pk, rank), read once (narrow) for both the count and a page,
+        so that the rank window is worked out once per request."""
+        if self._pairs is None:
+            self._pairs = list(self.ranked.values_list("pk", "rank"))
+        return self._pairs
 
     def __getitem__(self, index: slice) -> list[RankingRow]:
         if not isinstance(index, slice):
@@ -354,7 +364,7 @@ class Ranking:
         if self.rank_by_position:
             pairs = [(pk, offset + i) for i, pk in enumerate(self.ranked.values_list("pk", flat=True)[index], 1)]
         else:
-            pairs = list(self.ranked.values_list("pk", "rank")[index])
+            pairs = self._filtered()[index]
         proposals = {p.pk: p for p in _row_proposals(Proposal.objects.filter(pk__in=[pk for pk, _r in pairs]))}
         loader = _ReviewLoader([])
         return [_ranking_row(proposals[pk], call=self.call, loader=loader, rank=rank) for pk, rank in pairs]
@@ -395,13 +405,14 @@ def call_ranking_query(
 ) -> Ranking:
     """The ranking page's rows, sorted, ranked, filtered and paged in the database: the stored figures are made
     current (portal/reviews/figures.py) and read with the consensus and response joined. A proposal the user is
-    conflicted on (``conflicted_q``, the rule of portal/reviews/conflicts.py) is taken out before anything is
+    conflicted on (``conflicted_in_call_ids``, the rule of portal/reviews/conflicts.py) is taken out before anything is
     ranked, so it has no rank, is never filtered or ordered by a figure (its place would tell) and comes in
     ``conflicted`` with no figures. Withdrawn and ineligible proposals are left out."""
     figures_fresh(call=call)
     base = (proposals if proposals is not None else submitted_proposals(call=call)).exclude(state__in=RANKING_LEFT_OUT)
-    hidden = conflicted_q(user)
-    allowed = base.exclude(hidden)
+    # The viewer's conflicted proposals of the call, found from the viewer's few rows (one query), then left out.
+    hidden = conflicted_in_call_ids(user=user, call_id=call.pk)
+    allowed = base.exclude(pk__in=hidden)
     column = SORT_COLUMNS.get(sort, SORT_COLUMNS["score"])
     order = [column.desc(nulls_last=True), F("reference").asc(nulls_first=True), F("pk").asc()]
     ranked = allowed.annotate(rank=Window(RowNumber(), order_by=order))
@@ -418,7 +429,7 @@ def call_ranking_query(
             )
         ).filter(ranked_flagged=flagged)
     by_position = passes is None and flagged is None
-    conflicted = base.filter(hidden).select_related("organisation").defer("draft").order_by("reference", "pk")
+    conflicted = base.filter(pk__in=hidden).select_related("organisation").defer("draft").order_by("reference", "pk")
     return Ranking(
         call=call,
         # With no filter on figures the rank is the position: a plain ORDER BY ... LIMIT, no window to work out.
