@@ -14,7 +14,7 @@ from portal.core.formatting import format_hkt, hk_localtime
 from portal.proposals.models import Proposal, ProposalVersion
 from portal.reviews.selectors import review_settings
 
-from .pdf import render_pdf
+from .pdf import render_pdf, render_pdf_in_sections
 from .selectors import ApprovalReportData, approval_report_data, decision_letter_data, usage_statement_data
 
 
@@ -61,6 +61,9 @@ def receipt_pdf(*, version: ProposalVersion, language: str) -> bytes:
 CHART_FONT = 'font-family="Noto Sans CJK TC, Noto Sans, sans-serif"'
 # A call of 1,000 proposals takes one to two minutes on a shared core (make bench); Celery's soft limit is 14 min.
 APPROVAL_REPORT_TIME_LIMIT = 600.0
+# Rows of the ranked list or of the decisions laid out by one render process: WeasyPrint keeps every page of a
+# document until it writes it, so its memory grows with the rows of a section, not with the call (make bench).
+APPROVAL_REPORT_SECTION_ROWS = 400
 
 
 def approval_report_reference(call: Call) -> str:
@@ -95,10 +98,17 @@ def approval_report_pdf(
     version: str = "",
     time_limit: float | None = None,
     on_progress=None,
+    section_rows: int | None = None,
 ) -> bytes:
     """The approval report of ``call``: cover, summary figures, charts, the ranked list with raw and calibrated
-    scores and flags, each project's decision and award, and the approving officer's signature block."""
+    scores and flags, each project's decision and award, and the approving officer's signature block.
+
+    Rendered in sections of at most ``section_rows`` rows of the long tables (default
+    ``settings.PORTAL_APPROVAL_REPORT_SECTION_ROWS``, else :data:`APPROVAL_REPORT_SECTION_ROWS`) and joined into
+    one PDF; each section of a table starts on a new page and repeats the table's header."""
     data = data or approval_report_data(call=call)
+    if section_rows is None:
+        section_rows = int(getattr(settings, "PORTAL_APPROVAL_REPORT_SECTION_ROWS", APPROVAL_REPORT_SECTION_ROWS))
     with override(language):
         title = gettext("Approval report")
         context = {
@@ -110,9 +120,10 @@ def approval_report_pdf(
         }
     if time_limit is None:
         time_limit = float(getattr(settings, "PORTAL_APPROVAL_REPORT_TIME_LIMIT", APPROVAL_REPORT_TIME_LIMIT))
-    return render_pdf(
+    return render_pdf_in_sections(
         template="reports/approval_report.html",
         context=context,
+        sections=_approval_report_sections(data, section_rows),
         language=language,
         title=title,
         reference=approval_report_reference(call),
@@ -120,6 +131,19 @@ def approval_report_pdf(
         time_limit=time_limit,
         on_progress=on_progress,
     )
+
+
+def _approval_report_sections(data: ApprovalReportData, rows: int) -> list[dict]:
+    """The front matter, the ranked list and the decisions in chunks of ``rows`` rows, and the approval."""
+    if rows < 1:
+        raise ValueError(f"section_rows must be at least 1, not {rows}")
+    decided = [row for row in data.rows if row.decision]
+    sections = [{"section": "front"}]
+    for name, table in (("ranking", data.rows), ("awards", decided)):
+        starts = range(0, len(table), rows) or [0]  # an empty table still has its chapter
+        sections += [{"section": name, "rows": table[i : i + rows], "first": i == 0} for i in starts]
+    sections.append({"section": "approval"})
+    return sections
 
 
 # ---- Letters and statements for one proposal ---------------------------------------------------------------------

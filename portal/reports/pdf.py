@@ -18,8 +18,9 @@ Every PDF the portal makes goes through :func:`render_pdf`. It
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -29,7 +30,7 @@ from django.utils.translation import gettext
 
 from portal.core.formatting import format_hkt
 
-from . import renderer
+from . import joining, renderer
 from .renderer import (  # noqa: F401 - the PDF module's public names
     BASE_URL,
     MAX_STATIC_BYTES,
@@ -103,6 +104,31 @@ def html_to_pdf(
 # ---- Templates → PDF ----------------------------------------------------------------------------------------------
 
 
+def _document(context: dict, *, language: str, title: str, reference: str, version: str, **more) -> dict:
+    """What every PDF template gets as ``document``."""
+    languages = {code for code, _name in settings.LANGUAGES}
+    if language not in languages:
+        raise ValueError(f"unknown language {language!r}; expected one of {sorted(languages)}")
+    if "document" in context:
+        raise ValueError("'document' is reserved in PDF templates")
+    generated_at = timezone.now()
+    with translation.override(language):
+        page_before, page_between, page_after = _page_label_parts()
+    return {
+        "title": title,
+        "reference": reference,
+        "version": version,
+        "lang": html_language(language),
+        "author": AUTHOR,
+        "generated_at": generated_at,
+        "generated_at_hkt": format_hkt(generated_at),
+        "page_before": page_before,
+        "page_between": page_between,
+        "page_after": page_after,
+        **more,
+    }
+
+
 def render_pdf(
     *,
     template: str,
@@ -118,27 +144,9 @@ def render_pdf(
 
     ``title``, ``reference`` and ``version`` appear in the running header and footer and in the PDF metadata;
     the template also gets them, with the generation time, as ``document``."""
-    languages = {code for code, _name in settings.LANGUAGES}
-    if language not in languages:
-        raise ValueError(f"unknown language {language!r}; expected one of {sorted(languages)}")
-    if "document" in context:
-        raise ValueError("'document' is reserved in PDF templates")
-    generated_at = timezone.now()
     started = time.perf_counter()
+    document = _document(context, language=language, title=title, reference=reference, version=version)
     with translation.override(language):
-        page_before, page_between, page_after = _page_label_parts()
-        document = {
-            "title": title,
-            "reference": reference,
-            "version": version,
-            "lang": html_language(language),
-            "author": AUTHOR,
-            "generated_at": generated_at,
-            "generated_at_hkt": format_hkt(generated_at),
-            "page_before": page_before,
-            "page_between": page_between,
-            "page_after": page_after,
-        }
         html = render_to_string(template, {**context, "document": document})
     pdf = html_to_pdf(html, time_limit=time_limit, on_progress=on_progress)
     logger.info(
@@ -146,6 +154,87 @@ def render_pdf(
         reference or title,
         template,
         (time.perf_counter() - started) * 1000,
+        len(pdf),
+    )
+    return pdf
+
+
+# ---- Long documents, rendered in sections -------------------------------------------------------------------------
+
+
+def render_pdf_in_sections(
+    *,
+    template: str,
+    context: dict,
+    sections: Iterable[dict],
+    language: str,
+    title: str,
+    reference: str = "",
+    version: str = "",
+    time_limit: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> bytes:
+    """:func:`render_pdf` for a document too long to lay out at once. ``template`` is rendered once per section,
+    with ``{**context, **section}``, each in a render process of its own, so that WeasyPrint never holds more than
+    one section's pages; the sections' PDFs wait in a temporary folder and are joined into one (``joining.py``):
+    one "Page X of Y" numbering, one outline, one structure tree, the first section's PDF/A metadata. Each section
+    starts on a new page. ``time_limit`` is for the whole document; ``on_progress`` gets the pages laid out so far
+    across the sections."""
+    if time_limit is None:
+        time_limit = float(getattr(settings, "PORTAL_PDF_TIME_LIMIT", DEFAULT_TIME_LIMIT))
+    deadline = time.monotonic() + time_limit
+    started = time.perf_counter()
+    document = _document(
+        context, language=language, title=title, reference=reference, version=version, numbered_later=True
+    )
+    roots = _static_roots()
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise PdfTimeLimitExceeded(f"the PDF took longer than {time_limit:g} s and was stopped")
+        return remaining
+
+    with tempfile.TemporaryDirectory(prefix="aiss-pdf-") as folder:
+        parts: list[tuple[Path, list]] = []
+        kinds: list[str] = []  # "wide" for each landscape page
+        for index, section in enumerate(sections):
+            with translation.override(language):
+                html = render_to_string(template, {**context, **section, "document": document})
+            done = len(kinds)
+            pdf, bookmarks = renderer.render_section(
+                html,
+                roots=roots,
+                time_limit=left(),
+                on_progress=None if on_progress is None else (lambda pages, done=done: on_progress(done + pages)),
+            )
+            kinds.extend("wide" if width > height else "" for width, height in joining.page_sizes(pdf))
+            path = Path(folder) / f"section-{index}.pdf"
+            path.write_bytes(pdf)
+            parts.append((path, bookmarks))
+            del html, pdf
+        with translation.override(language):
+            numbers_html = render_to_string("reports/page_numbers.html", {"document": document, "kinds": kinds})
+        numbers, _bookmarks = renderer.render_section(numbers_html, roots=roots, time_limit=left(), tagged=False)
+
+        def read() -> Iterator[joining.Section]:
+            for path, bookmarks in parts:
+                yield joining.Section(path.read_bytes(), [joining.Bookmark(*bookmark) for bookmark in bookmarks])
+
+        output = Path(folder) / "document.pdf"
+        with output.open("wb") as out:
+            try:
+                joining.join(read(), page_numbers=numbers, out=out)
+            except joining.JoinError as exc:
+                raise PdfError(f"the sections could not be joined: {exc}") from exc
+        pdf = output.read_bytes()
+    logger.info(
+        "PDF %s rendered from %s in %d sections in %.0f ms (%d pages, %d bytes)",
+        reference or title,
+        template,
+        len(parts),
+        (time.perf_counter() - started) * 1000,
+        len(kinds),
         len(pdf),
     )
     return pdf

@@ -8,7 +8,8 @@ the worker or web process that asked goes on as before. A Celery task that rende
 limits as the outer bound (``portal/reports/tasks.py``).
 
 The child sends back, in order, what the caller needs to know: each URL WeasyPrint asked for (served or refused),
-WeasyPrint's warnings, the number of pages laid out so far, then the PDF or the error. The caller logs them, so a
+WeasyPrint's warnings, the number of pages laid out so far, the CPU time and peak memory of the render, then the PDF
+or the error. The caller logs them, so a
 render in a child logs just what one in-process did.
 
 No Django here: the child gets the HTML and the static directories, and nothing else.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import resource
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -151,8 +153,10 @@ class _Relay(logging.Handler):
             self.send(("log", record.name, record.levelno, record.getMessage()))
 
 
-def _child(connection, html: str, roots: list[str]) -> None:
-    """The child's whole life: render ``html``, send what happens and the PDF (or the error), and end."""
+def _child(connection, html: str, roots: list[str], section: bool = False, tagged: bool = True) -> None:
+    """The child's whole life: render ``html``, send what happens and the PDF (or the error), and end. A
+    ``section`` of a longer document is written as ``joining.py`` reads it (PDF 1.4: a classic cross-reference
+    table, no object streams) and its bookmarks are sent first."""
     import weasyprint
 
     relay = _Relay(connection.send)
@@ -168,20 +172,38 @@ def _child(connection, html: str, roots: list[str]) -> None:
         intent = weasyprint.CSS(
             string=OUTPUT_INTENT_CSS, base_url=BASE_URL, url_fetcher=fetcher, color_profiles=color_profiles
         )
-        document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
-        pdf = document.write_pdf(
-            pdf_variant="pdf/a-3b",
-            pdf_tags=True,  # a structure tree (headings, paragraphs, tables, figures) for screen readers
-            output_intent=OUTPUT_INTENT,
-            stylesheets=[intent],
-            color_profiles=color_profiles,
+        options = {
+            "pdf_variant": "pdf/a-3b",
+            "pdf_tags": tagged,  # a structure tree (headings, paragraphs, tables, figures) for screen readers
+            "output_intent": OUTPUT_INTENT,
+            "stylesheets": [intent],
+        }
+        if section:
+            options["pdf_version"] = "1.4"
+        document = weasyprint.HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).render(
+            color_profiles=color_profiles, **options
         )
+        if section:
+            connection.send(("bookmarks", _bookmarks(document)))
+        pdf = document.write_pdf(**options)
     except Exception as exc:
         connection.send(("error", f"{type(exc).__name__}: {exc}"))
     else:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        connection.send(("usage", usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
         connection.send(("pdf", pdf))
     finally:
         connection.close()
+
+
+def _bookmarks(document) -> list[tuple[int, str, int, float, float]]:
+    """(level, label, page index, x, y) of each bookmark, in PDF points from the page's bottom-left corner."""
+    scale = 0.75  # CSS pixels to points
+    return [
+        (level, label, index, x * scale, (page.height - y) * scale)
+        for index, page in enumerate(document.pages)
+        for level, label, (x, y), _state in page.bookmarks
+    ]
 
 
 def warm_up() -> None:
@@ -216,6 +238,33 @@ def render(
     on_progress: Callable[[int], None] | None = None,
     every: float = 1.0,
 ) -> bytes:
+    """PDF/A-3b bytes of ``html`` (see :func:`_render`)."""
+    return _render(html, roots=roots, time_limit=time_limit, on_progress=on_progress, every=every)[0]
+
+
+def render_section(
+    html: str,
+    *,
+    roots: Sequence[Path],
+    time_limit: float,
+    on_progress: Callable[[int], None] | None = None,
+    tagged: bool = True,
+) -> tuple[bytes, list[tuple[int, str, int, float, float]]]:
+    """A section of a longer document, for ``joining.py``: its PDF (1.4, classic cross-reference table) and its
+    bookmarks (level, label, page index, x, y)."""
+    return _render(html, roots=roots, time_limit=time_limit, on_progress=on_progress, section=True, tagged=tagged)
+
+
+def _render(
+    html: str,
+    *,
+    roots: Sequence[Path],
+    time_limit: float,
+    on_progress: Callable[[int], None] | None = None,
+    every: float = 1.0,
+    section: bool = False,
+    tagged: bool = True,
+) -> tuple[bytes, list]:
     """PDF/A-3b bytes of ``html``, made in a child process that is ended after ``time_limit`` seconds
     (:class:`PdfTimeLimitExceeded`). Every URL asked for is logged on ``portal.reports.pdf`` (DEBUG when served,
     WARNING when refused) with ``extra={"pdf_url": url, "pdf_served": bool}``; WeasyPrint's warnings are logged
@@ -224,12 +273,15 @@ def render(
     context = _processes()
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
-        target=_child, args=(sender, html, [str(root) for root in roots]), name="pdf-render", daemon=True
+        target=_child,
+        args=(sender, html, [str(root) for root in roots], section, tagged),
+        name="pdf-render",
+        daemon=True,
     )
     deadline = time.monotonic() + time_limit
     child.start()
     sender.close()
-    pages, told = 0, time.monotonic()
+    pages, told, bookmarks = 0, time.monotonic(), []
     try:
         while True:
             left = deadline - time.monotonic()
@@ -243,7 +295,9 @@ def render(
                     raise PdfError(f"the PDF renderer ended without a PDF (exit code {child.exitcode})") from None
                 kind, *payload = message
                 if kind == "pdf":
-                    return payload[0]
+                    return payload[0], bookmarks
+                if kind == "bookmarks":
+                    bookmarks = payload[0]
                 if kind == "error":
                     raise PdfError(payload[0])
                 if kind == "url":
@@ -257,6 +311,14 @@ def render(
                     logging.getLogger(name).log(level, "%s", text)
                 elif kind == "pages":
                     pages = max(pages, payload[0])
+                elif kind == "usage":
+                    cpu, peak_kib = payload
+                    logger.debug(
+                        "PDF rendered in %.1f s of CPU, peak memory %.0f MiB",
+                        cpu,
+                        peak_kib / 1024,
+                        extra={"pdf_cpu": cpu, "pdf_peak_kib": peak_kib},
+                    )
             if on_progress is not None and time.monotonic() - told >= every:
                 told = time.monotonic()
                 on_progress(pages)
