@@ -134,15 +134,27 @@ def approval_report_pdf(
 
 
 def _approval_report_sections(data: ApprovalReportData, rows: int) -> list[dict]:
-    """The front matter, the ranked list and the decisions in chunks of ``rows`` rows, and the approval."""
+    """The report's pieces in order (the front matter, the ranked list, the decisions, the approval), packed into
+    sections of at most ``rows`` rows of the long tables; a table goes on in the next section where one is full."""
     if rows < 1:
         raise ValueError(f"section_rows must be at least 1, not {rows}")
-    decided = [row for row in data.rows if row.decision]
-    sections = [{"section": "front"}]
-    for name, table in (("ranking", data.rows), ("awards", decided)):
-        starts = range(0, len(table), rows) or [0]  # an empty table still has its chapter
-        sections += [{"section": name, "rows": table[i : i + rows], "first": i == 0} for i in starts]
-    sections.append({"section": "approval"})
+    sections: list[dict] = []
+    pieces: list[dict] = [{"kind": "front"}]
+    size = 0
+    for kind, table in (("ranking", data.rows), ("awards", [row for row in data.rows if row.decision])):
+        start = 0
+        while True:
+            if size == rows:
+                sections.append({"pieces": pieces})
+                pieces, size = [], 0
+            take = min(rows - size, len(table) - start)
+            pieces.append({"kind": kind, "rows": table[start : start + take], "first": start == 0})
+            size += take
+            start += take
+            if start >= len(table):
+                break
+    pieces.append({"kind": "approval"})
+    sections.append({"pieces": pieces})
     return sections
 
 

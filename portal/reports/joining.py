@@ -14,7 +14,8 @@ page of a document in memory until it writes it. This module makes the one docum
   pagination artifact.
 
 Python objects are made only for the few objects that tie a section together (catalogue, page tree, structure
-root, parent tree, outline); everything else stays bytes. The sections come from WeasyPrint through
+root, parent tree, outline); everything else stays bytes, streams written as they come and other objects packed
+into compressed object streams, with a cross-reference stream at the end. The sections come from WeasyPrint through
 ``renderer.render_section``: PDF 1.4 files with a classic cross-reference table and one object after another in
 number order (no object streams), which is what ``_Source`` reads; anything else is refused with ``JoinError``.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from typing import BinaryIO
 # First global object numbers: the objects made here.
 PAGES, CATALOG, STRUCT_ROOT, DOCUMENT, PARENT_TREE, OUTLINES, OPEN_PAGE = range(1, 8)
 FIRST_FREE = 8
+# Objects other than streams per compressed object stream.
+PACK = 200
 
 # A literal string (copied as it is) or an indirect reference (renumbered). Our PDF writer (pydyf) escapes every
 # parenthesis and backslash in literal strings and writes other strings in hexadecimal, which never look like
@@ -163,10 +167,17 @@ def _value(text: bytes, key: bytes) -> bytes | None:
 
 
 class _Writer:
+    """Writes objects as they come: streams at once, other objects packed into compressed object streams of
+    :data:`PACK` objects; ends with a cross-reference stream."""
+
     def __init__(self, out: BinaryIO):
         self.out = out
         self.position = 0
-        self.offsets = array("Q", [0] * FIRST_FREE)
+        # Per object number: 1 and the offset of a written object, or 2, the object stream and the index in it.
+        self.kinds = array("B", [0] * FIRST_FREE)
+        self.fields = array("Q", [0] * FIRST_FREE)
+        self.indexes = array("H", [0] * FIRST_FREE)
+        self.pending: list[tuple[int, bytes]] = []
         self._emit(b"%PDF-1.7\n%\xf0\x9f\x96\xa4\n")
 
     def _emit(self, data: bytes) -> None:
@@ -174,27 +185,63 @@ class _Writer:
         self.position += len(data)
 
     def reserve(self, count: int = 1) -> int:
-        first = len(self.offsets)
-        self.offsets.extend([0] * count)
+        first = len(self.kinds)
+        self.kinds.extend([0] * count)
+        self.fields.extend([0] * count)
+        self.indexes.extend([0] * count)
         return first
 
-    def write(self, number: int, body: bytes) -> None:
-        self.offsets[number] = self.position
+    def write(self, number: int, body: bytes, *, stream: bool = False) -> None:
+        if stream:
+            self._write_now(number, body)
+            return
+        self.pending.append((number, body))
+        if len(self.pending) >= PACK:
+            self.flush()
+
+    def _write_now(self, number: int, body: bytes) -> None:
+        self.kinds[number], self.fields[number] = 1, self.position
         self._emit(b"%d 0 obj\n%s\nendobj\n" % (number, body))
 
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        stream = self.reserve()
+        offsets, position = [], 0
+        for index, (number, body) in enumerate(self.pending):
+            self.kinds[number], self.fields[number], self.indexes[number] = 2, stream, index
+            offsets.append(b"%d %d" % (number, position))
+            position += len(body) + 1
+        header = b" ".join(offsets) + b"\n"
+        data = zlib.compress(header + b"\n".join(body for _number, body in self.pending) + b"\n")
+        self.pending = []
+        self._write_now(
+            stream,
+            b"<</Type /ObjStm/N %d/First %d/Filter /FlateDecode/Length %d>>\nstream\n%s\nendstream"
+            % (len(offsets), len(header), len(data), data),
+        )
+
     def finish(self, *, info: int | None, identifier: bytes) -> None:
-        start = self.position
-        lines = [b"xref\n0 %d\n" % len(self.offsets), b"0000000000 65535 f \n"]
-        for number in range(1, len(self.offsets)):
-            if not self.offsets[number]:
+        self.flush()
+        xref = self.reserve()
+        self.kinds[xref], self.fields[xref] = 1, self.position
+        rows = [b"\x00\x00\x00\x00\x00\xff\xff"]
+        for number in range(1, len(self.kinds)):
+            kind = self.kinds[number]
+            if not kind:
                 raise JoinError(f"object {number} was reserved but never written")
-            lines.append(b"%010d 00000 n \n" % self.offsets[number])
-        self._emit(b"".join(lines))
+            rows.append(
+                bytes([kind]) + self.fields[number].to_bytes(4, "big") + self.indexes[number].to_bytes(2, "big")
+            )
+        data = zlib.compress(b"".join(rows))
         ident = b"<" + identifier.hex().encode() + b">"
-        trailer = b"/Size %d/Root %d 0 R" % (len(self.offsets), CATALOG)
+        head = b"<</Type /XRef/Size %d/W [1 4 2]/Root %d 0 R" % (len(self.kinds), CATALOG)
         if info:
-            trailer += b"/Info %d 0 R" % info
-        self._emit(b"trailer\n<<%s/ID [%s %s]>>\nstartxref\n%d\n%%%%EOF\n" % (trailer, ident, ident, start))
+            head += b"/Info %d 0 R" % info
+        head += b"/ID [%s %s]/Filter /FlateDecode/Length %d>>" % (ident, ident, len(data))
+        start = self.position
+        self._emit(b"%d 0 obj\n%s\nstream\n%s\nendstream\nendobj\n" % (xref, head, data))
+        self._emit(b"startxref\n%d\n%%%%EOF\n" % start)
 
 
 def _renumber(text: bytes, mapping: dict[int, int]) -> bytes:
@@ -237,7 +284,7 @@ def _page_forms(writer: _Writer, numbers: bytes) -> list[int]:
         head = _renumber(head, mapping)
         if number in forms:
             head = b"<<" + forms[number] + head[2:]
-        writer.write(mapping[number], head + stream)
+        writer.write(mapping[number], head + stream, stream=bool(stream))
     return [mapping[_ref(source.head(page), b"Contents")] for page in pages]
 
 
@@ -301,7 +348,7 @@ def _copy_section(writer: _Writer, section: Section, joined: _Joined, forms: Seq
     for index in range(len(pages)):
         page_index = page_offset + index
         draw = b"Q\nq /Artifact <</Type /Pagination/Subtype /Footer>> BDC %s Do EMC Q" % (_NUMBER_FORM % page_index)
-        writer.write(numbering + index, b"<</Length %d>>\nstream\n%s\nendstream" % (len(draw), draw))
+        writer.write(numbering + index, b"<</Length %d>>\nstream\n%s\nendstream" % (len(draw), draw), stream=True)
 
     for number in kept:
         body = source.body(number)
@@ -327,7 +374,7 @@ def _copy_section(writer: _Writer, section: Section, joined: _Joined, forms: Seq
             head = head.replace(b"/XObject <<", b"/XObject <<" + names, 1)
         elif re.search(rb"/StructParent (\d+)", head):  # a link or form field tagged in the structure tree
             head = re.sub(rb"/StructParent (\d+)", lambda m: b"/StructParent %d" % (key_offset + int(m[1])), head)
-        writer.write(mapping[number], head + stream)
+        writer.write(mapping[number], head + stream, stream=bool(stream))
 
     joined.page_refs.extend(mapping[page] for page in pages)
     joined.top_elements.extend(mapping[number] for number in _refs(source.head(document), b"K"))
@@ -458,7 +505,7 @@ def join(sections: Iterable[Section], *, page_numbers: bytes, out: BinaryIO) -> 
     if len(joined.page_refs) != len(forms):
         raise JoinError(f"{len(joined.page_refs)} pages but {len(forms)} page numbers")
     has_outline = _write_outline(writer, joined.bookmarks)
-    writer.write(OPEN_PAGE, b"<</Length 1>>\nstream\nq\nendstream")
+    writer.write(OPEN_PAGE, b"<</Length 1>>\nstream\nq\nendstream", stream=True)
     kids = b" ".join(b"%d 0 R" % number for number in joined.page_refs)
     writer.write(PAGES, b"<</Type /Pages/Kids [%s]/Count %d>>" % (kids, len(joined.page_refs)))
     writer.write(PARENT_TREE, b"<</Nums [%s]>>" % b" ".join(joined.nums))

@@ -17,7 +17,7 @@ from tests.factories.reports import report_call
 from tests.reports.test_pdf import assert_tagged_pdf_a, pdftotext, xmp
 
 pytestmark = pytest.mark.integration
-ROWS = 3  # rows of a long table per section: ten proposals make four sections of the ranked list
+ROWS = 3  # rows of the long tables per section: ten proposals and their decisions make six sections
 REFERENCE = re.compile(r"AISS-\d{4}-\d{4}")
 
 
