@@ -283,6 +283,8 @@ PORTAL_REFERENCE_PREFIX = "AISS"
 # Seconds a PDF render may take (a letter or receipt; the approval report of a whole call).
 PORTAL_PDF_TIME_LIMIT = env.int("PORTAL_PDF_TIME_LIMIT", default=60)
 PORTAL_APPROVAL_REPORT_TIME_LIMIT = env.int("PORTAL_APPROVAL_REPORT_TIME_LIMIT", default=600)
+# Rows of the approval report's long tables laid out by one render process (its memory grows with them).
+PORTAL_APPROVAL_REPORT_SECTION_ROWS = env.int("PORTAL_APPROVAL_REPORT_SECTION_ROWS", default=400)
 # Claw-back: how many days before a checkpoint the scheduler warns the projects that would lose hours.
 CLAWBACK_WARNING_DAYS = env.int("CLAWBACK_WARNING_DAYS", default=30)
 # Stuck work the scheduler queues again: uploads still queued after this many minutes; emails still unsent after
