@@ -256,6 +256,22 @@ def _renumber(text: bytes, mapping: dict[int, int]) -> bytes:
     return _TOKEN.sub(replace, text)
 
 
+_SUBSET_TAG = re.compile(rb"/([A-Z]{6})\+")
+
+
+def _retag(head: bytes, salt: bytes) -> bytes:
+    """A font subset's name with a tag of its own: each section (and the page numbers) embeds its own subsets of
+    the same fonts, and different subsets in one file must have different tags (ISO 32000-1, 9.6.4)."""
+    if b"/BaseFont" not in head and b"/FontName" not in head:
+        return head
+
+    def tag(match: re.Match) -> bytes:
+        digest = hashlib.sha256(salt + match[1]).digest()
+        return b"/" + bytes(65 + byte % 26 for byte in digest[:6]) + b"+"
+
+    return _SUBSET_TAG.sub(tag, head)
+
+
 def _page_forms(writer: _Writer, numbers: bytes) -> list[int]:
     """Copy the page-number document as one form per page; their global numbers, in page order."""
     source = _Source(numbers)
@@ -281,7 +297,7 @@ def _page_forms(writer: _Writer, numbers: bytes) -> list[int]:
         body = source.body(number)
         split = body.find(b">>\nstream\n")
         head, stream = (body, b"") if split < 0 else (body[: split + 2], body[split + 2 :])
-        head = _renumber(head, mapping)
+        head = _retag(_renumber(head, mapping), b"page numbers")
         if number in forms:
             head = b"<<" + forms[number] + head[2:]
         writer.write(mapping[number], head + stream, stream=bool(stream))
@@ -355,6 +371,8 @@ def _copy_section(writer: _Writer, section: Section, joined: _Joined, forms: Seq
         split = body.find(b">>\nstream\n")
         head, stream = (body, b"") if split < 0 else (body[: split + 2], body[split + 2 :])
         head = _renumber(head, mapping)
+        if not first:
+            head = _retag(head, b"section %d" % len(joined.identifiers))
         if number in page_edits:
             page_index = page_edits[number]
             local = page_index - page_offset

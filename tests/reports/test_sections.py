@@ -4,6 +4,7 @@ order, one structure tree, PDF/A metadata, in English and Chinese. Tiny sections
 
 import io
 import re
+import subprocess
 
 import pytest
 from django.utils.translation import gettext, override
@@ -124,6 +125,17 @@ def test_sections_make_one_tagged_pdf_a(report):
         assert {element.get_object().raw_get("/Pg").idnum for element in marked} == {page.indirect_reference.idnum}
     with override(report["language"]):
         assert reader.metadata.title.startswith(gettext("Approval report"))
+
+
+def test_sections_embed_their_font_subsets_under_names_of_their_own(report, tmp_path):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(report["pdf"])
+    rows = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True, text=True).stdout.splitlines()[2:]
+    names = [row.split()[0] for row in rows]
+    assert len(names) > 3  # each section embeds its own subsets
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[A-Z]{6}\+Noto-Sans-(Mono-)?CJK-TC(-Bold)?", name) for name in names), names
+    assert all(" yes " in row for row in rows)
 
 
 @pytest.mark.unit
