@@ -1,6 +1,8 @@
 """The one PDF module: Django template → HTML → WeasyPrint.
 
-Every PDF the portal makes goes through :func:`render_pdf`. It
+Every PDF the portal makes goes through :func:`render_pdf` (or :func:`render_pdf_in_sections` for a document too
+long to lay out at once, such as the approval report of a large call: rendered in sections joined by
+``joining.py``). It
 
 * renders the template in the reader's language (``translation.override``), with the usual autoescaping, inside
   ``templates/reports/base_document.html`` (A4, running header, "Page X of Y", generation time in HKT);
