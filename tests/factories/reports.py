@@ -28,6 +28,7 @@ from portal.decisions.models import Decision, Recommendation, RecommendedHours
 from portal.proposals.enums import ProposalState as S
 from portal.proposals.models import ComputeRequest, Proposal, ProposalVersion
 from portal.reviews.enums import AssignmentStatus, ReviewState
+from portal.reviews.figures import figures_invalidate
 from portal.reviews.models import Assignment, Consensus, Review, Score
 
 from .calls import open_call
@@ -190,6 +191,7 @@ def report_call(
         for r in reviews
         for c in criteria
     )
+    figures_invalidate(call_ids=[call.pk])  # bulk_create sends no signal: the call's stored figures are stale
 
     # Recommendations and decisions: slots 0-5 recommended, 6 not; 0-4 approved, 5-6 not approved.
     decided = [(i, p) for i, p in enumerate(proposals) if i % 10 <= 6]
