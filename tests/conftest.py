@@ -59,6 +59,28 @@ def _force_login_passes_second_factor(monkeypatch):
     monkeypatch.setattr(Client, "force_login", force_login)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """On PostgreSQL, a connection still open when the session ends (another thread's) stops the test database from
+    being dropped, and the run fails at teardown with "being accessed by other users". Before the drop: end such
+    sessions and name them on standard error, so that a leak is seen without failing a run that passed."""
+    yield
+    if not ON_POSTGRES:
+        return
+    import sys
+
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, left(query, 200), pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        left = cursor.fetchall()
+    if left:
+        print(f"\nsessions left on the test database, ended before it is dropped: {left}", file=sys.stderr)
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, concurrency): set DATABASE_URL")
     for item in items:
@@ -87,6 +109,7 @@ def celery_worker(transactional_db, settings, worker_id, monkeypatch):
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith("redis://"):
         pytest.skip("needs a Redis broker for a real Celery worker: set CELERY_BROKER_URL=redis://...")
+    from celery import signals
     from celery.contrib.testing.worker import start_worker
 
     from portal.celery import app
@@ -100,10 +123,21 @@ def celery_worker(transactional_db, settings, worker_id, monkeypatch):
     app.amqp._producer_pool = None
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.control.purge()  # tasks left over from an earlier test point at rows that no longer exist
+
+    def close_connections(**kwargs):
+        # The worker runs its tasks in a thread of this process, with connections of that thread's own: closed after
+        # each task, as a worker process does, or the last one outlives the worker and the test database cannot be
+        # dropped at the end of the run.
+        from django.db import connections
+
+        connections.close_all()
+
+    signals.task_postrun.connect(close_connections, weak=False)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
             yield worker
     finally:
+        signals.task_postrun.disconnect(close_connections)
         app.conf.update(task_always_eager=True)
 
 
