@@ -9,7 +9,10 @@ change waits for confirmation: a pending change can add a conflict, never take o
 average, review text, reviewer identity or status of it anywhere, and cannot act on it. Every page, export, JSON,
 PDF, email and notice asks here: :func:`conflicted_proposal_ids` (which of these proposals must be withheld from
 this person), :func:`conflicted_q` (the same as a query filter, for querysets: ``proposals_visible_to`` excludes
-them for officials) and :func:`free_of_conflict` (who of these people may be told about this proposal)."""
+them for officials), :func:`conflicted_ids` and :func:`conflicted_in_call_ids` (the same rule asked from the
+person's side: everything they are conflicted on, in any call or in one, for whole-call pages and permissions) and
+:func:`free_of_conflict` (who of these people may be told about this proposal). The conditions are written once,
+in :func:`_conflict_branches`."""
 
 from collections import defaultdict
 from collections.abc import Iterable
