@@ -35,12 +35,34 @@ XLSX_MAX_SHEET_NAME = 31
 
 
 @dataclass(frozen=True)
+class Columns:
+    """How to write a long table read from the database as values (issue 14: an export of 10,000 rows in about
+    twice the time the csv module takes to write them). Each row is a list whose cells are text, numbers or None;
+    by position:
+
+    - ``text``: text typed by people (titles, names, conditions), checked for a formula start; every other text
+      cell is one the portal wrote (references, states, numbers as the database formatted them) and is not;
+    - ``numbers``: numbers as text (see :class:`portal.core.queries.FixedText`), written as they are in CSV and
+      as numbers in XLSX;
+    - ``utc_minutes``: a date and time as UTC text to the minute (:class:`portal.core.queries.UtcMinute`), shown
+      in Hong Kong time.
+    """
+
+    text: tuple[int, ...] = ()
+    numbers: tuple[int, ...] = ()
+    utc_minutes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sheet:
-    """One table: its title (the XLSX sheet's name), header and rows (any iterable, consumed once)."""
+    """One table: its title (the XLSX sheet's name), header and rows (any iterable, consumed once). With
+    ``columns`` the rows are values read from the database (see :class:`Columns`); without, every cell is checked
+    and converted whatever its type."""
 
     title: str
     header: list
     rows: Iterable[Iterable[Any]]
+    columns: Columns | None = None
 
 
 def safe_cell(value):
@@ -100,6 +122,78 @@ def csv_lines(
         yield writer.writerow(map(_csv_text, row))
 
 
+# Rows written to a CSV download at a time: a few hundred kilobytes per piece, not a piece per row.
+CSV_BATCH_ROWS = 1000
+
+
+def hk_minute(utc_text: str) -> datetime:
+    """``YYYY-MM-DD HH:MM`` in UTC as a naive date and time in Hong Kong."""
+    return hk_localtime(datetime.fromisoformat(utc_text + "+00:00")).replace(tzinfo=None)
+
+
+def _typed_rows(rows: Iterable[list], columns: Columns, *, when, text) -> Iterator[list]:
+    """The rows with their typed cells converted in place: ``text`` for the people's text, ``when`` (memoised per
+    distinct minute) for the dates and times."""
+    minutes: dict[str, Any] = {}
+    for row in rows:
+        for i in columns.text:
+            value = row[i]
+            if value is not None:
+                row[i] = text(value)
+        for i in columns.utc_minutes:
+            value = row[i]
+            if value is not None:
+                shown = minutes.get(value)
+                if shown is None:
+                    shown = minutes[value] = when(value)
+                row[i] = shown
+        yield row
+
+
+def _csv_safe_text(value: str) -> str:
+    return "'" + value if value[:1] in _FORMULA_FIRST else value
+
+
+def _typed_csv(header: Iterable, rows: Iterable[list], columns: Columns) -> Iterator[bytes]:
+    """The CSV document of typed rows in pieces of :data:`CSV_BATCH_ROWS` rows, written by the csv module."""
+    from django.utils.translation import gettext
+
+    zone = gettext("HKT")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow([_csv_text(h) for h in header])
+    batch: list[list] = []
+    typed = _typed_rows(rows, columns, when=lambda utc: f"{hk_minute(utc):%Y-%m-%d %H:%M} {zone}", text=_csv_safe_text)
+    for row in typed:
+        batch.append(row)
+        if len(batch) == CSV_BATCH_ROWS:
+            writer.writerows(batch)
+            batch.clear()
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    writer.writerows(batch)
+    yield buffer.getvalue().encode("utf-8")
+
+
+def _xlsx_rows(sheet: Sheet) -> Iterable[Iterable[Any]]:
+    """A typed sheet's rows as XLSX values: numbers as numbers, dates and times as Hong Kong dates and times."""
+    columns = sheet.columns
+    if columns is None:
+        return sheet.rows
+    numbers = columns.numbers
+
+    def values(rows):
+        for row in _typed_rows(sheet.rows, columns, when=hk_minute, text=safe_cell):
+            for i in numbers:
+                if row[i] is not None:
+                    row[i] = Decimal(row[i])
+            yield row
+
+    return values(sheet.rows)
+
+
 def csv_bytes(header: Iterable, rows: Iterable[Iterable[Any]]) -> bytes:
     """The whole CSV document as UTF-8 bytes with a byte-order mark (for files written by commands)."""
     return "".join(csv_lines(header, rows)).encode("utf-8")
@@ -141,7 +235,7 @@ def xlsx_bytes(sheets: Iterable[Sheet]) -> bytes:
             cell.font = bold
             header_cells.append(cell)
         worksheet.append(header_cells)
-        for row in sheet.rows:
+        for row in _xlsx_rows(sheet):
             cells = []
             for value in row:
                 cell = WriteOnlyCell(worksheet, value=_xlsx_value(value))
@@ -192,6 +286,10 @@ def xlsx_response(*, filename: str, sheets: Iterable[Sheet]) -> StreamingHttpRes
 def spreadsheet_response(*, fmt: str, filename: str, sheet: Sheet) -> StreamingHttpResponse:
     """One table as a CSV or XLSX download (``fmt`` is ``"csv"`` or ``"xlsx"``)."""
     if fmt == "csv":
+        if sheet.columns is not None:
+            return _download(
+                _typed_csv(sheet.header, sheet.rows, sheet.columns), filename=filename, content_type=CSV_CONTENT_TYPE
+            )
         return csv_response(filename=filename, header=sheet.header, rows=sheet.rows)
     if fmt == "xlsx":
         return xlsx_response(filename=filename, sheets=[sheet])

@@ -254,12 +254,12 @@ def report_proposals(*, call: Call) -> QuerySet[Proposal]:
 
 def _awards_by_proposal(call: Call) -> dict[int, AwardFigures]:
     awards: dict[int, AwardFigures] = defaultdict(AwardFigures)
-    for award in Award.objects.filter(run__call=call, run__locked_at__isnull=False).only(
-        "proposal_id", "subsidy", "subsidy_rate", "share"
-    ):
+    locked = Award.objects.filter(run__call=call, run__locked_at__isnull=False).order_by("run__locked_at", "pk")
+    for award in locked.only("proposal_id", "subsidy", "subsidy_rate", "share"):
         figures = awards[award.proposal_id]
         figures.subsidy += award.subsidy
-        figures.subsidy_rate = award.subsidy_rate
+        if figures.subsidy_rate is None:  # a reallocation adds to the first award, at its rate
+            figures.subsidy_rate = award.subsidy_rate
         figures.share = max(figures.share, award.share)
     for row in (
         AwardHours.objects.filter(award__run__call=call, award__run__locked_at__isnull=False)

@@ -133,11 +133,10 @@ class CallExportView(CallExportMixin, View):
             raise Http404
         if not self.can_export:
             return self.permission_denied("portal.reports.export_call")
-        data = selectors.approval_report_data(call=self.call)
         services.export_record(
             actor=request.user, action="reports.call_export", obj=self.call, details={"table": table, "format": fmt}
         )
-        return exports.call_export_response(data, table, fmt, filename=f"{self.call.reference}-{table}.{fmt}")
+        return exports.call_export_response(self.call, table, fmt, filename=f"{self.call.reference}-{table}.{fmt}")
 
 
 class OpenDataView(PermissionRequiredMixin, View):
