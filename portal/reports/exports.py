@@ -87,7 +87,7 @@ def _ranking_rows(call: Call) -> Iterator[list]:
             "title",
             "organisation__name",
             "state",
-            Coalesce("ranking_figures__review_count", 0),
+            "ranking_figures__review_count",  # None (no row): no review counted
             FixedText("ranking_figures__raw_mean", 2),
             FixedText("ranking_figures__calibrated_mean", 2),
             FixedText("review_consensus__score", 2),
@@ -98,10 +98,21 @@ def _ranking_rows(call: Call) -> Iterator[list]:
         )
     )
     rank = 0
-    for row in rows.iterator(chunk_size=2000):
-        scored = row[7] is not None or row[6] is not None
+    for reference, title, organisation, state, count, raw, calibrated, consensus, *rest in rows.iterator(2000):
+        scored = consensus is not None or calibrated is not None
         rank += scored
-        yield [rank if scored else None, *row]
+        yield [
+            rank if scored else None,
+            reference,
+            title,
+            organisation,
+            state,
+            count or 0,
+            raw,
+            calibrated,
+            consensus,
+            *rest,
+        ]
 
 
 DECISIONS_HEADER = (
