@@ -12,13 +12,14 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from portal.accounts.enums import Role
 from portal.calls.models import Call
+from portal.core.queries import FixedText
 from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
 from . import scoring
 from .conflicts import conflict_reason, conflicted_in_call_ids
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
-from .figures import figures_fresh, figures_of
+from .figures import WeightedScoresText, figures_fresh, figures_of
 from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Score, SuggestedReviewer
 
 
@@ -376,6 +377,35 @@ class Ranking:
 
     def conflicted_rows(self) -> list[RankingRow]:
         return [RankingRow(proposal=p, conflicted=True) for p in self.conflicted]
+
+    def values(self) -> Iterator[list]:
+        """Every row as values for the committee's CSV (``RANKING_CSV_HEADER`` of the views), visible ones first,
+        read in the database's order with numbers formatted by it; then the conflicted ones with nothing but their
+        name and the note."""
+        visible = self.visible.values_list(
+            "rank",
+            "reference",
+            "title",
+            "organisation__name",
+            "ranking_figures__review_count",
+            WeightedScoresText("ranking_figures__exact"),
+            FixedText("ranking_figures__raw_mean", 2),
+            FixedText("ranking_figures__calibrated_mean", 2),
+            FixedText("ranking_figures__spread", 2),
+            Case(When(ranking_figures__disagreement=True, then=Value("yes")), default=Value("no")),
+            Case(
+                When(ranking_figures__passes=True, then=Value("yes")),
+                When(ranking_figures__passes=False, then=Value("no")),
+                default=Value(""),
+            ),
+            FixedText("review_consensus__score", 2),
+            FixedText(SORT_COLUMNS["score"], 2),
+            Case(When(review_response__isnull=True, then=Value("no")), default=Value("yes")),
+        )
+        for rank, reference, title, organisation, count, *rest in visible.iterator(chunk_size=2000):
+            yield [rank, reference, title, organisation, count or 0, *rest, ""]
+        for reference, title, organisation in self.conflicted.values_list("reference", "title", "organisation__name"):
+            yield ["", reference, title, organisation, *[""] * 10, "conflict of interest"]
 
     def stream(self, chunk_size: int = 2000) -> Iterator[RankingRow]:
         """Every row, visible ones first, read ``chunk_size`` proposals at a time."""

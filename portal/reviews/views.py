@@ -14,7 +14,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from portal.calls.models import Call
-from portal.core.exports import csv_response
+from portal.core.exports import Columns, Sheet, spreadsheet_response
 from portal.core.formatting import format_hk_clock
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
@@ -495,10 +495,6 @@ class RankingView(RankingMixin, TemplateView):
         return context
 
 
-def _fmt(value) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
 RANKING_CSV_HEADER = [
     "rank",
     "reference",
@@ -518,37 +514,16 @@ RANKING_CSV_HEADER = [
 ]
 
 
-def _ranking_csv_rows(rows):
-    for row in rows:
-        p = row.proposal
-        if row.conflicted:
-            yield ["", p.reference, p.title, p.organisation.name, *[""] * 10, "conflict of interest"]
-            continue
-        yield [
-            row.rank,
-            p.reference,
-            p.title,
-            p.organisation.name,
-            row.review_count,
-            " ".join(_fmt(f.weighted) for f in row.reviews),
-            _fmt(row.raw_mean),
-            _fmt(row.calibrated_mean),
-            _fmt(row.spread),
-            "yes" if row.disagreement else "no",
-            "" if row.passes is None else ("yes" if row.passes else "no"),
-            _fmt(row.consensus),
-            _fmt(row.score),
-            "yes" if row.has_response else "no",
-            "",
-        ]
-
-
 class RankingCsvView(RankingMixin, View):
     def get(self, request, call_pk):
-        rows = self.ranking().stream()  # read as the response is sent
-        return csv_response(
-            filename=f"ranking-{self.call.reference}.csv", header=RANKING_CSV_HEADER, rows=_ranking_csv_rows(rows)
+        rows = self.ranking().values()  # read as the response is sent
+        sheet = Sheet(
+            title="ranking",
+            header=RANKING_CSV_HEADER,
+            rows=rows,
+            columns=Columns(text=(2, 3), numbers=tuple(range(6, 13))),
         )
+        return spreadsheet_response(fmt="csv", filename=f"ranking-{self.call.reference}.csv", sheet=sheet)
 
 
 class CommitteeProposalView(PermissionRequiredMixin, View):
