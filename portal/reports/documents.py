@@ -134,14 +134,16 @@ def approval_report_pdf(
 
 
 def _approval_report_sections(data: ApprovalReportData, rows: int) -> list[dict]:
-    """The report's pieces in order (the front matter, the ranked list, the decisions, the approval), packed into
-    sections of at most ``rows`` rows of the long tables; a table goes on in the next section where one is full."""
+    """The report's pieces in order (the front matter, the ranked list, the approved proposals' awards, the
+    approval), packed into sections of at most ``rows`` rows of the long tables; a table goes on in the next section
+    where one is full. The proposals not approved are in the ranked list with their decision, and counted in the
+    awards' note, not listed again."""
     if rows < 1:
         raise ValueError(f"section_rows must be at least 1, not {rows}")
     sections: list[dict] = []
     pieces: list[dict] = [{"kind": "front"}]
     size = 0
-    for kind, table in (("ranking", data.rows), ("awards", [row for row in data.rows if row.decision])):
+    for kind, table in (("ranking", data.rows), ("awards", [row for row in data.rows if row.approved or row.award])):
         start = 0
         while True:
             if size == rows:

@@ -92,8 +92,10 @@ def test_approval_report_figures_match_the_database(english_and_chinese):
         assert reference in text
     lines = text.splitlines()
     for reference, subsidy in expected["awards"].items():
-        # In the ranked list, the project's line carries its awarded subsidy.
+        # In the decisions and awards (section 4), the project's line carries its awarded subsidy.
         assert any(reference in line and line.rstrip().endswith(hkd(subsidy)) for line in lines), reference
+    # Section 4 lists the approved proposals and counts the others, which the ranked list shows with their decision.
+    assert f"The {expected['rejected']} proposals not approved are in the ranked list (section 3)" in flat
     assert expected["chair"] in text
 
 
@@ -232,3 +234,16 @@ def test_usage_statement_shows_awarded_used_remaining(rc):
     assert f"AWARDED USED REMAINING RELEASED SO FAR {awarded:,.0f} 1,234 {awarded - 1234:,.0f}" in text.upper()
     assert f"{first.quarter.code} {first.gpu_hours:,.0f} 1,234 {first.gpu_hours - 1234:,.0f}" in text
     assert "No hours have been reclaimed from this project." in text
+
+
+@pytest.mark.django_db
+def test_approval_report_lists_an_award_whose_decision_changed_after_the_lock():
+    """Section 4 lists the approved proposals, and an award whose decision is no longer an approval with what
+    became of it, so that every awarded figure is in the report."""
+    rc = report_call(6, seed=3)
+    award = rc.run.awards.filter(share__gt=0).select_related("proposal").first()
+    Decision.objects.filter(proposal=award.proposal).update(approved=False)
+    text = squash(pdftotext(approval_report_pdf(call=rc.call, language="en")))
+    awards = text[text.index("4. Decisions and awards") :]
+    assert award.proposal.reference in awards
+    assert "(Not approved)" in awards
