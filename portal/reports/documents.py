@@ -101,7 +101,8 @@ def approval_report_pdf(
     section_rows: int | None = None,
 ) -> bytes:
     """The approval report of ``call``: cover, summary figures, charts, the ranked list with raw and calibrated
-    scores and flags, each project's decision and award, and the approving officer's signature block.
+    scores, flags and each project's decision, the approved projects' awards, and the approving officer's signature
+    block.
 
     Rendered in sections of at most ``section_rows`` rows of the long tables (default
     ``settings.PORTAL_APPROVAL_REPORT_SECTION_ROWS``, else :data:`APPROVAL_REPORT_SECTION_ROWS`) and joined into

@@ -7,7 +7,9 @@ report their CPU time and peak memory (``renderer.py``). Reports pages, CPU time
 child and of every render process: the figure to compare on a shared machine), wall time, peak memory (of the
 largest render process, and what the measuring child adds to the memory it had once the data was gathered: the
 templates, the sections waiting to be joined, the joining, the PDF), the time to gather the data, and the ratio to the floor: WeasyPrint rendering a bare HTML
-table of the same rows (same font, no styling) through the same PDF module. Then the report of a call of ``LARGE``
+table of the same rows (same font, no styling) through the same PDF module; and, for information, to bare tables of
+the rows and cells of the report's two long tables (the ranked list and the awards), to show how much is content.
+Then the report of a call of ``LARGE``
 proposals (``BENCH_REPORTS_LARGE``, default 5,000), in English, for its memory.
 """
 
@@ -54,6 +56,8 @@ def _child(conn, kind: str, call_id: int, language: str) -> None:
     rss_gathered = _rss_kib()
     if kind == "report":
         pdf = approval_report_pdf(call=call, language=language, data=data, version="1", time_limit=600)
+    elif kind == "content":
+        pdf = html_to_pdf(_content_html(data, language), time_limit=600)
     else:
         rows = "".join(
             f"<tr><td>{r.rank or ''}</td><td>{r.proposal.reference}</td><td>{r.proposal.title}</td>"
@@ -86,6 +90,47 @@ def _child(conn, kind: str, call_id: int, language: str) -> None:
         }
     )
     conn.close()
+
+
+def _content_html(data, language: str) -> str:
+    """Bare tables (same font, no styling) of the rows and cells of the report's two long tables: the ranked list
+    and the awards of section 4, as text, without the report's words (escaped: the titles are user text)."""
+    from html import escape
+
+    def table(rows) -> str:
+        return "<table>" + "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+
+    ranking = (
+        (
+            r.rank or "",
+            f"{r.proposal.reference} {r.proposal.title} · {r.proposal.organisation.name}",
+            r.figures.review_count,
+            r.figures.raw_mean or "",
+            r.figures.calibrated_mean or "",
+            r.figures.consensus or "",
+            "D" if r.figures.disagreement else "",
+            r.recommended,
+            r.approved,
+            r.requested_hours,
+        )
+        for r in data.rows
+    )
+    awards = (
+        (
+            f"{r.proposal.reference} {r.proposal.title}",
+            r.decision.decided_by.full_name if r.decision else "",
+            *(r.award.cells.get(tuple(key), 0) if r.award else "" for key in data.cell_keys),
+            r.award.hours if r.award else "",
+            r.award.subsidy_rate if r.award else "",
+            r.award.subsidy if r.award else "",
+        )
+        for r in data.rows
+        if r.approved or r.award
+    )
+    return (
+        f'<html lang="{language}"><body style="font-family: \'Noto Sans CJK TC\'; font-size: 8pt">'
+        f"{table(ranking)}</table>{table(awards)}</table></body></html>"
+    )
 
 
 class _RenderUsage(logging.Handler):
@@ -163,13 +208,20 @@ def _run(connection) -> None:
             goal="<= 1.5x",
             met=ratio <= 1.5,
         )
+        # For information, no verdict: how much of the report is its content, the same rows and cells as bare tables.
+        content = _measure("content", rc.call.pk, language)
+        record(
+            f"approval report, {PROPOSALS:,} proposals [{language}] / bare tables of its two long tables (CPU)",
+            f"{report['cpu'] / content['cpu']:.2f}x",
+        )
         _record_memory(report, PROPOSALS, language)
         record(f"approval report data, {PROPOSALS:,} proposals [{language}]", f"{report['gather'] * 1000:.0f} ms")
         print(
             f"approval report [{language}]: {_summary(report)}; bare table: {floor['pages']} pages, "
             f"{floor['cpu']:.1f} s CPU, {floor['seconds']:.1f} s wall, peak {floor['peak_mib']:.0f} MiB; "
             f"ratio {report['cpu'] / floor['cpu']:.2f}x CPU, {report['seconds'] / floor['seconds']:.2f}x wall, "
-            f"{report['peak_mib'] / floor['peak_mib']:.2f}x memory",
+            f"{report['peak_mib'] / floor['peak_mib']:.2f}x memory; bare tables of its two long tables: "
+            f"{content['pages']} pages, {content['cpu']:.1f} s CPU (ratio {report['cpu'] / content['cpu']:.2f}x)",
             flush=True,
         )
     chinese = cpu["zh-hant"] / cpu["en"]
