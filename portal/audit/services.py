@@ -11,6 +11,7 @@ only writer of audit records."""
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from .models import AuditEvent, AuditHead
@@ -95,7 +97,6 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(value or {}, cls=DjangoJSONEncoder))
 
 
-@transaction.atomic
 def audit_record(
     *,
     actor,
@@ -105,15 +106,11 @@ def audit_record(
     after: dict[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
-    """Append one record to the chain. The head row is locked so two writers cannot fork the chain."""
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
-        head = AuditHead.objects.select_for_update().get(pk=1)
-    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    """Append one record to the chain. The head row is locked so two writers cannot fork the chain.
+
+    Inside ``audit_batch()`` the record is made now (who, what, about which object, why) and appended with the
+    block's other records when the block ends; its number, time and hash are set then."""
     event = AuditEvent(
-        seq=(last.seq + 1) if last else 1,
-        created_at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
         actor_repr=(user_label(actor) if getattr(actor, "pk", None) else str(actor or "system"))[:255],
         action=action,
@@ -123,12 +120,71 @@ def audit_record(
         before=_jsonable(before),
         after=_jsonable(after),
         reason=reason,
-        prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = event_hash(event)
-    event.save(force_insert=True)
-    AuditHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash, updated_at=event.created_at)
+    batch = _open_batch()
+    if batch is not None:
+        batch.append(event)
+        return event
+    with transaction.atomic():
+        _append([event])
     return event
+
+
+def _append(events: list[AuditEvent]) -> None:
+    """Chain ``events`` after the newest record and write them: one hold of the head's lock for all of them."""
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    now = timezone.now()
+    for event in events:
+        seq += 1
+        event.seq, event.created_at, event.prev_hash = seq, now, prev_hash
+        event.hash = prev_hash = event_hash(event)
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        AuditEvent.objects.bulk_create(events)
+    AuditHead.objects.filter(pk=head.pk).update(seq=seq, hash=prev_hash, updated_at=now)
+
+
+_batches = threading.local()
+
+
+def _open_batch() -> list[AuditEvent] | None:
+    stack = getattr(_batches, "stack", None)
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """Append the audit records written in the block to the chain together when the block ends, under one hold of
+    the chain head's lock, instead of each locking the head where it is written.
+
+    Every writer serialises on the head, and its lock is held until the transaction commits: a service that writes
+    records early in a long transaction makes everyone else's records wait for all of it. Use the block as the
+    last thing inside the service's ``transaction.atomic()`` (the records then commit or roll back with the
+    changes they record), so that the head is locked only for the last few statements before the commit. An
+    exception leaving the block discards its records (the transaction it is in rolls back). Do not catch inside
+    the block an exception that rolled back a savepoint after a record was made in it: the record would still be
+    appended. A block inside another joins it."""
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError("audit_batch() is used inside transaction.atomic().")
+    stack = _batches.__dict__.setdefault("stack", [])
+    if stack:
+        yield
+        return
+    pending: list[AuditEvent] = []
+    stack.append(pending)
+    try:
+        yield
+    finally:
+        stack.pop()
+    if pending:
+        with transaction.atomic(savepoint=False):
+            _append(pending)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test import override_settings
 from django.urls import reverse
 
 from portal.accounts.enums import Role
 from portal.audit.models import AuditEvent, AuditHead
-from portal.audit.services import GENESIS, audit_record, audit_verify
+from portal.audit.services import GENESIS, audit_batch, audit_record, audit_verify
 from tests.audit.tamper import tampering
 from tests.factories import UserFactory
 
@@ -248,3 +249,78 @@ def test_production_refuses_to_start_without_the_audit_key():
     env["AUDIT_HMAC_KEY"] = "k" * 32
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=settings.BASE_DIR)
     assert "AUDIT_HMAC_KEY" not in result.stderr
+
+
+# ---- Records appended together (audit_batch) ----------------------------------------------------------------------
+
+
+def test_a_batch_appends_its_records_together_at_its_end(chain):
+    actor = chain[0].actor
+    with transaction.atomic(), audit_batch():
+        first = audit_record(actor=actor, action="test.batch", after={"n": 1}, reason="why")
+        second = audit_record(actor=actor, action="test.batch", after={"n": 2})
+        assert first.seq is None
+        assert not AuditEvent.objects.filter(action="test.batch").exists()
+    assert (first.seq, second.seq) == (6, 7)
+    assert first.prev_hash == chain[-1].hash
+    assert second.prev_hash == first.hash
+    stored = AuditEvent.objects.get(seq=6)
+    assert (stored.actor, stored.action, stored.after, stored.reason) == (actor, "test.batch", {"n": 1}, "why")
+    assert AuditHead.objects.get().seq == 7
+    assert audit_verify() is None
+
+
+def test_a_batch_left_by_an_exception_appends_nothing(chain):
+    def fail() -> None:
+        with transaction.atomic(), audit_batch():
+            audit_record(actor=None, action="test.batch")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert AuditEvent.objects.count() == 5
+    audit_record(actor=None, action="test.after")  # not held back by a batch left open
+    assert AuditEvent.objects.get(seq=6).action == "test.after"
+    assert audit_verify() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_needs_a_transaction():
+    with pytest.raises(TransactionManagementError), audit_batch():
+        pass
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_and_single_records_keep_one_chain():
+    import threading
+
+    barrier = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def write(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for j in range(5):
+                if i % 2:
+                    audit_record(actor=None, action="test.single", after={"i": i, "j": j})
+                else:
+                    with transaction.atomic(), audit_batch():
+                        audit_record(actor=None, action="test.pair", after={"i": i, "j": j, "k": 1})
+                        audit_record(actor=None, action="test.pair", after={"i": i, "j": j, "k": 2})
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert AuditEvent.objects.count() == 3 * 5 + 3 * 5 * 2
+    pairs = list(AuditEvent.objects.filter(action="test.pair").order_by("seq").values_list("seq", "after"))
+    for (seq1, after1), (seq2, after2) in zip(pairs[::2], pairs[1::2], strict=True):  # a pair is never split
+        assert (seq2, after2["k"], after1["k"], after1["i"], after1["j"]) == (seq1 + 1, 2, 1, after2["i"], after2["j"])
+    assert audit_verify() is None
