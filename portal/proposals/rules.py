@@ -17,7 +17,12 @@ def is_proposal_member(user, proposal) -> bool:
     affiliated with the organisation is not its applicant (issue 9 point 2)."""
     if proposal is None or not user.is_authenticated or user.role != Role.APPLICANT:
         return False
-    return proposal.organisation.memberships.filter(user=user).exists()
+    # One request checks several permissions on one proposal (the view, the service, the workflow step): the
+    # membership is read once per proposal as loaded (a request's own copy) and person.
+    known = proposal.__dict__.setdefault("_members_known", {})
+    if user.pk not in known:
+        known[user.pk] = proposal.organisation.memberships.filter(user=user).exists()
+    return known[user.pk]
 
 
 @rules.predicate
