@@ -9,8 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +18,7 @@ from django.utils.translation import gettext_noop
 from portal.accounts.enums import OrganisationType, Role
 from portal.accounts.models import Organisation, User
 from portal.accounts.selectors import applicants_of
-from portal.audit.services import audit_record
+from portal.audit.services import audit_batch, audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
 from portal.notifications.messages import Bilingual, Message
@@ -57,6 +56,10 @@ class SubmissionRefused(Exception):
     def __init__(self, check: SubmissionCheck):
         self.check = check
         super().__init__("submission refused")
+
+
+class DraftChanged(Exception):
+    """The working copy or its attachments are not what the confirm page showed: nothing was submitted."""
 
 
 class AlreadySubmitted(Exception):
@@ -150,8 +153,18 @@ def attachment_remove(*, attachment: Attachment, user, now: datetime | None = No
 # ---- Submission -------------------------------------------------------------------------------------------------
 
 
-def proposal_check(*, proposal: Proposal, context: CallContext, user, now: datetime | None = None) -> SubmissionCheck:
-    """Full validation of the stored draft, attachments, eligibility and the deadline (in Hong Kong time)."""
+def proposal_check(
+    *,
+    proposal: Proposal,
+    context: CallContext,
+    user,
+    now: datetime | None = None,
+    attachments: list[Attachment] | None = None,
+) -> SubmissionCheck:
+    """Full validation of the stored draft, attachments, eligibility and the deadline (in Hong Kong time).
+
+    ``attachments``: the working copy's attachments as the caller has just read them (``current_attachments``);
+    read here when not given."""
     now = now or timezone.now()
     schema = ProposalSchema(data=proposal.draft, context=context)
     schema.is_valid()
@@ -181,7 +194,9 @@ def proposal_check(*, proposal: Proposal, context: CallContext, user, now: datet
     if not user.is_email_verified:
         problem("eligibility", _("Verify your email address before submitting."))
     # Read afresh, not from a prefetched list: a file added in the same request must count.
-    kinds = {a.kind for a in current_attachments(proposal)}
+    if attachments is None:
+        attachments = current_attachments(proposal)
+    kinds = {a.kind for a in attachments}
     if AttachmentKind.TECHNICAL not in kinds:
         problem("attachments", _("Attach the technical proposal as a PDF."))
     if (
@@ -255,10 +270,14 @@ def _content(proposal: Proposal, schema: ProposalSchema, attachments: list[Attac
     }
 
 
-def draft_digest(proposal: Proposal) -> str:
-    """A digest of the working copy and its attachments: the confirm page submits only what it showed."""
-    attachments = [[a.pk, a.sha256] for a in current_attachments(proposal)]
-    return hashlib.sha256(_canonical_bytes({"draft": proposal.draft, "attachments": attachments})).hexdigest()
+def draft_digest(proposal: Proposal, attachments: list[Attachment] | None = None) -> str:
+    """A digest of the working copy and its attachments: the confirm page submits only what it showed.
+
+    ``attachments``: as just read by ``current_attachments``; read here when not given."""
+    if attachments is None:
+        attachments = current_attachments(proposal)
+    files = [[a.pk, a.sha256] for a in attachments]
+    return hashlib.sha256(_canonical_bytes({"draft": proposal.draft, "attachments": files})).hexdigest()
 
 
 @dataclass
@@ -272,9 +291,10 @@ class Preview:
 
 def proposal_preview(*, proposal: Proposal, context: CallContext, user, now: datetime | None = None) -> Preview:
     """The whole proposal as it would be submitted, for the review-and-confirm step. Writes nothing."""
-    check = proposal_check(proposal=proposal, context=context, user=user, now=now)
-    content = _content(proposal, check.schema, current_attachments(proposal)) if check.ok else None
-    return Preview(check=check, content=content, digest=draft_digest(proposal))
+    attachments = current_attachments(proposal)
+    check = proposal_check(proposal=proposal, context=context, user=user, now=now, attachments=attachments)
+    content = _content(proposal, check.schema, attachments) if check.ok else None
+    return Preview(check=check, content=content, digest=draft_digest(proposal, attachments))
 
 
 def draft_from_content(content: dict) -> dict[str, str]:
@@ -293,20 +313,41 @@ def draft_from_content(content: dict) -> dict[str, str]:
 
 
 def _next_reference(year: int) -> str:
+    """The next reference of the year, in one statement. The counter's row stays locked until the transaction
+    commits (every first submission takes it), so it is taken as late as possible."""
     prefix = settings.PORTAL_REFERENCE_PREFIX
-    counter, _created = ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
-    ReferenceCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
-    counter.refresh_from_db()
-    return f"{prefix}-{year}-{counter.last:04d}"
+    meta, qn = ReferenceCounter._meta, connection.ops.quote_name
+    table = qn(meta.db_table)
+    last, prefix_column, year_column = (qn(meta.get_field(name).column) for name in ("last", "prefix", "year"))
+    sql = f"UPDATE {table} SET {last} = {last} + 1 WHERE {prefix_column} = %s AND {year_column} = %s RETURNING {last}"  # noqa: S608 - names from the model, values bound
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix, year])
+        row = cursor.fetchone()
+        if row is None:  # the year's first reference
+            ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
+            cursor.execute(sql, [prefix, year])
+            row = cursor.fetchone()
+    return f"{prefix}-{year}-{row[0]:04d}"
 
 
 def proposal_submit(
-    *, proposal: Proposal, user, context: CallContext | None = None, now: datetime | None = None
+    *,
+    proposal: Proposal,
+    user,
+    context: CallContext | None = None,
+    now: datetime | None = None,
+    digest: str | None = None,
 ) -> ProposalVersion:
     """Freeze the draft as an immutable version with a reference number and a SHA-256 digest.
 
     Submitting twice (double click, two tabs) makes one submission: the second call raises AlreadySubmitted
-    carrying the version the first one made."""
+    carrying the version the first one made. ``digest``: the ``draft_digest`` the confirm page showed; when the
+    working copy no longer has it, DraftChanged is raised and nothing is submitted.
+
+    The order within the transaction is for the deadline rush: the state change first (it locks the proposal's
+    row, so a second Submit of the same proposal waits there, then finds it submitted), the attachments read once
+    under that lock (digest, check and content agree), and the rows every submission shares last, just before
+    the commit: the year's reference counter, then the audit chain's head (both audit records in one append)."""
     now = now or timezone.now()
     action = "resubmit" if proposal.state == ProposalState.CLARIFICATION_REQUESTED else "submit"
     if proposal.state not in EDITABLE:
@@ -314,14 +355,16 @@ def proposal_submit(
     if not user.has_perm(TRANSITIONS[action].permission, proposal):
         raise PermissionDenied
     context = context or CallContext(proposal.call)
-    check = proposal_check(proposal=proposal, context=context, user=user, now=now)
-    if not check.ok:
-        raise SubmissionRefused(check)
+    from_state = proposal.state
     try:
-        with transaction.atomic():
-            # The state change comes first: it is the write that serialises two concurrent submissions.
+        with transaction.atomic(), audit_batch():
             proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
             attachments = current_attachments(proposal)
+            if digest is not None and digest != draft_digest(proposal, attachments):
+                raise DraftChanged
+            check = proposal_check(proposal=proposal, context=context, user=user, now=now, attachments=attachments)
+            if not check.ok:
+                raise SubmissionRefused(check)
             content = _content(proposal, check.schema, attachments)
             reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
             if reply:
@@ -340,10 +383,13 @@ def proposal_submit(
                 cost=budget.cost,
                 subsidy=budget.subsidy,
             )
-            version.attachments.set(attachments)
-            version.co_organisations.set(
-                [c["organisation_id"] for c in content["co_applicants"] if c["organisation_id"]]
+            # The version is new: its links are inserted, with nothing to read or compare first (as .set() does).
+            ProposalVersion.attachments.through.objects.bulk_create(
+                ProposalVersion.attachments.through(proposalversion=version, attachment=a) for a in attachments
             )
+            co_organisations = [c["organisation_id"] for c in content["co_applicants"] if c["organisation_id"]]
+            if co_organisations:
+                version.co_organisations.add(*co_organisations)
             pools = {p.code: p for p in context.pools}
             quarters = {q.code: q for q in context.quarters}
             ComputeRequest.objects.bulk_create(
@@ -352,10 +398,16 @@ def proposal_submit(
                 )
                 for r in content["compute"]["requests"]
             )
+            # A resubmission answers the open clarification request.
+            proposal.clarifications.filter(answered_at__isnull=True).update(
+                answered_version=version, answered_at=now, answer=reply
+            )
             updates = {"current_version": version}
+            if CLARIFICATION_REPLY in proposal.draft:
+                updates["draft"] = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
             if proposal.reference is None:
-                updates["reference"] = _next_reference(timezone.localtime(now).year)
                 updates["submitted_at"] = now
+                updates["reference"] = _next_reference(timezone.localtime(now).year)
             Proposal.objects.filter(pk=proposal.pk).update(**updates)
             for name, value in updates.items():
                 setattr(proposal, name, value)
@@ -365,18 +417,13 @@ def proposal_submit(
                 obj=proposal,
                 after={"version": number, "sha256": version.sha256, "reference": proposal.reference},
             )
-            # A resubmission answers the open clarification request.
-            proposal.clarifications.filter(answered_at__isnull=True).update(
-                answered_version=version, answered_at=now, answer=reply
-            )
-            if CLARIFICATION_REPLY in proposal.draft:
-                draft = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
-                Proposal.objects.filter(pk=proposal.pk).update(draft=draft)
-                proposal.draft = draft
             transaction.on_commit(lambda: _tasks().submission_notify_task.delay(proposal.pk, version.pk))
     except TransitionConflict:
         proposal.refresh_from_db()
         raise AlreadySubmitted(proposal.current_version) from None
+    except (DraftChanged, SubmissionRefused):
+        proposal.state = from_state  # rolled back with the transaction
+        raise
     return version
 
 

@@ -368,8 +368,12 @@ class ProposalConfirmView(LoginRequiredMixin, View):
         return self.render()
 
     def post(self, request, pk):
-        # Only the digest is compared here: the proposal's whole content is checked once, by proposal_submit.
-        if request.POST.get("digest") != services.draft_digest(self.proposal):
+        # The digest is compared, and the proposal's whole content checked, once, by proposal_submit.
+        try:
+            version = services.proposal_submit(
+                proposal=self.proposal, user=request.user, context=self.context, digest=request.POST.get("digest", "")
+            )
+        except services.DraftChanged:
             self.preview = services.proposal_preview(proposal=self.proposal, context=self.context, user=request.user)
             if not self.preview.check.ok:
                 return self._not_complete()
@@ -378,8 +382,6 @@ class ProposalConfirmView(LoginRequiredMixin, View):
                 _("The proposal changed since this page was shown (in another tab?). Check it again, then submit."),
             )
             return self.render(status=409)
-        try:
-            version = services.proposal_submit(proposal=self.proposal, user=request.user, context=self.context)
         except services.AlreadySubmitted as exc:
             if exc.version is None:
                 return redirect("proposals:detail", pk=self.proposal.pk)
