@@ -71,11 +71,11 @@ def proposal_timeline(*, proposal: Proposal, user) -> QuerySet[ProposalEvent]:
 
 
 def version_for(*, user, proposal_pk: int, number: int) -> QuerySet[ProposalVersion]:
-    return (
-        ProposalVersion.objects.filter(proposal__in=proposals_visible_to(user), proposal_id=proposal_pk, number=number)
-        .select_related("proposal__call", "proposal__organisation", "submitted_by")
-        .prefetch_related("attachments", "compute_requests__pool", "compute_requests__quarter")
-    )
+    """One submitted version with its proposal, call, organisation and submitter. Nothing is prefetched: the
+    receipt shows what the version's content says (its attachments' names and digests included)."""
+    return ProposalVersion.objects.filter(
+        proposal__in=proposals_visible_to(user), proposal_id=proposal_pk, number=number
+    ).select_related("proposal__call", "proposal__organisation", "submitted_by")
 
 
 def attachment_for(*, user, proposal_pk: int, pk: int) -> QuerySet[Attachment]:

@@ -2,12 +2,16 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
+from portal.audit.models import AuditEvent
+from portal.audit.services import audit_verify
 from portal.proposals import services
 from portal.proposals.enums import ProposalState
-from portal.proposals.models import Attachment, Proposal, ProposalVersion
+from portal.proposals.models import Attachment, Proposal, ProposalVersion, ReferenceCounter
 from tests.factories import MembershipFactory, UserFactory
 from tests.factories.proposals import complete_draft, pdf_bytes
 
@@ -477,3 +481,34 @@ def test_save_in_place_with_an_expired_session_asks_for_the_page(client, draft, 
     response = client.post(reverse("proposals:edit", args=[draft.pk]), data, **FETCH)
     assert (response.status_code, response.json()) == (403, {"saved": False})
     assert "pending-draft:" not in " ".join(client.session.keys())
+
+
+# ---- What the deadline rush costs (issue 14 goal 6) -------------------------------------------------------------
+
+
+def test_final_submit_query_count_is_pinned(client, ready_draft, applicant, django_assert_max_num_queries):
+    """The final Submit: the session and the person, the proposal and the permission (the membership read once for
+    the view's, the service's and the workflow step's checks), the call's pools and quarters, the state change,
+    the attachments read once, the version and its rows, the reference, and both audit records appended at once.
+    It was 43 queries; the chain head and the reference counter, which every submission takes, are locked last."""
+    ReferenceCounter.objects.create(prefix=settings.PORTAL_REFERENCE_PREFIX, year=timezone.localtime().year)
+    client.force_login(applicant)
+    url = reverse("proposals:confirm", args=[ready_draft.pk])
+    digest = client.get(url).context["digest"]
+    with django_assert_max_num_queries(25):
+        response = client.post(url, {"digest": digest})
+    assert response.url == reverse("proposals:receipt", args=[ready_draft.pk, 1])
+    assert AuditEvent.objects.filter(action__in=["proposal.submit", "proposal.version"]).count() == 2
+    assert audit_verify() is None
+
+
+def test_confirm_page_and_receipt_query_counts_are_pinned(
+    client, ready_draft, applicant, django_assert_max_num_queries
+):
+    client.force_login(applicant)
+    url = reverse("proposals:confirm", args=[ready_draft.pk])
+    with django_assert_max_num_queries(9):  # the attachments read once for the check, the content and the digest
+        digest = client.get(url).context["digest"]
+    receipt = client.post(url, {"digest": digest}).url
+    with django_assert_max_num_queries(6):
+        assert client.get(receipt).status_code == 200
