@@ -354,11 +354,11 @@ def proposal_submit(
         raise AlreadySubmitted(proposal.current_version)
     if not user.has_perm(TRANSITIONS[action].permission, proposal):
         raise PermissionDenied
-    context = context or CallContext(proposal.call)
     from_state = proposal.state
     try:
         with transaction.atomic(), audit_batch():
             proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
+            context = context or CallContext(proposal.call)  # not read by a second Submit, which stops above
             attachments = current_attachments(proposal)
             if digest is not None and digest != draft_digest(proposal, attachments):
                 raise DraftChanged
@@ -419,7 +419,7 @@ def proposal_submit(
             )
             transaction.on_commit(lambda: _tasks().submission_notify_task.delay(proposal.pk, version.pk))
     except TransitionConflict:
-        proposal.refresh_from_db()
+        proposal.refresh_from_db(from_queryset=Proposal.objects.select_related("current_version"))
         raise AlreadySubmitted(proposal.current_version) from None
     except (DraftChanged, SubmissionRefused):
         proposal.state = from_state  # rolled back with the transaction
@@ -494,32 +494,35 @@ def proposal_transition(
         raise TransitionConflict
     if transition.reason_required and not reason.strip():
         raise ValidationError({"reason": _("Give a reason.")})
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two statements fewer): nothing is written unless the conditional
+    # UPDATE matched, and a conflict is raised outside the block, so that the caller's transaction stays usable.
+    with transaction.atomic(savepoint=False):
         updated = Proposal.objects.filter(pk=proposal.pk, state=from_state).update(state=target, updated_at=now)
-        if not updated:
-            raise TransitionConflict
-        proposal.state = target
-        event = ProposalEvent.objects.create(
-            proposal=proposal,
-            actor=actor,
-            action=action,
-            from_state=from_state,
-            to_state=target,
-            reason=reason,
-            visible_to_applicant=transition.visible_to_applicant,
-            created_at=now,
-        )
-        audit_record(
-            actor=actor,
-            action=f"proposal.{action}",
-            obj=proposal,
-            before={"state": from_state},
-            after={"state": target},
-            reason=reason,
-        )
-        transaction.on_commit(
-            lambda: _tasks().proposal_event_notify_task.delay(proposal.pk, event.pk, applicants=notify_after)
-        )
+        if updated:
+            proposal.state = target
+            event = ProposalEvent.objects.create(
+                proposal=proposal,
+                actor=actor,
+                action=action,
+                from_state=from_state,
+                to_state=target,
+                reason=reason,
+                visible_to_applicant=transition.visible_to_applicant,
+                created_at=now,
+            )
+            audit_record(
+                actor=actor,
+                action=f"proposal.{action}",
+                obj=proposal,
+                before={"state": from_state},
+                after={"state": target},
+                reason=reason,
+            )
+            transaction.on_commit(
+                lambda: _tasks().proposal_event_notify_task.delay(proposal.pk, event.pk, applicants=notify_after)
+            )
+    if not updated:
+        raise TransitionConflict
     return proposal
 
 

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
@@ -354,8 +355,13 @@ class ProposalConfirmView(LoginRequiredMixin, View):
                 return redirect("proposals:receipt", pk=proposal.pk, number=proposal.current_version.number)
             raise PermissionDenied
         self.proposal = proposal
-        self.context = _context_for(proposal)
         return super().dispatch(request, *args, **kwargs)
+
+    @cached_property
+    def context(self) -> CallContext:
+        """The call's pools and quarters, read when needed: the final Submit reads them itself, after the
+        proposal's row lock (a second, simultaneous Submit never does)."""
+        return _context_for(self.proposal)
 
     def _not_complete(self):
         messages.error(self.request, _("The proposal is not complete yet: see what is still needed."))
@@ -371,7 +377,7 @@ class ProposalConfirmView(LoginRequiredMixin, View):
         # The digest is compared, and the proposal's whole content checked, once, by proposal_submit.
         try:
             version = services.proposal_submit(
-                proposal=self.proposal, user=request.user, context=self.context, digest=request.POST.get("digest", "")
+                proposal=self.proposal, user=request.user, digest=request.POST.get("digest", "")
             )
         except services.DraftChanged:
             self.preview = services.proposal_preview(proposal=self.proposal, context=self.context, user=request.user)
