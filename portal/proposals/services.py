@@ -344,38 +344,39 @@ def proposal_submit(
     carrying the version the first one made. ``digest``: the ``draft_digest`` the confirm page showed; when the
     working copy no longer has it, DraftChanged is raised and nothing is submitted.
 
-    The order within the transaction is for the deadline rush: the state change first (it locks the proposal's
-    row, so a second Submit of the same proposal waits there, then finds it submitted), the attachments read once
-    under that lock (digest, check and content agree), and the rows every submission shares last, just before
-    the commit: the year's reference counter, then the audit chain's head (both audit records in one append)."""
+    Built for the deadline rush, where every lock held is someone else's wait: the attachments are read once (the
+    digest, the check and the content agree) and everything is checked and built before the transaction, which
+    only writes. Its first write, the state change, locks the proposal's row: a second Submit of the same proposal
+    waits there, then finds it submitted. The rows every submission shares come last, just before the commit: the
+    year's reference counter, then the audit chain's head (both audit records in one append)."""
     now = now or timezone.now()
     action = "resubmit" if proposal.state == ProposalState.CLARIFICATION_REQUESTED else "submit"
     if proposal.state not in EDITABLE:
         raise AlreadySubmitted(proposal.current_version)
     if not user.has_perm(TRANSITIONS[action].permission, proposal):
         raise PermissionDenied
-    from_state = proposal.state
+    context = context or CallContext(proposal.call)
+    attachments = current_attachments(proposal)
+    if digest is not None and digest != draft_digest(proposal, attachments):
+        raise DraftChanged
+    check = proposal_check(proposal=proposal, context=context, user=user, now=now, attachments=attachments)
+    if not check.ok:
+        raise SubmissionRefused(check)
+    content = _content(proposal, check.schema, attachments)
+    reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
+    if reply:
+        content["clarification_reply"] = reply
+    sha256 = hashlib.sha256(_canonical_bytes(content)).hexdigest()
+    budget = check.schema.budget()
     try:
         with transaction.atomic(), audit_batch():
             proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
-            context = context or CallContext(proposal.call)  # not read by a second Submit, which stops above
-            attachments = current_attachments(proposal)
-            if digest is not None and digest != draft_digest(proposal, attachments):
-                raise DraftChanged
-            check = proposal_check(proposal=proposal, context=context, user=user, now=now, attachments=attachments)
-            if not check.ok:
-                raise SubmissionRefused(check)
-            content = _content(proposal, check.schema, attachments)
-            reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
-            if reply:
-                content["clarification_reply"] = reply
-            budget = check.schema.budget()
             number = proposal.versions.count() + 1
             version = ProposalVersion.objects.create(
                 proposal=proposal,
                 number=number,
                 content=content,
-                sha256=hashlib.sha256(_canonical_bytes(content)).hexdigest(),
+                sha256=sha256,
                 submitted_by=user,
                 submitted_at=now,
                 min_share=Decimal(content["compute"]["min_share"]),
@@ -421,9 +422,6 @@ def proposal_submit(
     except TransitionConflict:
         proposal.refresh_from_db(from_queryset=Proposal.objects.select_related("current_version"))
         raise AlreadySubmitted(proposal.current_version) from None
-    except (DraftChanged, SubmissionRefused):
-        proposal.state = from_state  # rolled back with the transaction
-        raise
     return version
 
 

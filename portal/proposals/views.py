@@ -359,8 +359,7 @@ class ProposalConfirmView(LoginRequiredMixin, View):
 
     @cached_property
     def context(self) -> CallContext:
-        """The call's pools and quarters, read when needed: the final Submit reads them itself, after the
-        proposal's row lock (a second, simultaneous Submit never does)."""
+        """The call's pools and quarters, read when the page needs them (the final Submit reads them itself)."""
         return _context_for(self.proposal)
 
     def _not_complete(self):
