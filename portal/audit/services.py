@@ -164,12 +164,12 @@ def audit_batch() -> Iterator[None]:
     the chain head's lock, instead of each locking the head where it is written.
 
     Every writer serialises on the head, and its lock is held until the transaction commits: a service that writes
-    records early in a long transaction makes everyone else's records wait for all of it. Use the block as the
-    last thing inside the service's ``transaction.atomic()`` (the records then commit or roll back with the
-    changes they record), so that the head is locked only for the last few statements before the commit. An
-    exception leaving the block discards its records (the transaction it is in rolls back). Do not catch inside
-    the block an exception that rolled back a savepoint after a record was made in it: the record would still be
-    appended. A block inside another joins it."""
+    records early in a long transaction makes everyone else's records wait for all of it. Open the block just
+    inside the service's transaction (``with transaction.atomic(), audit_batch():``): its records are appended as
+    it ends, just before the commit, and commit or roll back with the changes they record. An exception leaving
+    the block discards its records (the transaction it is in rolls back). Do not catch inside the block an
+    exception that rolled back a savepoint after a record was made in it: the record would still be appended. A
+    block inside another joins it."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionManagementError("audit_batch() is used inside transaction.atomic().")
     stack = _batches.__dict__.setdefault("stack", [])
