@@ -368,10 +368,12 @@ def proposal_submit(
         content["clarification_reply"] = reply
     sha256 = hashlib.sha256(_canonical_bytes(content)).hexdigest()
     budget = check.schema.budget()
+    # Counted before the lock: versions are made only by a submission, which the state change below serialises
+    # (were one made and the proposal reopened in between, the version's unique number refuses this one).
+    number = proposal.versions.count() + 1
     try:
         with transaction.atomic(), audit_batch():
             proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
-            number = proposal.versions.count() + 1
             version = ProposalVersion.objects.create(
                 proposal=proposal,
                 number=number,
@@ -399,10 +401,10 @@ def proposal_submit(
                 )
                 for r in content["compute"]["requests"]
             )
-            # A resubmission answers the open clarification request.
-            proposal.clarifications.filter(answered_at__isnull=True).update(
-                answered_version=version, answered_at=now, answer=reply
-            )
+            if action == "resubmit":  # it answers the open clarification request (only that state has one)
+                proposal.clarifications.filter(answered_at__isnull=True).update(
+                    answered_version=version, answered_at=now, answer=reply
+                )
             updates = {"current_version": version}
             if CLARIFICATION_REPLY in proposal.draft:
                 updates["draft"] = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
