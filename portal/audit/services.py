@@ -131,13 +131,19 @@ def audit_record(
 
 
 def _append(events: list[AuditEvent]) -> None:
-    """Chain ``events`` after the newest record and write them: one hold of the head's lock for all of them."""
+    """Chain ``events`` after the head and write them: one hold of the head's lock for all of them.
+
+    The locked head names the newest record the service wrote, so the chain is continued from it without reading
+    the records: a record deleted or appended outside the service is never papered over by the next one (a gap
+    stays for ``verify_audit`` to report; a record in the head's next place refuses the write)."""
     head = AuditHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
+    if head is None:  # the first record, or a head lost: continue from the newest record
+        last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+        AuditHead.objects.get_or_create(
+            pk=1, defaults={"seq": last.seq if last else 0, "hash": last.hash if last else GENESIS}
+        )
         head = AuditHead.objects.select_for_update().get(pk=1)
-    last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
-    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    seq, prev_hash = head.seq, head.hash
     now = timezone.now()
     for event in events:
         seq += 1

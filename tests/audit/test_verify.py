@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test import override_settings
 from django.urls import reverse
@@ -324,3 +324,15 @@ def test_concurrent_batches_and_single_records_keep_one_chain():
     for (seq1, after1), (seq2, after2) in zip(pairs[::2], pairs[1::2], strict=True):  # a pair is never split
         assert (seq2, after2["k"], after1["k"], after1["i"], after1["j"]) == (seq1 + 1, 2, 1, after2["i"], after2["j"])
     assert audit_verify() is None
+
+
+def test_a_record_appended_outside_the_service_is_not_papered_over(chain):
+    """The service continues the chain from its head, not from whatever record is newest: the next record refuses
+    to take the forged record's place, and the forgery stays reported."""
+    last = AuditEvent.objects.get(seq=5)
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(seq=6, created_at=last.created_at, action="forged", prev_hash=last.hash, hash="f" * 64)]
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        audit_record(actor=None, action="test.after")
+    assert audit_verify().seq == 6

@@ -495,7 +495,7 @@ def test_final_submit_query_count_is_pinned(client, ready_draft, applicant, djan
     client.force_login(applicant)
     url = reverse("proposals:confirm", args=[ready_draft.pk])
     digest = client.get(url).context["digest"]
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(20):
         response = client.post(url, {"digest": digest})
     assert response.url == reverse("proposals:receipt", args=[ready_draft.pk, 1])
     assert AuditEvent.objects.filter(action__in=["proposal.submit", "proposal.version"]).count() == 2
