@@ -9,28 +9,50 @@ from .enums import DECIDED
 from .models import Attachment, Proposal, ProposalEvent, ProposalVersion
 
 
-def proposals_visible_to(user) -> QuerySet[Proposal]:
+def proposals_visible_to(user, *, many: bool = False) -> QuerySet[Proposal]:
     """Applicants see their organisations' proposals; officials see every submitted proposal (and no drafts)
     except those they are conflicted on (issue 9 point 1: not its status, not its pages, not its documents);
-    anyone else sees none. A guessed id outside this set is a 404."""
+    anyone else sees none. A guessed id outside this set is a 404. For a list of ``many`` (a call's thousands),
+    an official's conflicted proposals are read first, from the person's few rows (one query), and left out by id,
+    rather than each proposal being tested against every source of conflict."""
     qs = Proposal.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     if user.role in OFFICIAL_ROLES:
         # The conflict rule lives with the declarations, in reviews (which sits above proposals).
-        from portal.reviews.conflicts import conflicted_q
+        from portal.reviews.conflicts import conflicted_ids, conflicted_q
 
-        return qs.exclude(reference__isnull=True).exclude(conflicted_q(user))
+        submitted = qs.exclude(reference__isnull=True)
+        if many:
+            return submitted.exclude(pk__in=conflicted_ids(user=user))
+        return submitted.exclude(conflicted_q(user))
     if user.role == Role.APPLICANT:
         # A subquery, not a join: a join needs DISTINCT, which on PostgreSQL sorts every column of every row.
         return qs.filter(organisation_id__in=Membership.objects.filter(user=user).values("organisation_id"))
     return qs.none()
 
 
+# What a row of the proposal list shows (templates/proposals/dashboard.html): not the draft, the submitted content
+# or the call's long texts, which a page of 25 rows would otherwise read for nothing.
+LIST_FIELDS = (
+    "reference",
+    "title",
+    "title_zh",
+    "state",
+    "updated_at",
+    "call__title",
+    "call__title_zh",
+    "call__closes_at",
+    "organisation__name",
+    "organisation__name_zh",
+)
+
+
 def proposal_list(*, user, state: str | None = None, call_id: int | None = None) -> QuerySet[Proposal]:
     qs = (
-        proposals_visible_to(user)
-        .select_related("call", "organisation", "current_version")
+        proposals_visible_to(user, many=True)
+        .select_related("call", "organisation")
+        .only(*LIST_FIELDS)
         .order_by("-updated_at", "-pk")
     )
     if state:

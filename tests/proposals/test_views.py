@@ -375,7 +375,8 @@ def test_official_dashboard_query_count_is_constant(
         Proposal.objects.filter(pk=p.pk).update(reference=f"AISS-2026-{i + 1:04d}", state="submitted")
     officer = UserFactory(role="secretariat")
     client.force_login(officer)
-    with django_assert_num_queries(10):
+    # one of them: the officer's conflicted proposals, read from the officer's few rows and left out by id
+    with django_assert_num_queries(11):
         response = client.get(reverse("proposals:dashboard"))
     assert len(response.context["proposals"]) == size
 
@@ -512,3 +513,31 @@ def test_confirm_page_and_receipt_query_counts_are_pinned(
     receipt = client.post(url, {"digest": digest}).url
     with django_assert_max_num_queries(6):
         assert client.get(receipt).status_code == 200
+
+
+def test_official_list_leaves_out_conflicted_proposals_as_the_detail_rule_does(client, call, organisation, applicant):
+    """The list reads an official's conflicted proposals first and leaves them out by id (issue 14); it must leave
+    out exactly what the per-proposal rule (every other page's) leaves out: a declared conflict and a membership."""
+    from portal.proposals.selectors import proposals_visible_to
+    from portal.reviews.services import conflict_record
+    from tests.factories import OrganisationFactory
+
+    _make_proposals(call, organisation, applicant, 4)
+    other = OrganisationFactory()
+    MembershipFactory(user=applicant, organisation=other)
+    _make_proposals(call, other, applicant, 2)
+    for i, p in enumerate(Proposal.objects.order_by("pk")):
+        Proposal.objects.filter(pk=p.pk).update(reference=f"AISS-2026-{i + 1:04d}", state="submitted")
+    member = UserFactory(role="committee_member")
+    MembershipFactory(user=member, organisation=other)  # both proposals of this organisation
+    declared = Proposal.objects.filter(organisation=organisation).order_by("pk").first()
+    conflict_record(proposal=declared, user=member, reason="Co-author", actor=UserFactory(role="secretariat"))
+    hidden = {declared.pk, *Proposal.objects.filter(organisation=other).values_list("pk", flat=True)}
+
+    listed = set(proposals_visible_to(member, many=True).values_list("pk", flat=True))
+    assert listed == set(proposals_visible_to(member).values_list("pk", flat=True))
+    assert listed.isdisjoint(hidden)
+    assert len(listed) == 3
+    client.force_login(member)
+    page = client.get(reverse("proposals:dashboard"))
+    assert {p.pk for p in page.context["proposals"]} == listed
