@@ -8,7 +8,8 @@ CPU time of the process (SQLite runs in it, so the database's work counts too), 
 of the two sizes with the goal: a page at 10,000 proposals within 1.5x its time at 100.
 
 Exports (the call's ranking, decisions and awards as CSV and XLSX, and the committee's ranking CSV) are downloaded whole, streamed content read to the
-end, at 10,000 proposals; the CSV's floor is the csv module alone writing the same rows (read back from the
+end, at 10,000 proposals (and on PostgreSQL too when DATABASE_URL names it: the production database, which works in
+its own process); the CSV's floor is the csv module alone writing the same rows (read back from the
 download) to memory, plus a request for the lightest official page (the reports index: session, second factor,
 middleware), so that both sides pay for being a request: goal at most 2x. A second floor adds the database's own
 work of reading the rows (the export's SELECTs run again on a bare cursor and fetched whole; SQLite works in this
@@ -207,9 +208,43 @@ def _size(n: int, folder: Path) -> dict[str, tuple[float, int]]:
         teardown_test_environment()
 
 
+def _postgres_exports(n: int) -> dict:
+    """The exports again at ``n`` proposals in a test database on PostgreSQL (``DATABASE_URL``), the portal's
+    production database: the database works in its own process there, so the CPU figures are the web process's."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    from portal.accounts.enums import Role
+    from tests.factories import UserFactory
+    from tests.factories.accounts import second_factor_pass
+    from tests.factories.reports import report_call
+
+    setup_test_environment()
+    connection.creation.create_test_db(verbosity=0)
+    try:
+        started = time.perf_counter()
+        rc = report_call(n, seed=7, hours_per_quarter=20_000)
+        print(f"data on PostgreSQL: {n:,} proposals made in {time.perf_counter() - started:.1f} s", flush=True)
+        official = UserFactory(role=Role.SECRETARIAT)
+        client = Client()
+        client.force_login(official)
+        second_factor_pass(client, official)
+        exports = _exports(client, rc.call.pk)
+        for name, (seconds, size) in exports.items():
+            print(f"  export on PostgreSQL {name}: {seconds * 1000:.0f} ms CPU ({size:,})", flush=True)
+        return exports
+    finally:
+        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        teardown_test_environment()
+
+
 def main() -> None:
+    from django.db import connections
+
     from tests.benchmarks.results import record
 
+    original = connections["default"]  # the SQLite sizes replace it; PostgreSQL's exports use it again
     small, large = SIZES
     results = {}
     for n in SIZES:
@@ -237,25 +272,32 @@ def main() -> None:
         f"proposal list at {large:,}: its count for the pages (CPU; {listed['count'] * 1e6:.0f} µs) / the plain SELECT",
         f"{listed['count'] / listed['plain']:.1f}x",
     )
+    _record_exports(exports, record)
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        connections["default"] = original
+        _record_exports(_postgres_exports(large), record, where=" on PostgreSQL")
+
+
+def _record_exports(exports: dict, record, *, where: str = "") -> None:
     for table in (*EXPORT_TABLES, COMMITTEE_RANKING):
         seconds, _size_bytes = exports[f"{table}.csv"]
         floor, rows = exports[f"{table}.csv floor"]
         read_floor, selects = exports[f"{table}.csv read floor"]
         ratio = seconds / floor
         record(
-            f"export {table}.csv, {rows:,} rows / csv module alone + a light request (CPU; {seconds * 1000:.0f} ms)",
+            f"export {table}.csv{where}, {rows:,} rows / csv module alone + a light request (CPU; {seconds * 1000:.0f} ms)",
             f"{ratio:.1f}x",
             goal="<= 2x",
             met=ratio <= 2,
         )
         record(
-            f"export {table}.csv / the same + the database reading the rows ({selects} SELECTs on a bare cursor; "
+            f"export {table}.csv{where} / the same + the database reading the rows ({selects} SELECTs on a bare cursor; "
             f"CPU {read_floor * 1000:.0f} ms)",
             f"{seconds / read_floor:.2f}x",
         )
         if f"{table}.xlsx" in exports:
             record(
-                f"export {table}.xlsx / {table}.csv (CPU; {exports[f'{table}.xlsx'][0] * 1000:.0f} ms)",
+                f"export {table}.xlsx{where} / {table}.csv (CPU; {exports[f'{table}.xlsx'][0] * 1000:.0f} ms)",
                 f"{exports[f'{table}.xlsx'][0] / seconds:.1f}x",
             )
 
