@@ -27,6 +27,18 @@ def limit_text(code: str, *, pool_names: dict[str, str], org_names: dict[str, st
     return code
 
 
+def named_organisations(awards) -> set[int]:
+    """The ids of the organisations the awards' reasons name (``org_cap org-12 h800``, in a reason or a soft
+    limit), so that a page of awards reads the names of those alone."""
+    ids = set()
+    for award in awards:
+        for code in (award.reason, *(award.soft_limits or ())):
+            for part in code.split(" "):
+                if part.startswith("org-") and part[4:].isdigit():
+                    ids.add(int(part[4:]))
+    return ids
+
+
 def award_reason(award: Award, *, pool_names: dict[str, str], org_names: dict[str, str]) -> str:
     """E.g. "Cut to 62.5% of its request by the capacity of AISC H800 in 2026Q2"."""
     share = f"{award.share * 100:.1f}%"

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from portal.accounts.models import Organisation
 from portal.calls.models import Call, ResourcePool
 from portal.core.downloads import download_response
 from portal.core.forms import error_text, form_add_service_errors
@@ -206,11 +207,9 @@ class RunView(OfficialMixin, TemplateView):
         page = Paginator(ordered, RUN_PAGE_SIZE).get_page(self.request.GET.get("page"))
         awards = list(page.object_list)
         pools = {p.code: p.name for p in run.call.pools.all()}
-        # Reasons may name any organisation of the run (an organisation cap): one small query for all of them.
-        orgs = {
-            f"org-{pk}": name
-            for pk, name in run.awards.values_list("proposal__organisation_id", "proposal__organisation__name")
-        }
+        # Reasons may name an organisation (an organisation cap): the names of those this page's reasons name.
+        named = Organisation.objects.filter(pk__in=explain.named_organisations(awards)).values_list("pk", "name")
+        orgs = {f"org-{pk}": name for pk, name in named}
         for award in awards:
             award.reason_text = explain.award_reason(award, pool_names=pools, org_names=orgs)
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
