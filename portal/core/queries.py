@@ -1,6 +1,6 @@
 """Query pieces shared by the apps' selectors."""
 
-from django.db.models import CharField, F, Func, QuerySet, Subquery
+from django.db.models import Case, CharField, F, Func, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 
@@ -51,3 +51,8 @@ class UtcMinute(Func):
         # Django keeps an aware date and time on SQLite as UTC text: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
         sql, params = compiler.compile(self.source_expressions[0])
         return f"substr(({sql}), 1, 16)", params
+
+
+def yes_no_text(field: str, *, none: str = "") -> Case:
+    """A boolean column as the exports write it: ``yes`` / ``no``, and ``none`` for NULL (no row joined)."""
+    return Case(When(**{field: True}, then=Value("yes")), When(**{field: False}, then=Value("no")), default=Value(none))

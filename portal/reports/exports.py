@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from portal.allocations.models import Award, AwardHours
 from portal.calls.models import Call
 from portal.core.exports import Columns, Sheet, csv_bytes, csv_response, spreadsheet_response
-from portal.core.queries import FixedText, UtcMinute
+from portal.core.queries import FixedText, UtcMinute, yes_no_text
 from portal.decisions.models import Recommendation
 from portal.proposals.models import Proposal
 from portal.reviews.figures import figures_fresh
@@ -38,11 +38,6 @@ def _decimal(value: Decimal | None, places: str = "0.01") -> Decimal | None:
 # rows in about twice the time the csv module alone takes to write them).
 
 _LOCKED = {"run__locked_at__isnull": False}
-
-
-def _yes_no(field: str, *, none: str = "") -> Case:
-    """``yes`` / ``no`` for a true / false boolean column, ``none`` for NULL (no row joined)."""
-    return Case(When(**{field: True}, then=Value("yes")), When(**{field: False}, then=Value("no")), default=Value(none))
 
 
 def _ranked(prefix: str = "") -> list:
@@ -92,8 +87,8 @@ def _ranking_rows(call: Call) -> Iterator[list]:
             FixedText("ranking_figures__calibrated_mean", 2),
             FixedText("review_consensus__score", 2),
             FixedText("ranking_figures__spread", 2),
-            _yes_no("ranking_figures__disagreement", none="no"),
-            _yes_no("ranking_figures__passes"),
+            yes_no_text("ranking_figures__disagreement", none="no"),
+            yes_no_text("ranking_figures__passes"),
             Case(When(review_response__isnull=True, then=Value("no")), default=Value("yes")),
         )
     )
@@ -138,10 +133,10 @@ def _decision_rows(call: Call) -> Iterator[list]:
             "proposal__reference",
             "proposal__title",
             "proposal__organisation__name",
-            _yes_no("recommended"),
+            yes_no_text("recommended"),
             FixedText("subsidy_rate", 3),
             "conditions",
-            _yes_no("decisions__approved"),
+            yes_no_text("decisions__approved"),
             Coalesce("decisions__decided_by__full_name", Value("")),
             UtcMinute("decisions__decided_at"),
         )

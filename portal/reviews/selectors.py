@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from portal.accounts.enums import Role
 from portal.calls.models import Call
-from portal.core.queries import FixedText
+from portal.core.queries import FixedText, yes_no_text
 from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
@@ -392,12 +392,8 @@ class Ranking:
             FixedText("ranking_figures__raw_mean", 2),
             FixedText("ranking_figures__calibrated_mean", 2),
             FixedText("ranking_figures__spread", 2),
-            Case(When(ranking_figures__disagreement=True, then=Value("yes")), default=Value("no")),
-            Case(
-                When(ranking_figures__passes=True, then=Value("yes")),
-                When(ranking_figures__passes=False, then=Value("no")),
-                default=Value(""),
-            ),
+            yes_no_text("ranking_figures__disagreement", none="no"),
+            yes_no_text("ranking_figures__passes"),
             FixedText("review_consensus__score", 2),
             FixedText(SORT_COLUMNS["score"], 2),
             Case(When(review_response__isnull=True, then=Value("no")), default=Value("yes")),
