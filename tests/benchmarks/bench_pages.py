@@ -170,29 +170,44 @@ def _measure(client, url: str) -> tuple[float, int]:
     return statistics.median(times), len(response.content)
 
 
-def _size(n: int, folder: Path) -> dict[str, tuple[float, int]]:
+def _call_data(n: int, where: str = ""):
+    """A call of ``n`` proposals made in bulk in the current test database."""
+    from tests.factories.reports import report_call
+
+    started = time.perf_counter()
+    rc = report_call(n, seed=7, hours_per_quarter=20_000)
+    print(f"data{where}: {n:,} proposals made in {time.perf_counter() - started:.1f} s", flush=True)
+    return rc
+
+
+def _official_client(role):
+    """A test client signed in, second factor passed, as a new official of ``role``."""
     from django.test import Client
+
+    from tests.factories import UserFactory
+    from tests.factories.accounts import second_factor_pass
+
+    official = UserFactory(role=role)
+    client = Client()
+    client.force_login(official)
+    second_factor_pass(client, official)
+    return client
+
+
+def _size(n: int, folder: Path) -> dict[str, tuple[float, int]]:
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     from portal.accounts.enums import Role
     from tests.benchmarks.bench_sacct import _use_temporary_sqlite
-    from tests.factories import UserFactory
-    from tests.factories.accounts import second_factor_pass
-    from tests.factories.reports import report_call
 
     connection = _use_temporary_sqlite(folder)
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0)
     try:
-        started = time.perf_counter()
-        rc = report_call(n, seed=7, hours_per_quarter=20_000)
-        print(f"data: {n:,} proposals made in {time.perf_counter() - started:.1f} s", flush=True)
+        rc = _call_data(n)
         figures = {}
         for role, pages in ((Role.SECRETARIAT, _pages(rc)), (Role.AUDITOR, _auditor_pages())):
-            official = UserFactory(role=role)
-            client = Client()
-            client.force_login(official)
-            second_factor_pass(client, official)
+            client = _official_client(role)
             for name, url in pages.items():
                 figures[name] = _measure(client, url)
                 print(f"  {name}: {figures[name][0] * 1000:.0f} ms CPU, {figures[name][1] / 1024:.0f} KiB", flush=True)
@@ -212,24 +227,15 @@ def _postgres_exports(n: int) -> dict:
     """The exports again at ``n`` proposals in a test database on PostgreSQL (``DATABASE_URL``), the portal's
     production database: the database works in its own process there, so the CPU figures are the web process's."""
     from django.db import connection
-    from django.test import Client
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     from portal.accounts.enums import Role
-    from tests.factories import UserFactory
-    from tests.factories.accounts import second_factor_pass
-    from tests.factories.reports import report_call
 
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0)
     try:
-        started = time.perf_counter()
-        rc = report_call(n, seed=7, hours_per_quarter=20_000)
-        print(f"data on PostgreSQL: {n:,} proposals made in {time.perf_counter() - started:.1f} s", flush=True)
-        official = UserFactory(role=Role.SECRETARIAT)
-        client = Client()
-        client.force_login(official)
-        second_factor_pass(client, official)
+        rc = _call_data(n, " on PostgreSQL")
+        client = _official_client(Role.SECRETARIAT)
         exports = _exports(client, rc.call.pk)
         for name, (seconds, size) in exports.items():
             print(f"  export on PostgreSQL {name}: {seconds * 1000:.0f} ms CPU ({size:,})", flush=True)
