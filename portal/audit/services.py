@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Model
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -149,11 +150,27 @@ def _append(events: list[AuditEvent]) -> None:
         seq += 1
         event.seq, event.created_at, event.prev_hash = seq, now, prev_hash
         event.hash = prev_hash = event_hash(event)
-    if len(events) == 1:
-        events[0].save(force_insert=True)
-    else:
-        AuditEvent.objects.bulk_create(events)
-    AuditHead.objects.filter(pk=head.pk).update(seq=seq, hash=prev_hash, updated_at=now)
+    head_update = {"seq": seq, "hash": prev_hash, "updated_at": now}
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        # The head stays locked until the commit, and every writer waits for it: the records and the head are
+        # written in one round trip (two statements sent together), which keeps that hold short.
+        update = AuditHead.objects.filter(pk=head.pk).query.chain(UpdateQuery)
+        update.add_update_values(head_update)
+        inserts = InsertQuery(AuditEvent)
+        inserts.insert_values([f for f in AuditEvent._meta.concrete_fields if not f.primary_key], events)
+        insert = inserts.get_compiler(connection=connection)
+        insert.returning_fields = [AuditEvent._meta.pk]  # the records' ids, as bulk_create sets them
+        statements = [update.get_compiler(connection=connection).as_sql(), *insert.as_sql()]
+        with connection.cursor() as cursor:
+            cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+            ids = [row[0] for row in cursor.fetchall()]
+        for event, pk in zip(events, ids, strict=True):
+            event.pk = pk
+            event._state.adding, event._state.db = False, connection.alias
+        return
+    AuditEvent.objects.bulk_create(events)
+    AuditHead.objects.filter(pk=head.pk).update(**head_update)
 
 
 _batches = threading.local()

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -160,11 +162,13 @@ def proposal_check(
     user,
     now: datetime | None = None,
     attachments: list[Attachment] | None = None,
+    state: str | None = None,
 ) -> SubmissionCheck:
     """Full validation of the stored draft, attachments, eligibility and the deadline (in Hong Kong time).
 
     ``attachments``: the working copy's attachments as the caller has just read them (``current_attachments``);
-    read here when not given."""
+    read here when not given. ``state``: the state the proposal is submitted from, when its state has just been
+    changed (the final Submit checks after taking the proposal's row)."""
     now = now or timezone.now()
     schema = ProposalSchema(data=proposal.draft, context=context)
     schema.is_valid()
@@ -199,10 +203,9 @@ def proposal_check(
     kinds = {a.kind for a in attachments}
     if AttachmentKind.TECHNICAL not in kinds:
         problem("attachments", _("Attach the technical proposal as a PDF."))
-    if (
-        proposal.state == ProposalState.CLARIFICATION_REQUESTED
-        and not str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip()
-    ):
+    if (state or proposal.state) == ProposalState.CLARIFICATION_REQUESTED and not str(
+        proposal.draft.get(CLARIFICATION_REPLY) or ""
+    ).strip():
         problem("clarification", _("Reply to the secretariat's questions in the reply box."))
     return SubmissionCheck(schema=schema, problems=problems)
 
@@ -312,22 +315,50 @@ def draft_from_content(content: dict) -> dict[str, str]:
     return raw
 
 
-def _next_reference(year: int) -> str:
-    """The next reference of the year, in one statement. The counter's row stays locked until the transaction
-    commits (every first submission takes it), so it is taken as late as possible."""
+def _write_submission(proposal: Proposal, updates: dict, year: int | None) -> None:
+    """Write ``updates`` to the proposal and, on its first submission (``year`` given), the year's next reference.
+
+    The counter's row stays locked until the transaction commits (every first submission takes it), so it is taken
+    as late as possible and held for as few round trips as possible. On PostgreSQL the counter's step and the
+    proposal's changes, its reference included, are one statement; elsewhere the step comes first and the
+    reference goes with the other changes."""
+    if year is None:
+        Proposal.objects.filter(pk=proposal.pk).update(**updates)
+        return
     prefix = settings.PORTAL_REFERENCE_PREFIX
-    meta, qn = ReferenceCounter._meta, connection.ops.quote_name
-    table = qn(meta.db_table)
-    last, prefix_column, year_column = (qn(meta.get_field(name).column) for name in ("last", "prefix", "year"))
-    sql = f"UPDATE {table} SET {last} = {last} + 1 WHERE {prefix_column} = %s AND {year_column} = %s RETURNING {last}"  # noqa: S608 - names from the model, values bound
+    qn = connection.ops.quote_name
+    counter = ReferenceCounter._meta
+    last, prefix_column, year_column = (qn(counter.get_field(name).column) for name in ("last", "prefix", "year"))
+    step = (
+        f"UPDATE {qn(counter.db_table)} SET {last} = {last} + 1 "  # noqa: S608 - names from the models, values bound
+        f"WHERE {prefix_column} = %s AND {year_column} = %s RETURNING {last}"
+    )
+    params = [prefix, year]
+    fused = connection.vendor == "postgresql"
+    if fused:
+        # The number as f"{n:04d}" writes it (at least four digits); NULL, and so no reference, when the year's
+        # counter is not made yet.
+        number = f"CASE WHEN {last} < 10000 THEN lpad({last}::text, 4, '0') ELSE {last}::text END"
+        query = Proposal.objects.filter(pk=proposal.pk).query.chain(UpdateQuery)
+        query.add_update_values(
+            {**updates, "reference": RawSQL(f"%s || (SELECT {number} FROM counter)", [f"{prefix}-{year}-"])}  # noqa: S608, S611 - names from the model, values bound
+        )
+        sql, update_params = query.get_compiler(connection=connection).as_sql()
+        reference = qn(Proposal._meta.get_field("reference").column)
+        step = f"WITH counter AS ({step}) {sql} RETURNING {reference}"
+        params += update_params
     with connection.cursor() as cursor:
-        cursor.execute(sql, [prefix, year])
+        cursor.execute(step, params)
         row = cursor.fetchone()
-        if row is None:  # the year's first reference
+        if row is None or row[0] is None:  # the year's first reference
             ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
-            cursor.execute(sql, [prefix, year])
+            cursor.execute(step, params)
             row = cursor.fetchone()
-    return f"{prefix}-{year}-{row[0]:04d}"
+    if fused:
+        proposal.reference = row[0]
+    else:
+        proposal.reference = updates["reference"] = f"{prefix}-{year}-{row[0]:04d}"
+        Proposal.objects.filter(pk=proposal.pk).update(**updates)
 
 
 def proposal_submit(
@@ -344,36 +375,43 @@ def proposal_submit(
     carrying the version the first one made. ``digest``: the ``draft_digest`` the confirm page showed; when the
     working copy no longer has it, DraftChanged is raised and nothing is submitted.
 
-    Built for the deadline rush, where every lock held is someone else's wait: the attachments are read once (the
-    digest, the check and the content agree) and everything is checked and built before the transaction, which
-    only writes. Its first write, the state change, locks the proposal's row: a second Submit of the same proposal
-    waits there, then finds it submitted. The rows every submission shares come last, just before the commit: the
-    year's reference counter, then the audit chain's head (both audit records in one append)."""
+    Built for the deadline rush, where every lock held is someone else's wait. The state changes first: its
+    conditional UPDATE locks the proposal's row, so that a second Submit of the same proposal (a double click,
+    another tab) waits there and then finds it submitted, instead of checking the whole proposal again for
+    nothing. Then the attachments are read once (the digest, the check and the content agree) and everything is
+    checked and built; a refusal rolls the state change back. The rows every submission shares come last, just
+    before the commit: the year's reference counter, then the audit chain's head (both audit records in one
+    append)."""
     now = now or timezone.now()
-    action = "resubmit" if proposal.state == ProposalState.CLARIFICATION_REQUESTED else "submit"
-    if proposal.state not in EDITABLE:
+    state = proposal.state
+    action = "resubmit" if state == ProposalState.CLARIFICATION_REQUESTED else "submit"
+    if state not in EDITABLE:
         raise AlreadySubmitted(proposal.current_version)
     if not user.has_perm(TRANSITIONS[action].permission, proposal):
         raise PermissionDenied
     context = context or CallContext(proposal.call)
-    attachments = current_attachments(proposal)
-    if digest is not None and digest != draft_digest(proposal, attachments):
-        raise DraftChanged
-    check = proposal_check(proposal=proposal, context=context, user=user, now=now, attachments=attachments)
-    if not check.ok:
-        raise SubmissionRefused(check)
-    content = _content(proposal, check.schema, attachments)
-    reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
-    if reply:
-        content["clarification_reply"] = reply
-    sha256 = hashlib.sha256(_canonical_bytes(content)).hexdigest()
-    budget = check.schema.budget()
-    # Counted before the lock: versions are made only by a submission, which the state change below serialises
-    # (were one made and the proposal reopened in between, the version's unique number refuses this one).
-    number = proposal.versions.count() + 1
     try:
         with transaction.atomic(), audit_batch():
-            proposal_transition(proposal=proposal, action=action, actor=user, now=now, notify_after=False)
+            # Its step is told with the submission, by one task (one message to the broker, not two).
+            proposal_transition(proposal=proposal, action=action, actor=user, now=now, tell=False)
+            event = proposal.last_event
+            attachments = current_attachments(proposal)
+            if digest is not None and digest != draft_digest(proposal, attachments):
+                raise DraftChanged
+            check = proposal_check(
+                proposal=proposal, context=context, user=user, now=now, attachments=attachments, state=state
+            )
+            if not check.ok:
+                raise SubmissionRefused(check)
+            content = _content(proposal, check.schema, attachments)
+            reply = str(proposal.draft.get(CLARIFICATION_REPLY) or "").strip() if action == "resubmit" else ""
+            if reply:
+                content["clarification_reply"] = reply
+            sha256 = hashlib.sha256(_canonical_bytes(content)).hexdigest()
+            budget = check.schema.budget()
+            # Versions are made only by a submission, which the state change above serialises; a proposal never
+            # submitted has none (its first submission is the one that sets its current version).
+            number = 1 if proposal.current_version_id is None else proposal.versions.count() + 1
             version = ProposalVersion.objects.create(
                 proposal=proposal,
                 number=number,
@@ -408,22 +446,26 @@ def proposal_submit(
             updates = {"current_version": version}
             if CLARIFICATION_REPLY in proposal.draft:
                 updates["draft"] = {k: v for k, v in proposal.draft.items() if k != CLARIFICATION_REPLY}
-            if proposal.reference is None:
+            first = proposal.reference is None
+            if first:
                 updates["submitted_at"] = now
-                updates["reference"] = _next_reference(timezone.localtime(now).year)
-            Proposal.objects.filter(pk=proposal.pk).update(**updates)
             for name, value in updates.items():
                 setattr(proposal, name, value)
+            # The first row every submission shares (the year's reference counter), taken last but the audit head.
+            _write_submission(proposal, updates, timezone.localtime(now).year if first else None)
             audit_record(
                 actor=user,
                 action="proposal.version",
                 obj=proposal,
                 after={"version": number, "sha256": version.sha256, "reference": proposal.reference},
             )
-            transaction.on_commit(lambda: _tasks().submission_notify_task.delay(proposal.pk, version.pk))
+            transaction.on_commit(lambda: _tasks().submission_notify_task.delay(proposal.pk, version.pk, event.pk))
     except TransitionConflict:
         proposal.refresh_from_db(from_queryset=Proposal.objects.select_related("current_version"))
         raise AlreadySubmitted(proposal.current_version) from None
+    except (DraftChanged, SubmissionRefused):
+        proposal.state = state  # the state change was rolled back
+        raise
     return version
 
 
@@ -476,6 +518,7 @@ def proposal_transition(
     now: datetime | None = None,
     notify_after: bool = True,
     target: str | None = None,
+    tell: bool = True,
 ) -> Proposal:
     """Move a proposal along one row of the workflow table: check the guard, change the state only if it is
     still the state the caller saw, record the step on the timeline and in the audit log. The one place that
@@ -518,9 +561,11 @@ def proposal_transition(
                 after={"state": target},
                 reason=reason,
             )
-            transaction.on_commit(
-                lambda: _tasks().proposal_event_notify_task.delay(proposal.pk, event.pk, applicants=notify_after)
-            )
+            proposal.last_event = event
+            if tell:
+                transaction.on_commit(
+                    lambda: _tasks().proposal_event_notify_task.delay(proposal.pk, event.pk, applicants=notify_after)
+                )
     if not updated:
         raise TransitionConflict
     return proposal

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_verify
@@ -79,6 +80,26 @@ def test_proposal_submit_sends_one_confirmation_email(ready_draft, applicant, dj
     assert ready_draft.current_version.sha256 in mail.outbox[0].body
 
 
+def test_proposal_submit_tells_the_submitter_and_the_secretariat_by_one_task(
+    ready_draft, applicant, django_capture_on_commit_callbacks
+):
+    """One message to the broker per submission: the submitter's receipt and the secretariat's work waiting."""
+    from portal.accounts.enums import Role
+    from portal.notifications.models import Notification
+    from tests.factories import UserFactory
+
+    secretariat = UserFactory(role=Role.SECRETARIAT)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.proposal_submit(proposal=ready_draft, user=applicant)
+    assert [c.__qualname__ for c in callbacks if not c.__qualname__.startswith("email_queue")] == [
+        "proposal_submit.<locals>.<lambda>"
+    ]
+    assert Notification.objects.filter(user=applicant, key__startswith="proposal-submitted:").count() == 1
+    assert Notification.objects.filter(user=secretariat, key__startswith="work-waiting:").count() == 1
+    assert not Notification.objects.filter(user=applicant, key__startswith="proposal-event:").exists()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([applicant.email, secretariat.email])
+
+
 def test_proposal_submit_twice_makes_one_submission(ready_draft, applicant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         first = services.proposal_submit(proposal=ready_draft, user=applicant)
@@ -100,6 +121,33 @@ def test_proposal_submit_one_second_late_is_refused_and_draft_kept(ready_draft, 
     assert ready_draft.state == ProposalState.DRAFT
     assert ready_draft.draft["title"] == "Cantonese large language model"
     assert ProposalVersion.objects.count() == 0
+
+
+@pytest.mark.parametrize("refusal", ["late", "draft changed"])
+def test_a_refused_submit_leaves_no_trace(ready_draft, applicant, call, refusal):
+    """The state changes first (its row lock makes a second Submit wait) and the check follows: a refusal rolls the
+    change back, with its step on the timeline and its audit record, and the caller's object keeps its state."""
+    from portal.proposals.models import ProposalEvent
+
+    records = AuditEvent.objects.count()
+    if refusal == "late":
+        kwargs, error = {"now": call.closes_at + timedelta(seconds=1)}, services.SubmissionRefused
+    else:
+        kwargs, error = {"digest": "0" * 64}, services.DraftChanged
+    with pytest.raises(error):
+        services.proposal_submit(proposal=ready_draft, user=applicant, **kwargs)
+    assert ready_draft.state == ProposalState.DRAFT
+    ready_draft.refresh_from_db()
+    assert (ready_draft.state, ready_draft.reference, ready_draft.current_version_id) == (
+        ProposalState.DRAFT,
+        None,
+        None,
+    )
+    assert not ProposalEvent.objects.filter(proposal=ready_draft, action="submit").exists()
+    assert AuditEvent.objects.count() == records
+    assert audit_verify() is None
+    version = services.proposal_submit(proposal=ready_draft, user=applicant)  # and it can still be submitted
+    assert version.number == 1
 
 
 def test_proposal_submit_at_the_deadline_is_accepted(ready_draft, applicant, call):
@@ -158,18 +206,32 @@ def test_submitted_version_cannot_be_changed(submitted):
         version.delete()
 
 
-def test_reference_numbers_increase(call, applicant, organisation):
-    references = []
-    for _ in range(2):
-        proposal = services.proposal_create(call=call, organisation=organisation, user=applicant)
-        services.proposal_save_draft(proposal=proposal, raw=complete_draft(call), user=applicant)
-        from tests.factories.proposals import AttachmentFactory
+def _submit_new(call, organisation, applicant):
+    from tests.factories.proposals import AttachmentFactory
 
-        AttachmentFactory(proposal=proposal, uploaded_by=applicant)
-        services.proposal_submit(proposal=proposal, user=applicant)
-        proposal.refresh_from_db()
-        references.append(proposal.reference[-4:])
+    proposal = services.proposal_create(call=call, organisation=organisation, user=applicant)
+    services.proposal_save_draft(proposal=proposal, raw=complete_draft(call), user=applicant)
+    AttachmentFactory(proposal=proposal, uploaded_by=applicant)
+    services.proposal_submit(proposal=proposal, user=applicant)
+    given = proposal.reference
+    proposal.refresh_from_db()
+    assert given == proposal.reference  # the object the caller holds says what the row says
+    return proposal
+
+
+def test_reference_numbers_increase(call, applicant, organisation):
+    references = [_submit_new(call, organisation, applicant).reference[-4:] for _ in range(2)]
     assert references == ["0001", "0002"]
+
+
+def test_reference_numbers_keep_four_digits_at_least_past_9999(call, applicant, organisation, settings):
+    """PostgreSQL writes the number in the counter's own statement; SQLite in Python: the same text either way."""
+    from portal.proposals.models import ReferenceCounter
+
+    year = timezone.localtime().year
+    ReferenceCounter.objects.create(prefix=settings.PORTAL_REFERENCE_PREFIX, year=year, last=9998)
+    references = [_submit_new(call, organisation, applicant).reference for _ in range(2)]
+    assert references == [f"AISS-{year}-9999", f"AISS-{year}-10000"]
 
 
 def test_proposal_withdraw_needs_reason_and_is_recorded(submitted, applicant):

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -489,14 +490,16 @@ def test_save_in_place_with_an_expired_session_asks_for_the_page(client, draft, 
 
 def test_final_submit_query_count_is_pinned(client, ready_draft, applicant, django_assert_max_num_queries):
     """The final Submit: the session and the person, the proposal and the permission (the membership read once for
-    the view's, the service's and the workflow step's checks), the call's pools and quarters, the state change,
-    the attachments read once, the version and its rows, the reference, and both audit records appended at once.
-    It was 43 queries; the chain head and the reference counter, which every submission takes, are locked last."""
+    the view's, the service's and the workflow step's checks), the call's pools and quarters, the state change
+    (first: a second Submit waits there), the attachments read once, the version and its rows, the reference, and
+    both audit records appended at once. It was 43 queries, then 20; now 19 on SQLite and 17 on PostgreSQL, where
+    the reference counter's step writes the proposal's changes too and the audit records and the chain head go in
+    one round trip. The chain head and the reference counter, which every submission takes, are locked last."""
     ReferenceCounter.objects.create(prefix=settings.PORTAL_REFERENCE_PREFIX, year=timezone.localtime().year)
     client.force_login(applicant)
     url = reverse("proposals:confirm", args=[ready_draft.pk])
     digest = client.get(url).context["digest"]
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(17 if connection.vendor == "postgresql" else 19):
         response = client.post(url, {"digest": digest})
     assert response.url == reverse("proposals:receipt", args=[ready_draft.pk, 1])
     assert AuditEvent.objects.filter(action__in=["proposal.submit", "proposal.version"]).count() == 2
