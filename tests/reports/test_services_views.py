@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
 
@@ -133,6 +134,8 @@ def test_exports_neutralise_formulas(client, rc, officer):
 
 # Each table read as values: the request's own queries (session, user, permission, audit record) and the table's.
 EXPORT_QUERIES = {"ranking": 16, "decisions": 16, "awards": 20}  # the audit record: head locked, event, head
+# On PostgreSQL the audit record and the chain head are written in one round trip.
+AUDIT_SAVED_ON_POSTGRESQL = 1
 
 
 @pytest.mark.parametrize("size", [10, 30])
@@ -149,7 +152,8 @@ def test_call_export_runs_a_fixed_number_of_queries(
                 with django_assert_max_num_queries(42):
                     assert b"".join(client.get(url).streaming_content)
                 first = False
-            with django_assert_num_queries(queries):
+            saved = AUDIT_SAVED_ON_POSTGRESQL if connection.vendor == "postgresql" else 0
+            with django_assert_num_queries(queries - saved):
                 assert b"".join(client.get(url).streaming_content)
 
 
