@@ -524,7 +524,9 @@ def proposal_transition(
     still the state the caller saw, record the step on the timeline and in the audit log. The one place that
     writes a proposal's state.
 
-    ``target`` names the state a row with several (``Transition.other_targets``) leads to this time."""
+    ``target`` names the state a row with several (``Transition.other_targets``) leads to this time. The step
+    is left on the proposal as ``last_event``; with ``tell=False`` nobody is told of it here, and the caller
+    tells of it with its own news (the final Submit: one task for the receipt and the step)."""
     transition = TRANSITIONS[action]
     target = transition.target if target is None else target
     if target not in transition.targets:
