@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -37,11 +38,13 @@ XLSX_MAX_SHEET_NAME = 31
 @dataclass(frozen=True)
 class Columns:
     """How to write a long table read from the database as values (issue 14: an export of 10,000 rows in about
-    twice the time the csv module takes to write them). Each row is a list whose cells are text, numbers or None;
-    by position:
+    twice the time the csv module takes to write them). Each row is a sequence whose cells are text, numbers or
+    None; by position:
 
     - ``text``: text typed by people (titles, names, conditions), checked for a formula start; every other text
-      cell is one the portal wrote (references, states, numbers as the database formatted them) and is not;
+      cell is one the portal wrote (references, states, numbers as the database formatted them) or one the
+      database made safe already (:class:`portal.core.queries.FormulaSafe`), and is not. A table with neither
+      ``text`` nor ``utc_minutes`` goes to the CSV writer as it was read, with no Python per row;
     - ``numbers``: numbers as text (see :class:`portal.core.queries.FixedText`), written as they are in CSV and
       as numbers in XLSX;
     - ``utc_minutes``: a date and time as UTC text to the minute (:class:`portal.core.queries.UtcMinute`), shown
@@ -131,11 +134,12 @@ def hk_minute(utc_text: str) -> datetime:
     return hk_localtime(datetime.fromisoformat(utc_text + "+00:00")).replace(tzinfo=None)
 
 
-def _typed_rows(rows: Iterable[list], columns: Columns, *, when, text) -> Iterator[list]:
-    """The rows with their typed cells converted in place: ``text`` for the people's text, ``when`` (memoised per
+def _typed_rows(rows: Iterable[Iterable], columns: Columns, *, when, text) -> Iterator[list]:
+    """The rows as lists with their typed cells converted: ``text`` for the people's text, ``when`` (memoised per
     distinct minute) for the dates and times."""
     minutes: dict[str, Any] = {}
     for row in rows:
+        row = list(row)
         for i in columns.text:
             value = row[i]
             if value is not None:
@@ -154,8 +158,10 @@ def _csv_safe_text(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_FIRST else value
 
 
-def _typed_csv(header: Iterable, rows: Iterable[list], columns: Columns) -> Iterator[bytes]:
-    """The CSV document of typed rows in pieces of :data:`CSV_BATCH_ROWS` rows, written by the csv module."""
+def _typed_csv(header: Iterable, rows: Iterable[Iterable], columns: Columns) -> Iterator[bytes]:
+    """The CSV document of typed rows in pieces of :data:`CSV_BATCH_ROWS` rows, written by the csv module. Rows
+    with nothing to convert (their people's text made safe by the database: ``FormulaSafe``) go to the writer as
+    they were read."""
     from django.utils.translation import gettext
 
     zone = gettext("HKT")
@@ -163,18 +169,17 @@ def _typed_csv(header: Iterable, rows: Iterable[list], columns: Columns) -> Iter
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow([_csv_text(h) for h in header])
-    batch: list[list] = []
-    typed = _typed_rows(rows, columns, when=lambda utc: f"{hk_minute(utc):%Y-%m-%d %H:%M} {zone}", text=_csv_safe_text)
-    for row in typed:
-        batch.append(row)
-        if len(batch) == CSV_BATCH_ROWS:
-            writer.writerows(batch)
-            batch.clear()
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    writer.writerows(batch)
-    yield buffer.getvalue().encode("utf-8")
+    if columns.text or columns.utc_minutes:
+        when = lambda utc: f"{hk_minute(utc):%Y-%m-%d %H:%M} {zone}"  # noqa: E731
+        rows = _typed_rows(rows, columns, when=when, text=_csv_safe_text)
+    rows = iter(rows)
+    while batch := list(islice(rows, CSV_BATCH_ROWS)):
+        writer.writerows(batch)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # the header of an empty table
+        yield buffer.getvalue().encode("utf-8")
 
 
 def _xlsx_rows(sheet: Sheet) -> Iterable[Iterable[Any]]:

@@ -9,15 +9,26 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    DecimalField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _lazy
 
-from portal.allocations.models import Award, AwardHours
+from portal.allocations.models import Award
 from portal.calls.models import Call
 from portal.core.exports import Columns, Sheet, csv_bytes, csv_response, spreadsheet_response
-from portal.core.queries import FixedText, UtcMinute, yes_no_text
+from portal.core.queries import FixedText, FormulaSafe, UtcMinute, rows_as_read, yes_no_text
 from portal.decisions.models import Recommendation
 from portal.proposals.models import Proposal
 from portal.reviews.figures import figures_fresh
@@ -70,19 +81,21 @@ RANKING_HEADER = (
 )
 
 
-def _ranking_rows(call: Call) -> Iterator[list]:
+def _ranking_rows(call: Call) -> Iterator[tuple]:
     """Every submitted proposal, best first; a rank for those with a score (the agreed score or the calibrated
-    mean), who come first."""
+    mean), who come first (so that their rank is their position), worked out by the database with every cell."""
     figures_fresh(call=call)
+    scored = Q(review_consensus__score__isnull=False) | Q(ranking_figures__calibrated_mean__isnull=False)
     rows = (
         _submitted(call)
         .order_by(*_ranked())
         .values_list(
+            Case(When(scored, then=Window(RowNumber(), order_by=_ranked())), output_field=IntegerField()),
             "reference",
-            "title",
-            "organisation__name",
+            FormulaSafe("title"),
+            FormulaSafe("organisation__name"),
             "state",
-            "ranking_figures__review_count",  # None (no row): no review counted
+            Coalesce("ranking_figures__review_count", 0),  # no figures' row: no review counted
             FixedText("ranking_figures__raw_mean", 2),
             FixedText("ranking_figures__calibrated_mean", 2),
             FixedText("review_consensus__score", 2),
@@ -92,22 +105,7 @@ def _ranking_rows(call: Call) -> Iterator[list]:
             Case(When(review_response__isnull=True, then=Value("no")), default=Value("yes")),
         )
     )
-    rank = 0
-    for reference, title, organisation, state, count, raw, calibrated, consensus, *rest in rows.iterator(2000):
-        scored = consensus is not None or calibrated is not None
-        rank += scored
-        yield [
-            rank if scored else None,
-            reference,
-            title,
-            organisation,
-            state,
-            count or 0,
-            raw,
-            calibrated,
-            consensus,
-            *rest,
-        ]
+    return rows_as_read(rows)
 
 
 DECISIONS_HEADER = (
@@ -123,7 +121,7 @@ DECISIONS_HEADER = (
 )
 
 
-def _decision_rows(call: Call) -> Iterator[list]:
+def _decision_rows(call: Call) -> Iterator[tuple]:
     """Every submitted proposal with a current recommendation, and its decision if one is made, in ranked order."""
     figures_fresh(call=call)
     rows = (
@@ -131,18 +129,17 @@ def _decision_rows(call: Call) -> Iterator[list]:
         .order_by(*_ranked("proposal__"))
         .values_list(
             "proposal__reference",
-            "proposal__title",
-            "proposal__organisation__name",
+            FormulaSafe("proposal__title"),
+            FormulaSafe("proposal__organisation__name"),
             yes_no_text("recommended"),
             FixedText("subsidy_rate", 3),
-            "conditions",
+            FormulaSafe("conditions"),
             yes_no_text("decisions__approved"),
-            Coalesce("decisions__decided_by__full_name", Value("")),
+            FormulaSafe(Coalesce("decisions__decided_by__full_name", Value(""))),
             UtcMinute("decisions__decided_at"),
         )
     )
-    for row in rows.iterator(chunk_size=2000):
-        yield list(row)
+    return rows_as_read(rows)
 
 
 def _awards_header(keys: list[tuple[str, str]]) -> list:
@@ -165,27 +162,15 @@ def _cell_keys(call: Call) -> list[tuple[str, str, int, int]]:
     return [(pool, quarter, pool_id, quarter_id) for pool, pool_id in pools for quarter, quarter_id in quarters]
 
 
-def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[list]:
+def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[tuple]:
     """Every submitted proposal with an award in a locked run of the call (several runs, a top-up: summed), in
     ranked order: the GPU-hours of each pool and quarter, in all, reclaimed, the rate (of the first run) and the
-    subsidy. Three queries: the hours summed per proposal, the awards' money, then the proposals in order."""
+    subsidy. Two queries, every cell made by the database: the awards' money, then the proposals in order joined
+    to their locked awards' hours, summed per proposal."""
     figures_fresh(call=call)
-
-    def hours_sum(field: str, **where) -> FixedText:
-        return FixedText(Coalesce(Sum(field, filter=Q(**where) if where else None), Value(0)), 2, nullable=False)
-
-    cells = [hours_sum("gpu_hours", pool_id=pool_id, quarter_id=quarter_id) for *_codes, pool_id, quarter_id in keys]
-    hours = {
-        proposal_id: sums
-        for proposal_id, *sums in AwardHours.objects.filter(award__run__call=call, award__run__locked_at__isnull=False)
-        .values("award__proposal_id")
-        .order_by()
-        .values_list("award__proposal_id", *cells, hours_sum("gpu_hours"), hours_sum("reclaimed"))
-    }
-    no_hours = ["0.00"] * (len(keys) + 2)
     # The rate of the first locked run, the subsidy of every one summed (several only after a reallocation).
-    money: dict[int, list] = {}
-    for proposal_id, rate, subsidy in (
+    money: dict[int, tuple[str, str]] = {}
+    for proposal_id, rate, subsidy in rows_as_read(
         Award.objects.filter(run__call=call, **_LOCKED)
         .order_by("run__locked_at", "pk")
         .values_list(
@@ -195,11 +180,29 @@ def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[l
         if proposal_id in money:  # a reallocation adds to the first award, at the first award's rate
             rate, earlier = money[proposal_id]
             subsidy = str((Decimal(earlier) + Decimal(subsidy)).quantize(CENT))
-        money[proposal_id] = [rate, subsidy]
-    awarded = Exists(Award.objects.filter(proposal=OuterRef("pk"), run__call=call, **_LOCKED))
-    rows = _submitted(call).filter(awarded).order_by(*_ranked())
-    for pk, reference, title, organisation in rows.values_list("pk", "reference", "title", "organisation__name"):
-        yield [reference, title, organisation, *hours.get(pk, no_hours), *money[pk]]
+        money[proposal_id] = (rate, subsidy)
+
+    def hours_sum(field: str, **cell) -> FixedText:
+        where = Q(**{f"awards__hours__{name}": value for name, value in cell.items()}) if cell else None
+        return FixedText(Coalesce(Sum(f"awards__hours__{field}", filter=where), Value(0)), 2, nullable=False)
+
+    rows = (
+        _submitted(call)
+        .filter(awards__run__call=call, awards__run__locked_at__isnull=False)
+        .values("pk")  # grouped by the proposal (and the columns read), not by every column of it
+        .order_by(*_ranked())
+        .values_list(
+            "pk",
+            "reference",
+            FormulaSafe("title"),
+            FormulaSafe("organisation__name"),
+            *[hours_sum("gpu_hours", pool_id=pool_id, quarter_id=quarter_id) for *_codes, pool_id, quarter_id in keys],
+            hours_sum("gpu_hours"),
+            hours_sum("reclaimed"),
+        )
+    )
+    for pk, *cells in rows_as_read(rows):
+        yield (*cells, *money[pk])
 
 
 def call_sheet(call: Call, table: str) -> Sheet:
@@ -210,14 +213,14 @@ def call_sheet(call: Call, table: str) -> Sheet:
             title=title,
             header=list(RANKING_HEADER),
             rows=_ranking_rows(call),
-            columns=Columns(text=(2, 3), numbers=(6, 7, 8, 9)),
+            columns=Columns(numbers=(6, 7, 8, 9)),
         )
     if table == ExportTable.DECISIONS:
         return Sheet(
             title=title,
             header=list(DECISIONS_HEADER),
             rows=_decision_rows(call),
-            columns=Columns(text=(1, 2, 5, 7), numbers=(4,), utc_minutes=(8,)),
+            columns=Columns(numbers=(4,), utc_minutes=(8,)),
         )
     if table == ExportTable.AWARDS:
         keys = _cell_keys(call)

@@ -6,13 +6,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 
 from django.db.models import BooleanField, Case, Count, DecimalField, F, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from portal.accounts.enums import Role
 from portal.calls.models import Call
-from portal.core.queries import FixedText, yes_no_text
+from portal.core.queries import FixedText, FormulaSafe, rows_as_read, yes_no_text
 from portal.proposals.enums import DECIDED, ProposalState
 from portal.proposals.models import Proposal
 
@@ -378,16 +379,16 @@ class Ranking:
     def conflicted_rows(self) -> list[RankingRow]:
         return [RankingRow(proposal=p, conflicted=True) for p in self.conflicted]
 
-    def values(self) -> Iterator[list]:
+    def values(self) -> Iterator[tuple]:
         """Every row as values for the committee's CSV (``RANKING_CSV_HEADER`` of the views), visible ones first,
-        read in the database's order with numbers formatted by it; then the conflicted ones with nothing but their
-        name and the note."""
+        read in the database's order with every cell made by it (numbers formatted, people's text made safe for a
+        spreadsheet); then the conflicted ones with nothing but their name and the note."""
         visible = self.visible.values_list(
             "rank",
             "reference",
-            "title",
-            "organisation__name",
-            "ranking_figures__review_count",
+            FormulaSafe("title"),
+            FormulaSafe("organisation__name"),
+            Coalesce("ranking_figures__review_count", 0),  # no figures' row: no review counted
             WeightedScoresText("ranking_figures__exact"),
             FixedText("ranking_figures__raw_mean", 2),
             FixedText("ranking_figures__calibrated_mean", 2),
@@ -397,11 +398,17 @@ class Ranking:
             FixedText("review_consensus__score", 2),
             FixedText(SORT_COLUMNS["score"], 2),
             Case(When(review_response__isnull=True, then=Value("no")), default=Value("yes")),
+            Value(""),
         )
-        for rank, reference, title, organisation, count, *rest in visible.iterator(chunk_size=2000):
-            yield [rank, reference, title, organisation, count or 0, *rest, ""]
-        for reference, title, organisation in self.conflicted.values_list("reference", "title", "organisation__name"):
-            yield ["", reference, title, organisation, *[""] * 10, "conflict of interest"]
+        conflicted = self.conflicted.values_list(
+            Value(""),
+            "reference",
+            FormulaSafe("title"),
+            FormulaSafe("organisation__name"),
+            *[Value("")] * 10,
+            Value("conflict of interest"),
+        )
+        return chain(rows_as_read(visible), rows_as_read(conflicted))
 
     def stream(self, chunk_size: int = 2000) -> Iterator[RankingRow]:
         """Every row, visible ones first, read ``chunk_size`` proposals at a time."""

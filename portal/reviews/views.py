@@ -521,7 +521,7 @@ class RankingCsvView(RankingMixin, View):
             title="ranking",
             header=RANKING_CSV_HEADER,
             rows=rows,
-            columns=Columns(text=(2, 3), numbers=tuple(range(6, 13))),
+            columns=Columns(numbers=tuple(range(6, 13))),
         )
         return spreadsheet_response(fmt="csv", filename=f"ranking-{self.call.reference}.csv", sheet=sheet)
 

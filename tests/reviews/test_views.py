@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from portal.audit.models import AuditEvent
+from portal.proposals.models import Proposal
 from portal.reviews import selectors, services
 from portal.reviews.models import Review
 from tests.factories import UserFactory
@@ -214,8 +215,10 @@ def test_conflicted_committee_member_sees_no_score_anywhere(client, call, member
         page = client.get(reverse("reviews:ranking", args=[call.pk]) + "?" + query).content.decode()
         assert page.count(first.reference) == 1  # only in the conflicts list
 
+    Proposal.objects.filter(pk=first.pk).update(title="=1+1")  # the conflicted rows' text is made safe too
     rows = _csv(client.get(reverse("reviews:ranking_csv", args=[call.pk])))
     conflicted_row = next(r for r in rows if r[1] == first.reference)
+    assert conflicted_row[2] == "'=1+1"
     assert conflicted_row[4:14] == [""] * 10
     assert conflicted_row[14] == "conflict of interest"
     assert next(r for r in rows if r[1] == second.reference)[0] == "1"
