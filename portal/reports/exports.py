@@ -228,7 +228,7 @@ def call_sheet(call: Call, table: str) -> Sheet:
             title=title,
             header=_awards_header(keys),
             rows=_award_rows(call, keys),
-            columns=Columns(text=(1, 2), numbers=tuple(range(3, 3 + len(keys) + 4))),
+            columns=Columns(numbers=tuple(range(3, 3 + len(keys) + 4))),
         )
     raise ValueError(f"unknown export table {table!r}")
 

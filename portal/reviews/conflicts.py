@@ -17,6 +17,7 @@ in :func:`_conflict_branches`."""
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import connections, router
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -100,26 +101,24 @@ def conflicted_proposal_ids(*, user, proposal_ids: Iterable[int]) -> set[int]:
     return {p for p, _u in conflicted_pairs(proposal_ids=proposal_ids, user_ids=[user.pk])}
 
 
-def _conflict_sources(user) -> tuple:
-    """What makes ``user`` conflicted, as subqueries: (the proposals they declared a conflict on, the organisations
-    they belong to or asked to, those they collaborated with recently)."""
-    declared = Declaration.objects.filter(user_id=user.pk, conflicted=True).values("proposal_id")
+def _conflict_sources(user_id: int, since: int) -> tuple:
+    """What makes the user ``user_id`` conflicted, as subqueries: (the proposals they declared a conflict on, the
+    organisations they belong to or asked to, those they collaborated with in ``since`` or later)."""
+    declared = Declaration.objects.filter(user_id=user_id, conflicted=True).values("proposal_id")
     orgs = (
-        Membership.objects.filter(user_id=user.pk).values("organisation_id"),
-        ReviewerProfile.objects.filter(user_id=user.pk, organisation__isnull=False).values("organisation_id"),
-        ReviewerProfile.objects.filter(user_id=user.pk, organisation_requested__isnull=False).values(
+        Membership.objects.filter(user_id=user_id).values("organisation_id"),
+        ReviewerProfile.objects.filter(user_id=user_id, organisation__isnull=False).values("organisation_id"),
+        ReviewerProfile.objects.filter(user_id=user_id, organisation_requested__isnull=False).values(
             "organisation_requested_id"
         ),
-        Collaboration.objects.filter(user_id=user.pk, last_year__gte=_this_year() - COLLABORATION_YEARS).values(
-            "organisation_id"
-        ),
+        Collaboration.objects.filter(user_id=user_id, last_year__gte=since).values("organisation_id"),
     )
     return declared, orgs
 
 
-def _conflict_branches(user, *, prefix: str = "") -> list[Q]:
+def _conflict_branches(user_id: int, since: int, *, prefix: str = "") -> list[Q]:
     """The conditions of :func:`conflicted_q`, one per source: a proposal matching any of them is conflicted."""
-    declared, orgs = _conflict_sources(user)
+    declared, orgs = _conflict_sources(user_id, since)
     branches = [Q(**{f"{prefix}pk__in": declared})]
     for subquery in orgs:
         branches.append(Q(**{f"{prefix}organisation_id__in": subquery}))
@@ -141,22 +140,49 @@ def conflicted_q(user, *, prefix: str = "") -> Q:
     if not getattr(user, "pk", None):
         return Q(pk__in=[])
     q = Q()
-    for branch in _conflict_branches(user, prefix=prefix):
+    for branch in _conflict_branches(user.pk, _this_year() - COLLABORATION_YEARS, prefix=prefix):
         q |= branch
     return q
+
+
+# The query of _conflicted_rows, compiled once per database vendor with stand-ins for its two values (the person,
+# the first year of a collaboration that counts): building it through the ORM, nine SELECTs with their subqueries,
+# costs more than running it, on every page that asks who is conflicted in a call (issue 14).
+# (Each within its column's range: Django compiles a comparison with a value outside it to no parameter at all.)
+_USER_STAND_IN = 2_147_000_001
+_SINCE_STAND_IN = 32_101
+_CONFLICTED_ROWS_SQL: dict[str, tuple[str, tuple]] = {}
+
+
+def _conflicted_rows_sql() -> tuple[str, tuple]:
+    using = router.db_for_read(Proposal)
+    vendor = connections[using].vendor
+    compiled = _CONFLICTED_ROWS_SQL.get(vendor)
+    if compiled is None:
+        selects = [
+            Proposal.objects.filter(branch).order_by().values_list("pk", "call_id", "current_version_id")
+            for branch in _conflict_branches(_USER_STAND_IN, _SINCE_STAND_IN)
+        ]
+        sql, params = selects[0].union(*selects[1:]).query.get_compiler(using=using).as_sql()
+        if params.count(_USER_STAND_IN) != len(selects) or _SINCE_STAND_IN not in params:
+            raise RuntimeError("the conflicts' query no longer takes the person and the year as parameters")
+        compiled = _CONFLICTED_ROWS_SQL[vendor] = (sql, tuple(params))
+    return compiled
 
 
 def _conflicted_rows(user) -> set[tuple[int, int, int | None]]:
     """(proposal, call, current version) of every proposal ``user`` is conflicted on, in any call: one query, a
     UNION of one SELECT per source of conflict, each led by the person's own rows (organisations, declarations: a
-    few) rather than by a call's proposals (thousands, each tested against every source at once; issue 14)."""
+    few) rather than by a call's proposals (thousands, each tested against every source at once; issue 14),
+    compiled once (:func:`_conflicted_rows_sql`) and run with this person's values."""
     if not getattr(user, "pk", None):
         return set()
-    selects = [
-        Proposal.objects.filter(branch).order_by().values_list("pk", "call_id", "current_version_id")
-        for branch in _conflict_branches(user)
-    ]
-    return set(selects[0].union(*selects[1:]))
+    sql, stand_ins = _conflicted_rows_sql()
+    values = {_USER_STAND_IN: user.pk, _SINCE_STAND_IN: _this_year() - COLLABORATION_YEARS}
+    params = [values.get(p, p) if type(p) is int else p for p in stand_ins]
+    with connections[router.db_for_read(Proposal)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return set(cursor.fetchall())
 
 
 def conflicted_ids(*, user) -> set[int]:

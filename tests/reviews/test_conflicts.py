@@ -143,3 +143,18 @@ def test_conflicted_in_call_ids_same_rule_as_the_query_filter(call):
         assert conflicted_in_call_ids(user=user, call_id=call.pk, submitted_only=True) == ids - {draft.pk}
     assert other_call.pk not in conflicted_in_call_ids(user=member, call_id=call.pk)
     assert by_old.pk not in conflicted_in_call_ids(user=collaborator, call_id=call.pk)
+
+
+def test_conflicted_in_call_ids_counts_collaborations_of_the_last_three_years_only(call):
+    """The query compiled once (portal/reviews/conflicts._conflicted_rows_sql) takes this year and this person."""
+    from portal.reviews.conflicts import conflicted_in_call_ids
+
+    year = timezone.localtime().year
+    recent, old = OrganisationFactory(), OrganisationFactory()
+    by_recent, by_old = submitted_proposal(call, organisation=recent), submitted_proposal(call, organisation=old)
+    first, second = ReviewerProfileFactory().user, ReviewerProfileFactory().user
+    CollaborationFactory(user=first, organisation=recent, last_year=year - 3)
+    CollaborationFactory(user=first, organisation=old, last_year=year - 4)
+    CollaborationFactory(user=second, organisation=old, last_year=year)
+    assert conflicted_in_call_ids(user=first, call_id=call.pk) == {by_recent.pk}
+    assert conflicted_in_call_ids(user=second, call_id=call.pk) == {by_old.pk}
