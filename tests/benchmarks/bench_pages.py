@@ -3,9 +3,10 @@
 Run with ``make bench`` (or ``python -m tests.benchmarks bench_pages``). Each size gets its own temporary SQLite
 database, filled in bulk by ``tests/factories/reports.report_call`` (submitted proposals with reviews,
 recommendations, decisions and a locked allocation run). Each page is fetched by the secretariat through Django's
-test client (the whole request: middleware, view, template) three times after a warm-up; the figure is the median
-CPU time of the process (SQLite runs in it, so the database's work counts too), and the verdict compares the ratio
-of the two sizes with the goal: a page at 10,000 proposals within 1.5x its time at 100.
+test client (the whole request: middleware, view, template) seven times after a warm-up, each time after a garbage
+collection; the figure is the median CPU time of the process (SQLite runs in it, so the database's work counts too),
+and the verdict compares the ratio of the two sizes with the goal: a page at 10,000 proposals within 1.5x its time
+at 100.
 
 Exports (the call's ranking, decisions and awards as CSV and XLSX, and the committee's ranking CSV) are downloaded whole, streamed content read to the
 end, at 10,000 proposals (and on PostgreSQL too when DATABASE_URL names it: the production database, which works in
@@ -26,10 +27,9 @@ import time
 from pathlib import Path
 
 SIZES = (100, 10_000)
-REPEATS = 3
-# An export and its floors are sampled more often, each after a garbage collection, so that a collection left over
-# from the last sample, or the machine's other work, moves their median less (their figures are tens of ms).
-EXPORT_REPEATS = 7
+# Each page, export and floor is sampled seven times, each sample after a garbage collection, so that a collection
+# left over from the last sample, or the machine's other work, moves the median less (the figures are tens of ms).
+REPEATS = 7
 GOAL = 1.5
 
 
@@ -71,7 +71,7 @@ def _exports(client, call: int) -> dict[str, tuple[float, int]]:
     from django.urls import reverse
 
     figures = {}
-    request_floor, _size = _measure(client, reverse("reports:index"), repeats=EXPORT_REPEATS, collect=True)
+    request_floor, _size = _measure(client, reverse("reports:index"))
     with CaptureQueriesContext(connection) as light:
         client.get(reverse("reports:index"))
     # the request's own reads (session, user, second factor), already in the light request
@@ -84,7 +84,7 @@ def _exports(client, call: int) -> dict[str, tuple[float, int]]:
     downloads.append((COMMITTEE_RANKING, "csv", reverse("reviews:ranking_csv", args=[call])))
     for table, fmt, url in downloads:
         times = []
-        for _ in range(EXPORT_REPEATS):
+        for _ in range(REPEATS):
             gc.collect()
             started = time.process_time()
             response = client.get(url)
@@ -95,7 +95,7 @@ def _exports(client, call: int) -> dict[str, tuple[float, int]]:
         if fmt == "csv":
             rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
             floor = []
-            for _ in range(EXPORT_REPEATS):
+            for _ in range(REPEATS):
                 gc.collect()
                 started = time.process_time()
                 out = io.StringIO()
@@ -110,7 +110,7 @@ def _exports(client, call: int) -> dict[str, tuple[float, int]]:
                 if q["sql"].startswith("SELECT") and q["sql"][:60] not in light_reads
             ]
             reads = []
-            for _ in range(EXPORT_REPEATS):
+            for _ in range(REPEATS):
                 gc.collect()
                 started = time.process_time()
                 with connection.cursor() as cursor:
@@ -166,15 +166,14 @@ def _auditor_pages() -> dict[str, str]:
     return {"audit log (a page)": reverse("audit:log")}
 
 
-def _measure(client, url: str, *, repeats: int = REPEATS, collect: bool = False) -> tuple[float, int]:
+def _measure(client, url: str) -> tuple[float, int]:
     import gc
 
     response = client.get(url)  # warm-up (templates, translations, caches)
     assert response.status_code == 200, f"{url} answered {response.status_code}"
     times = []
-    for _ in range(repeats):
-        if collect:
-            gc.collect()
+    for _ in range(REPEATS):
+        gc.collect()
         started = time.process_time()
         response = client.get(url)
         times.append(time.process_time() - started)
