@@ -64,13 +64,20 @@ def long_text(label, *, required=True, max_length=5000, help_text="", rows=5):
 
 
 class CallContext:
-    """The parts of a call the form needs, loaded once (pools and quarters). Co-applicants' organisations are
-    looked up by name when the form is checked, never listed whole."""
+    """The parts of a call the form needs, each loaded once when first needed (pools and quarters): a request that
+    ends before it needs them (a second Submit of a proposal already submitted) never reads them. Co-applicants'
+    organisations are looked up by name when the form is checked, never listed whole."""
 
     def __init__(self, call: Call):
         self.call = call
-        self.pools: list[ResourcePool] = list(call.pools.order_by("code"))
-        self.quarters: list[Quarter] = list(call.quarters.order_by("starts_on"))
+
+    @cached_property
+    def pools(self) -> list[ResourcePool]:
+        return list(self.call.pools.order_by("code"))
+
+    @cached_property
+    def quarters(self) -> list[Quarter]:
+        return list(self.call.quarters.order_by("starts_on"))
 
     @cached_property
     def prices(self) -> dict[str, Decimal]:

@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -110,6 +112,21 @@ def test_proposal_submit_twice_makes_one_submission(ready_draft, applicant, djan
     assert excinfo.value.version == first
     assert ProposalVersion.objects.filter(proposal=ready_draft).count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_a_second_submit_reads_nothing_it_does_not_need(ready_draft, applicant, django_capture_on_commit_callbacks):
+    """The second Submit of a double click waits on the proposal's row and answers from it: it reads no pool, no
+    quarter, no attachment (the call's context is read only when the check needs it)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        services.proposal_submit(proposal=ready_draft, user=applicant)
+    stale = type(ready_draft).objects.select_related("call").get(pk=ready_draft.pk)
+    stale.state = ProposalState.DRAFT
+    with CaptureQueriesContext(connection) as queries, pytest.raises(services.AlreadySubmitted):
+        services.proposal_submit(proposal=stale, user=applicant)
+    read = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "calls_resourcepool" not in read
+    assert "calls_quarter" not in read
+    assert "proposals_attachment" not in read
 
 
 def test_proposal_submit_one_second_late_is_refused_and_draft_kept(ready_draft, applicant, call):
