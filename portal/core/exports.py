@@ -41,17 +41,17 @@ class Columns:
     twice the time the csv module takes to write them). Each row is a sequence whose cells are text, numbers or
     None; by position:
 
-    - ``text``: text typed by people (titles, names, conditions), checked for a formula start; every other text
-      cell is one the portal wrote (references, states, numbers as the database formatted them) or one the
-      database made safe already (:class:`portal.core.queries.FormulaSafe`), and is not. A table with neither
-      ``text`` nor ``utc_minutes`` goes to the CSV writer as it was read, with no Python per row;
+    - text cells are written as they were read: text typed by people (titles, names, conditions) must be read
+      through :class:`portal.core.queries.FormulaSafe`, which makes it safe from spreadsheet formulas; every
+      other text cell is one the portal wrote (references, states, numbers as the database formatted them);
     - ``numbers``: numbers as text (see :class:`portal.core.queries.FixedText`), written as they are in CSV and
       as numbers in XLSX;
     - ``utc_minutes``: a date and time as UTC text to the minute (:class:`portal.core.queries.UtcMinute`), shown
       in Hong Kong time.
+
+    A table with no ``utc_minutes`` goes to the CSV writer as it was read, with no Python per row.
     """
 
-    text: tuple[int, ...] = ()
     numbers: tuple[int, ...] = ()
     utc_minutes: tuple[int, ...] = ()
 
@@ -134,16 +134,11 @@ def hk_minute(utc_text: str) -> datetime:
     return hk_localtime(datetime.fromisoformat(utc_text + "+00:00")).replace(tzinfo=None)
 
 
-def _typed_rows(rows: Iterable[Iterable], columns: Columns, *, when, text) -> Iterator[list]:
-    """The rows as lists with their typed cells converted: ``text`` for the people's text, ``when`` (memoised per
-    distinct minute) for the dates and times."""
+def _typed_rows(rows: Iterable[Iterable], columns: Columns, *, when) -> Iterator[list]:
+    """The rows as lists with their dates and times converted by ``when`` (memoised per distinct minute)."""
     minutes: dict[str, Any] = {}
     for row in rows:
         row = list(row)
-        for i in columns.text:
-            value = row[i]
-            if value is not None:
-                row[i] = text(value)
         for i in columns.utc_minutes:
             value = row[i]
             if value is not None:
@@ -154,14 +149,9 @@ def _typed_rows(rows: Iterable[Iterable], columns: Columns, *, when, text) -> It
         yield row
 
 
-def _csv_safe_text(value: str) -> str:
-    return "'" + value if value[:1] in _FORMULA_FIRST else value
-
-
 def _typed_csv(header: Iterable, rows: Iterable[Iterable], columns: Columns) -> Iterator[bytes]:
     """The CSV document of typed rows in pieces of :data:`CSV_BATCH_ROWS` rows, written by the csv module. Rows
-    with nothing to convert (their people's text made safe by the database: ``FormulaSafe``) go to the writer as
-    they were read."""
+    with no date and time to convert go to the writer as they were read."""
     from django.utils.translation import gettext
 
     zone = gettext("HKT")
@@ -169,9 +159,8 @@ def _typed_csv(header: Iterable, rows: Iterable[Iterable], columns: Columns) -> 
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow([_csv_text(h) for h in header])
-    if columns.text or columns.utc_minutes:
-        when = lambda utc: f"{hk_minute(utc):%Y-%m-%d %H:%M} {zone}"  # noqa: E731
-        rows = _typed_rows(rows, columns, when=when, text=_csv_safe_text)
+    if columns.utc_minutes:
+        rows = _typed_rows(rows, columns, when=lambda utc: f"{hk_minute(utc):%Y-%m-%d %H:%M} {zone}")
     rows = iter(rows)
     while batch := list(islice(rows, CSV_BATCH_ROWS)):
         writer.writerows(batch)
@@ -190,7 +179,7 @@ def _xlsx_rows(sheet: Sheet) -> Iterable[Iterable[Any]]:
     numbers = columns.numbers
 
     def values(rows):
-        for row in _typed_rows(sheet.rows, columns, when=hk_minute, text=safe_cell):
+        for row in _typed_rows(sheet.rows, columns, when=hk_minute):
             for i in numbers:
                 if row[i] is not None:
                     row[i] = Decimal(row[i])
