@@ -4,7 +4,7 @@ Run with ``make bench`` (or ``python -m tests.benchmarks bench_rush``). The data
 test database on PostgreSQL when DATABASE_URL names one, else a temporary SQLite file in WAL mode): 500 applicants,
 each with an organisation, and one open call; every password is an Argon2id hash, as production makes them. Then
 gunicorn serves the portal on 127.0.0.1 on a free port (``tests/benchmarks/rush_settings.py``: the base settings,
-DEBUG off), with 2 workers of 4 threads (``gthread``) whatever the database: 2 cores, and threads so that a worker
+DEBUG off, each server thread keeping its database connection as production does: ``DATABASE_CONN_MAX_AGE``), with 2 workers of 4 threads (``gthread``) whatever the database: 2 cores, and threads so that a worker
 waiting for the database or for Argon2 serves another request meanwhile; SQLite serialises the writes, its busy
 timeout makes them wait instead of failing.
 
@@ -184,8 +184,24 @@ class Problems:
         return True
 
 
+def _cpu() -> tuple[int, int]:
+    """(busy, all) jiffies of the whole machine so far, from /proc/stat (0, 0 where there is none)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+BUSY: list[tuple[str, float]] = []  # (phase, the machine's busy share during it), in order
+
+
 def _phase(name: str, tasks, problems: Problems) -> float:
-    """Run ``tasks`` (callables) on CONCURRENCY threads; the phase's wall time."""
+    """Run ``tasks`` (callables) on CONCURRENCY threads; the phase's wall time. How busy the machine was (both
+    cores, every process: the server, PostgreSQL, these clients) is kept in BUSY."""
+    busy_before, all_before = _cpu()
     started = time.perf_counter()
     deadline = started + PHASE_LIMIT
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix=f"rush-{name}") as pool:
@@ -197,7 +213,11 @@ def _phase(name: str, tasks, problems: Problems) -> float:
                 problems.add(f"{name}: {type(error).__name__}: {error}")
         for future in futures:
             future.cancel()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    busy_after, all_after = _cpu()
+    if all_after > all_before:
+        BUSY.append((name, (busy_after - busy_before) / (all_after - all_before)))
+    return seconds
 
 
 # ---- The applicants' steps ----------------------------------------------------------------------------------------
@@ -527,7 +547,12 @@ def main() -> None:
         "start": APPLICANTS / seconds["start"],
         "receipt": APPLICANTS / seconds["receipt"],
     }
-    print(f"{backend}, gunicorn {WORKERS} workers x {THREADS} threads, {CONCURRENCY} clients at once", flush=True)
+    kept = os.environ.get("DATABASE_CONN_MAX_AGE", "60")  # the server's setting (portal.settings.base)
+    print(
+        f"{backend}, gunicorn {WORKERS} workers x {THREADS} threads, {CONCURRENCY} clients at once, "
+        f"database connections kept {kept} s",
+        flush=True,
+    )
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"  load average at the end: {load}", flush=True)
     print(
@@ -537,6 +562,9 @@ def main() -> None:
     )
     for name, rate in rates.items():
         print(f"  {name}: {rate:.1f}/s ({rate / trivial_rate:.3f}x the trivial page)", flush=True)
+    if BUSY:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in BUSY)
+        print(f"  the machine's CPU busy during each phase: {shares}", flush=True)
     errors = figures["problems"]
     for problem in errors[:10]:
         print(f"  problem: {problem}", flush=True)

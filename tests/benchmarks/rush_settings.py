@@ -3,14 +3,13 @@ production runs them (DEBUG off, Argon2id first, every middleware), served over 
 the benchmark's temporary database (``RUSH_DATABASE_URL``). Never used outside the benchmark."""
 
 from portal.settings.base import *  # noqa: F403
-from portal.settings.base import env
+from portal.settings.base import database_from_env
 
 SECRET_KEY = "bench-rush-only-key"
 AUDIT_HMAC_KEY = "bench-rush-only-audit-key-of-32-characters"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1"]
-DATABASES = {"default": env.db("RUSH_DATABASE_URL")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES = {"default": database_from_env("RUSH_DATABASE_URL")}  # as production: kept connections, checked
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes write to one file (in WAL mode, set by the benchmark): wait for the write lock (never
     # "database is locked") and take it when a transaction begins, so that two transactions never both read and

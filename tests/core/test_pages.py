@@ -83,3 +83,27 @@ def test_call_title_follows_the_language():
         assert call.local_title == "人工智能資助計劃 2027 第一批"
     with translation.override("en"):
         assert call.local_title == "AISS 2027 Batch 1"
+
+
+def test_server_threads_keep_their_database_connection_unless_told_not_to(settings):
+    """Persistent connections by default (checked before reuse); DATABASE_CONN_MAX_AGE=0 opens one per request."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings.dev"
+
+    def read(**extra):
+        command = [sys.executable, "manage.py", "shell", "--no-imports", "-c", code]
+        result = subprocess.run(command, capture_output=True, text=True, env={**env, **extra}, cwd=settings.BASE_DIR)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert read() == ["60", "True"]
+    assert read(DATABASE_CONN_MAX_AGE="0") == ["0", "True"]
+    assert read(DATABASE_URL="postgres://u@db/aiss?conn_max_age=5") == ["5", "True"]
