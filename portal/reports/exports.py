@@ -8,16 +8,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from itertools import tee
-from operator import add, itemgetter
 
 from django.db.models import (
     Case,
     DecimalField,
     F,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -165,27 +165,21 @@ def _cell_keys(call: Call) -> list[tuple[str, str, int, int]]:
 def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[tuple]:
     """Every submitted proposal with an award in a locked run of the call (several runs, a top-up: summed), in
     ranked order: the GPU-hours of each pool and quarter, in all, reclaimed, the rate (of the first run) and the
-    subsidy. Three queries, every cell made by the database, put together by the standard library's iterators
-    with no Python per row: the awards' subsidy summed per proposal, their rate, then the proposals in order
-    joined to their locked awards' hours, summed per proposal."""
+    subsidy. One query, every cell made by the database: the proposals in order joined to their locked awards'
+    hours, summed per proposal, with the subsidy summed and the first run's rate read per proposal by subqueries
+    (a join would count the subsidy once per row of hours)."""
     figures_fresh(call=call)
-    locked = Award.objects.filter(run__call=call, **_LOCKED)
+    locked = Award.objects.filter(run__call=call, proposal=OuterRef("pk"), **_LOCKED)
     # The subsidy of every locked award summed (several only after a reallocation, which adds to the first) ...
-    subsidies = dict(
-        rows_as_read(
-            locked.values("proposal_id")
-            .order_by()
-            .annotate(total=FixedText(Sum("subsidy"), 2, nullable=False))
-            .values_list("proposal_id", "total")
-        )
+    subsidy = Subquery(
+        locked.order_by()
+        .values("proposal_id")
+        .annotate(total=FixedText(Sum("subsidy"), 2, nullable=False))
+        .values("total")
     )
-    # ... at the first locked run's rate: read last first, so that the first run's rate is the one kept.
-    rates = dict(
-        rows_as_read(
-            locked.order_by("-run__locked_at", "-pk").values_list(
-                "proposal_id", FixedText("subsidy_rate", 3, nullable=False)
-            )
-        )
+    # ... at the first locked run's rate.
+    rate = Subquery(
+        locked.order_by("run__locked_at", "pk").values(rate=FixedText("subsidy_rate", 3, nullable=False))[:1]
     )
 
     def hours_sum(field: str, **cell) -> FixedText:
@@ -198,22 +192,17 @@ def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[t
         .values("pk")  # grouped by the proposal (and the columns read), not by every column of it
         .order_by(*_ranked())
         .values_list(
-            "pk",
             "reference",
             FormulaSafe("title"),
             FormulaSafe("organisation__name"),
             *[hours_sum("gpu_hours", pool_id=pool_id, quarter_id=quarter_id) for *_codes, pool_id, quarter_id in keys],
             hours_sum("gpu_hours"),
             hours_sum("reclaimed"),
+            rate,
+            subsidy,
         )
     )
-    # Each row without its pk, followed by (rate, subsidy) of that pk.
-    for_rate, for_subsidy, named = tee(rows_as_read(rows), 3)
-    pk = itemgetter(0)
-    money = zip(
-        map(rates.__getitem__, map(pk, for_rate)), map(subsidies.__getitem__, map(pk, for_subsidy)), strict=True
-    )
-    return map(add, map(itemgetter(slice(1, None)), named), money)
+    return rows_as_read(rows)
 
 
 def call_sheet(call: Call, table: str) -> Sheet:

@@ -71,8 +71,11 @@ def counted_reviews(call_id: int):
 
 def _settings(call: Call) -> tuple[Decimal, list[tuple[int, Decimal, int | None]]]:
     threshold = CallReviewSettings.objects.filter(call=call).values_list("disagreement_threshold", flat=True).first()
-    criteria = list(RubricCriterion.objects.filter(call=call).order_by("pk").values_list("pk", "weight", "min_to_pass"))
-    return (DEFAULT_THRESHOLD if threshold is None else threshold), criteria
+    return (DEFAULT_THRESHOLD if threshold is None else threshold), _criteria(call)
+
+
+def _criteria(call: Call) -> list[tuple[int, Decimal, int | None]]:
+    return list(RubricCriterion.objects.filter(call=call).order_by("pk").values_list("pk", "weight", "min_to_pass"))
 
 
 def _fingerprint(pass_mean: Decimal, threshold: Decimal, criteria: list[tuple[int, Decimal, int | None]]) -> str:
@@ -195,21 +198,27 @@ def figures_of(review_count: int | None, exact: dict | None, disagreement: bool 
 
 
 def figures_fresh(*, call: Call) -> None:
-    """Make the call's stored figures current: two queries when they are; otherwise they are recomputed once (a
-    concurrent reader waits for that and finds them current)."""
-    threshold, criteria = _settings(call)
-    fingerprint = _fingerprint(call.pass_mean, threshold, criteria)
+    """Make the call's stored figures current: two queries when they are (the stored and current generations with
+    the disagreement threshold, then the rubric); otherwise they are recomputed once (a concurrent reader waits for
+    that and finds them current)."""
     state = (
         Call.objects.filter(pk=call.pk)
         .annotate(
             stored=Subquery(CallFigures.objects.filter(call=OuterRef("pk")).values("generation")[:1]),
             stored_fingerprint=Subquery(CallFigures.objects.filter(call=OuterRef("pk")).values("fingerprint")[:1]),
             current=Subquery(FiguresGeneration.objects.filter(call=OuterRef("pk")).values("generation")[:1]),
+            threshold=Subquery(
+                CallReviewSettings.objects.filter(call=OuterRef("pk")).values("disagreement_threshold")[:1]
+            ),
         )
-        .values_list("stored", "stored_fingerprint", "current")
+        .values_list("stored", "stored_fingerprint", "current", "threshold")
         .first()
     )
-    if state is not None and state[0] is not None and state[0] == (state[2] or 0) and state[1] == fingerprint:
+    stored, stored_fingerprint, current, threshold = state or (None, None, None, None)
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    criteria = _criteria(call)
+    fingerprint = _fingerprint(call.pass_mean, threshold, criteria)
+    if stored is not None and stored == (current or 0) and stored_fingerprint == fingerprint:
         return
     _recompute(call, threshold, criteria, fingerprint)
 

@@ -148,7 +148,7 @@ def test_approval_report_data_runs_a_fixed_number_of_queries(
     rc = report_call(size, seed=size)
     with django_assert_max_num_queries(29):  # the first time, the ranking figures are computed and stored too
         approval_report_data(call=rc.call)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         data = approval_report_data(call=rc.call)
         data.fingerprint()
     assert len(data.rows) == size

@@ -138,7 +138,7 @@ def test_figures_are_computed_once_then_read(call, proposals, reviewers, review,
     review(proposals[0], reviewers[0], 4)
     figures_fresh(call=call)
     computed_at = call_figures_state(call)
-    with django_assert_num_queries(3):  # the settings, the criteria, the generation: current, nothing computed
+    with django_assert_num_queries(2):  # the generations with the threshold, then the rubric: nothing computed
         figures_fresh(call=call)
     assert call_figures_state(call) == computed_at
     review(proposals[1], reviewers[0], 2)

@@ -282,7 +282,7 @@ def _fetch(client, url) -> bytes:
 
 @pytest.mark.parametrize(
     ("name", "fresh"),
-    [("reviews:ranking", 13), ("reviews:ranking_csv", 9), ("reviews:ranking_csv?passes=yes&sort=spread", 9)],
+    [("reviews:ranking", 12), ("reviews:ranking_csv", 8), ("reviews:ranking_csv?passes=yes&sort=spread", 8)],
 )
 def test_ranking_query_count_constant(
     client, django_assert_num_queries, call, member, reviewer, reviewer2, review, name, fresh
