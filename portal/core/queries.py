@@ -59,6 +59,16 @@ class UtcMinute(Func):
         return f"substr(({sql}), 1, 16)", params
 
 
+class OncePerGroup(Subquery):
+    """A correlated subquery of a grouped query that refers only to the columns it is grouped by (a proposal's
+    ``pk`` in a query grouped per proposal): the database works it out once per group, in the SELECT list. It is
+    never put in the GROUP BY, where it would be worked out for every joined row before grouping (and, on SQLite,
+    once more for the output)."""
+
+    def get_group_by_cols(self):
+        return []
+
+
 def yes_no_text(field: str, *, none: str = "") -> Case:
     """A boolean column as the exports write it: ``yes`` / ``no``, and ``none`` for NULL (no row joined)."""
     return Case(When(**{field: True}, then=Value("yes")), When(**{field: False}, then=Value("no")), default=Value(none))

@@ -17,7 +17,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -30,7 +29,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from portal.allocations.models import Award
 from portal.calls.models import Call
 from portal.core.exports import Columns, Sheet, csv_bytes, csv_response, spreadsheet_response
-from portal.core.queries import FixedText, FormulaSafe, UtcMinute, rows_as_read, yes_no_text
+from portal.core.queries import FixedText, FormulaSafe, OncePerGroup, UtcMinute, rows_as_read, yes_no_text
 from portal.decisions.models import Recommendation
 from portal.proposals.models import Proposal
 from portal.reviews.figures import figures_fresh
@@ -166,19 +165,19 @@ def _award_rows(call: Call, keys: list[tuple[str, str, int, int]]) -> Iterator[t
     """Every submitted proposal with an award in a locked run of the call (several runs, a top-up: summed), in
     ranked order: the GPU-hours of each pool and quarter, in all, reclaimed, the rate (of the first run) and the
     subsidy. One query, every cell made by the database: the proposals in order joined to their locked awards'
-    hours, summed per proposal, with the subsidy summed and the first run's rate read per proposal by subqueries
-    (a join would count the subsidy once per row of hours)."""
+    hours, summed per proposal, with the subsidy summed and the first run's rate read once per proposal by
+    subqueries (a join would count the subsidy once per row of hours)."""
     figures_fresh(call=call)
     locked = Award.objects.filter(run__call=call, proposal=OuterRef("pk"), **_LOCKED)
     # The subsidy of every locked award summed (several only after a reallocation, which adds to the first) ...
-    subsidy = Subquery(
+    subsidy = OncePerGroup(
         locked.order_by()
         .values("proposal_id")
         .annotate(total=FixedText(Sum("subsidy"), 2, nullable=False))
         .values("total")
     )
     # ... at the first locked run's rate.
-    rate = Subquery(
+    rate = OncePerGroup(
         locked.order_by("run__locked_at", "pk").values(rate=FixedText("subsidy_rate", 3, nullable=False))[:1]
     )
 

@@ -1,12 +1,12 @@
 """The query pieces that long exports read with (portal/core/queries.py), on the database the tests run on."""
 
 import pytest
-from django.db.models import DecimalField, Value
+from django.db.models import Count, DecimalField, OuterRef, Subquery, Value
 
-from portal.accounts.models import Organisation
+from portal.accounts.models import Membership, Organisation
 from portal.core.exports import FORMULA_STARTS
-from portal.core.queries import FixedText, FormulaSafe, rows_as_read
-from tests.factories import OrganisationFactory
+from portal.core.queries import FixedText, FormulaSafe, OncePerGroup, rows_as_read
+from tests.factories import MembershipFactory, OrganisationFactory
 
 
 @pytest.fixture
@@ -40,3 +40,27 @@ def test_rows_as_read_refuses_a_column_the_driver_would_give_unconverted(organis
         rows_as_read(Organisation.objects.values_list("pk", Value(2.5, output_field=DecimalField())))
     with pytest.raises(ValueError, match="text and integers only"):
         rows_as_read(Organisation.objects.values_list("created_at"))
+
+
+def test_a_subquery_once_per_group_gives_its_value_and_is_not_grouped_by(organisation):
+    """Grouped per organisation over its joined memberships: the subquery on the group's key gives the same as a
+    plain Subquery, and stays out of the GROUP BY (where the database would work it out for every joined row)."""
+    other = OrganisationFactory(name="Kowloon Robotics")
+    first = [MembershipFactory(organisation=organisation).user.email for _ in range(3)][0]
+    MembershipFactory(organisation=other)
+    email = Membership.objects.filter(organisation=OuterRef("pk")).order_by("pk").values("user__email")[:1]
+
+    def grouped(subquery):
+        return (
+            Organisation.objects.filter(pk__in=[organisation.pk, other.pk])
+            .values("pk")
+            .order_by("pk")
+            .values_list("pk", Count("memberships"), subquery)
+        )
+
+    once, plain = grouped(OncePerGroup(email)), grouped(Subquery(email))
+    other_email = other.memberships.get().user.email
+    assert list(once) == list(plain) == [(organisation.pk, 3, first), (other.pk, 1, other_email)]
+    # Grouped by the first column only; a plain Subquery is grouped by too (by its position, the third).
+    assert str(once.query).split("GROUP BY")[-1].startswith(" 1 ORDER BY")
+    assert str(plain.query).split("GROUP BY")[-1].startswith(" 1, 3 ORDER BY")
