@@ -196,12 +196,41 @@ def _cpu() -> tuple[int, int]:
 
 
 BUSY: list[tuple[str, float]] = []  # (phase, the machine's busy share during it), in order
+SPENT: list[tuple[str, dict[str, float]]] = []  # (phase, CPU seconds of the server, the database, the clients)
+SERVER: list[int] = []  # gunicorn's pid, once started
+
+
+def _cpu_by_part() -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn server (master and workers), PostgreSQL (every postgres process, and
+    the backends that have ended, which the postmaster has reaped) and this process (the clients), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {"server": 0.0, "database": 0.0, "clients": 0.0}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                text = stat.read()
+        except OSError:  # ended meanwhile
+            continue
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        own, reaped = (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+        if SERVER and SERVER[0] in (pid, ppid):
+            spent["server"] += own
+        elif comm.startswith("postgres"):
+            spent["database"] += own + reaped
+        elif pid == os.getpid():
+            spent["clients"] += own
+    return spent
 
 
 def _phase(name: str, tasks, problems: Problems) -> float:
     """Run ``tasks`` (callables) on CONCURRENCY threads; the phase's wall time. How busy the machine was (both
     cores, every process: the server, PostgreSQL, these clients) is kept in BUSY."""
     busy_before, all_before = _cpu()
+    parts_before = _cpu_by_part()
     started = time.perf_counter()
     deadline = started + PHASE_LIMIT
     with ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix=f"rush-{name}") as pool:
@@ -217,6 +246,8 @@ def _phase(name: str, tasks, problems: Problems) -> float:
     busy_after, all_after = _cpu()
     if all_after > all_before:
         BUSY.append((name, (busy_after - busy_before) / (all_after - all_before)))
+    parts_after = _cpu_by_part()
+    SPENT.append((name, {part: parts_after[part] - parts_before[part] for part in parts_after}))
     return seconds
 
 
@@ -462,6 +493,7 @@ def _run(database_url: str, folder: Path) -> dict:
     connection.close()
     pdf = pdf_bytes("Technical proposal")
     process, port, log = _start_server(database_url, folder)
+    SERVER[:] = [process.pid]
     problems = Problems()
     seconds = {}
     try:
@@ -565,6 +597,11 @@ def main() -> None:
     if BUSY:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in BUSY)
         print(f"  the machine's CPU busy during each phase: {shares}", flush=True)
+    per_phase = {"trivial": APPLICANTS * TRIVIAL_PER_APPLICANT, "save": APPLICANTS * SAVES, "submit": APPLICANTS}
+    for name, spent in SPENT:
+        if name in per_phase:  # where the CPU went, per page, save or submission (two Submits)
+            each = ", ".join(f"{part} {seconds * 1000 / per_phase[name]:.2f}" for part, seconds in spent.items())
+            print(f"  CPU ms per {name}: {each}", flush=True)
     errors = figures["problems"]
     for problem in errors[:10]:
         print(f"  problem: {problem}", flush=True)
