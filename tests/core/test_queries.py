@@ -46,7 +46,8 @@ def test_a_subquery_once_per_group_gives_its_value_and_is_not_grouped_by(organis
     """Grouped per organisation over its joined memberships: the subquery on the group's key gives the same as a
     plain Subquery, and stays out of the GROUP BY (where the database would work it out for every joined row)."""
     other = OrganisationFactory(name="Kowloon Robotics")
-    first = [MembershipFactory(organisation=organisation).user.email for _ in range(3)][0]
+    members = [MembershipFactory(organisation=organisation) for _ in range(3)]
+    first = members[0].user.email
     MembershipFactory(organisation=other)
     email = Membership.objects.filter(organisation=OuterRef("pk")).order_by("pk").values("user__email")[:1]
 
