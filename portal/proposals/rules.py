@@ -18,10 +18,12 @@ def is_proposal_member(user, proposal) -> bool:
     if proposal is None or not user.is_authenticated or user.role != Role.APPLICANT:
         return False
     # One request checks several permissions on one proposal (the view, the service, the workflow step): the
-    # membership is read once per proposal as loaded (a request's own copy) and person.
+    # membership is read once per proposal as loaded (a request's own copy) and person. A proposal read through
+    # selectors.proposals_visible_to for this person was read by the membership itself, in the same query.
     known = proposal.__dict__.setdefault("_members_known", {})
     if user.pk not in known:
-        known[user.pk] = proposal.organisation.memberships.filter(user=user).exists()
+        read_as_member = proposal.__dict__.get("read_as_member_by") == user.pk
+        known[user.pk] = read_as_member or proposal.organisation.memberships.filter(user=user).exists()
     return known[user.pk]
 
 

@@ -1,6 +1,6 @@
 """Reads on proposals: querysets filtered by what the user may see, with their joins already made."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, Value
 
 from portal.accounts.enums import OFFICIAL_ROLES, Role
 from portal.accounts.models import Membership
@@ -27,8 +27,11 @@ def proposals_visible_to(user, *, many: bool = False) -> QuerySet[Proposal]:
             return submitted.exclude(pk__in=conflicted_ids(user=user))
         return submitted.exclude(conflicted_q(user))
     if user.role == Role.APPLICANT:
-        # A subquery, not a join: a join needs DISTINCT, which on PostgreSQL sorts every column of every row.
-        return qs.filter(organisation_id__in=Membership.objects.filter(user=user).values("organisation_id"))
+        # A subquery, not a join: a join needs DISTINCT, which on PostgreSQL sorts every column of every row. Each
+        # proposal read here says for whom it was read as a member's (rules.is_proposal_member then needs no query).
+        return qs.filter(organisation_id__in=Membership.objects.filter(user=user).values("organisation_id")).annotate(
+            read_as_member_by=Value(user.pk)
+        )
     return qs.none()
 
 

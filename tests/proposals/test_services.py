@@ -55,6 +55,29 @@ def test_proposal_save_draft_by_outsider_is_refused(draft, outsider):
         services.proposal_save_draft(proposal=draft, raw={"title": "hijack"}, user=outsider)
 
 
+def test_a_proposal_read_as_ones_own_needs_no_membership_query_and_counts_for_nobody_else(
+    draft, applicant, outsider, django_assert_num_queries
+):
+    """proposals_visible_to reads an applicant's proposals through their memberships: the permission check then
+    needs no query of its own, for that person only. Another person (an outsider handed the same object, or a
+    member of the organisation since removed and read afresh) is checked against the database."""
+    from portal.proposals.models import Proposal
+    from portal.proposals.selectors import proposals_visible_to
+
+    mine = proposals_visible_to(applicant).select_related("organisation").get(pk=draft.pk)
+    with django_assert_num_queries(0):
+        assert applicant.has_perm("portal.proposals.change_proposal", mine)
+    with django_assert_num_queries(1):
+        assert not outsider.has_perm("portal.proposals.change_proposal", mine)
+    assert not proposals_visible_to(outsider).filter(pk=draft.pk).exists()
+    plain = Proposal.objects.select_related("organisation").get(pk=draft.pk)
+    with django_assert_num_queries(1):  # read without the person's memberships: the membership is asked for
+        assert applicant.has_perm("portal.proposals.change_proposal", plain)
+    applicant.memberships.all().delete()
+    assert not proposals_visible_to(applicant).filter(pk=draft.pk).exists()
+    assert not applicant.has_perm("portal.proposals.change_proposal", Proposal.objects.get(pk=draft.pk))
+
+
 def test_proposal_submit_freezes_version_with_reference_and_digest(ready_draft, applicant, call):
     version = services.proposal_submit(proposal=ready_draft, user=applicant)
     ready_draft.refresh_from_db()

@@ -415,7 +415,7 @@ def test_save_in_place_answers_small_json_and_keeps_everything(
 ):
     client.force_login(applicant)
     data = complete_draft(call, summary="Saved in place.", lead_email="nope")
-    with django_assert_num_queries(10):  # the membership is read once, for the view's check and the service's
+    with django_assert_num_queries(9):  # the membership is read with the proposal: no query for the checks
         response = client.post(reverse("proposals:edit", args=[draft.pk]), {**data, "action": "save"}, **FETCH)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
@@ -489,17 +489,18 @@ def test_save_in_place_with_an_expired_session_asks_for_the_page(client, draft, 
 
 
 def test_final_submit_query_count_is_pinned(client, ready_draft, applicant, django_assert_max_num_queries):
-    """The final Submit: the session and the person, the proposal and the permission (the membership read once for
-    the view's, the service's and the workflow step's checks), the call's pools and quarters, the state change
-    (first: a second Submit waits there), the attachments read once, the version and its rows, the reference, and
-    both audit records appended at once. It was 43 queries, then 20; now 19 on SQLite and 17 on PostgreSQL, where
-    the reference counter's step writes the proposal's changes too and the audit records and the chain head go in
-    one round trip. The chain head and the reference counter, which every submission takes, are locked last."""
+    """The final Submit: the session and the person, the proposal with the permission (the membership read in the
+    same query, for the view's, the service's and the workflow step's checks), the call's pools and quarters, the
+    state change (first: a second Submit waits there), the attachments read once, the version and its rows, the
+    reference, and both audit records appended at once. It was 43 queries, then 20; now 18 on SQLite and 16 on
+    PostgreSQL, where the reference counter's step writes the proposal's changes too and the audit records and the
+    chain head go in one round trip. The chain head and the reference counter, which every submission takes, are
+    locked last."""
     ReferenceCounter.objects.create(prefix=settings.PORTAL_REFERENCE_PREFIX, year=timezone.localtime().year)
     client.force_login(applicant)
     url = reverse("proposals:confirm", args=[ready_draft.pk])
     digest = client.get(url).context["digest"]
-    with django_assert_max_num_queries(17 if connection.vendor == "postgresql" else 19):
+    with django_assert_max_num_queries(16 if connection.vendor == "postgresql" else 18):
         response = client.post(url, {"digest": digest})
     assert response.url == reverse("proposals:receipt", args=[ready_draft.pk, 1])
     assert AuditEvent.objects.filter(action__in=["proposal.submit", "proposal.version"]).count() == 2
@@ -511,7 +512,7 @@ def test_confirm_page_and_receipt_query_counts_are_pinned(
 ):
     client.force_login(applicant)
     url = reverse("proposals:confirm", args=[ready_draft.pk])
-    with django_assert_max_num_queries(9):  # the attachments read once for the check, the content and the digest
+    with django_assert_max_num_queries(8):  # the attachments read once for the check, the content and the digest
         digest = client.get(url).context["digest"]
     receipt = client.post(url, {"digest": digest}).url
     with django_assert_max_num_queries(6):
