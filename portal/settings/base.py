@@ -99,7 +99,12 @@ def database_from_env(variable: str, default: str | None = None) -> dict:
     (0: one per request, as behind a transaction-pooling PgBouncer), and checks that it is still alive before a
     request reuses it. In the deadline-rush benchmark (PostgreSQL, gunicorn 2 x 4 threads) that served 2.6-2.8x the
     trivial pages and 1.8-2.0x the submissions per second. A ``conn_max_age`` in the URL's query wins."""
-    database = env.db(variable, default=default) if default is not None else env.db(variable)
+    return database_from_url(env.str(variable, default=default) if default is not None else env.str(variable))
+
+
+def database_from_url(url: str) -> dict:
+    """The database ``url`` names, with the portal's connection defaults (see :func:`database_from_env`)."""
+    database = env.db_url_config(url)
     database["ATOMIC_REQUESTS"] = False
     database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     database.setdefault("CONN_HEALTH_CHECKS", True)
