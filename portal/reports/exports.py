@@ -24,7 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber
 from django.http import StreamingHttpResponse
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy as _
 
 from portal.allocations.models import Award
 from portal.calls.models import Call
@@ -64,19 +64,19 @@ def _submitted(call: Call) -> QuerySet[Proposal]:
 
 
 RANKING_HEADER = (
-    _lazy("Rank"),
-    _lazy("Reference"),
-    _lazy("Title"),
-    _lazy("Organisation"),
-    _lazy("State"),
-    _lazy("Reviews"),
-    _lazy("Raw mean"),
-    _lazy("Calibrated mean"),
-    _lazy("Agreed score"),
-    _lazy("Spread"),
-    _lazy("Reviewers disagree"),
-    _lazy("Passes"),
-    _lazy("Applicant responded"),
+    _("Rank"),
+    _("Reference"),
+    _("Title"),
+    _("Organisation"),
+    _("State"),
+    _("Reviews"),
+    _("Raw mean"),
+    _("Calibrated mean"),
+    _("Agreed score"),
+    _("Spread"),
+    _("Reviewers disagree"),
+    _("Passes"),
+    _("Applicant responded"),
 )
 
 
@@ -108,15 +108,15 @@ def _ranking_rows(call: Call) -> Iterator[tuple]:
 
 
 DECISIONS_HEADER = (
-    _lazy("Reference"),
-    _lazy("Title"),
-    _lazy("Organisation"),
-    _lazy("Recommended"),
-    _lazy("Recommended subsidy rate"),
-    _lazy("Conditions"),
-    _lazy("Approved"),
-    _lazy("Decided by"),
-    _lazy("Decided at (HKT)"),
+    _("Reference"),
+    _("Title"),
+    _("Organisation"),
+    _("Recommended"),
+    _("Recommended subsidy rate"),
+    _("Conditions"),
+    _("Approved"),
+    _("Decided by"),
+    _("Decided at (HKT)"),
 )
 
 
@@ -143,14 +143,14 @@ def _decision_rows(call: Call) -> Iterator[tuple]:
 
 def _awards_header(keys: list[tuple[str, str]]) -> list:
     return [
-        _lazy("Reference"),
-        _lazy("Title"),
-        _lazy("Organisation"),
+        _("Reference"),
+        _("Title"),
+        _("Organisation"),
         *[f"{pool} {quarter}" for pool, quarter, *_ids in keys],
-        _lazy("GPU-hours awarded"),
-        _lazy("GPU-hours reclaimed"),
-        _lazy("Subsidy rate"),
-        _lazy("Subsidy (HK$)"),
+        _("GPU-hours awarded"),
+        _("GPU-hours reclaimed"),
+        _("Subsidy rate"),
+        _("Subsidy (HK$)"),
     ]
 
 

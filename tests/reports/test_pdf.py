@@ -308,13 +308,15 @@ def test_receipt_pdf_in_chinese_embeds_noto_sans_cjk_tc(version, tmp_path):
 
 
 def assert_tagged_pdf_a(pdf: bytes, language: str) -> None:
-    """Tagged for screen readers (a structure tree with headings and tables), PDF/A-3, in ``language``."""
+    """Tagged for screen readers (a structure tree with headings and tables, every figure with its alternative text),
+    PDF/A-3, in ``language``."""
     info = pdfinfo(pdf)
     assert info_value(info, "Tagged") == "yes"
     root = catalog(pdf)
     assert bool(root["/MarkInfo"]["/Marked"])
     tree = root["/StructTreeRoot"].get_object()
     kinds = set()
+    figures = []  # each image's alternative text (a figure without one is read out as nothing, or as its file name)
     stack = [tree]
     while stack:
         node = stack.pop()
@@ -323,12 +325,16 @@ def assert_tagged_pdf_a(pdf: bytes, language: str) -> None:
         if isinstance(node, dict):
             if "/S" in node:
                 kinds.add(str(node["/S"]))
+                if str(node["/S"]) == "/Figure":
+                    figures.append(str(node.get("/Alt", "")))
             kids = node.get("/K")
             if kids is not None:
                 stack.extend(kids if isinstance(kids, list) else [kids])
         elif isinstance(node, list):
             stack.extend(node)
     assert {"/H1", "/Table", "/TR", "/TH", "/TD", "/P"} <= kinds, kinds
+    assert figures, "the scheme's logo is a tagged figure"
+    assert all(figures), figures
     assert root["/Lang"] == language
     assert 'pdfaid:part="3"' in xmp(pdf) or "<pdfaid:part>3</pdfaid:part>" in xmp(pdf)
 
