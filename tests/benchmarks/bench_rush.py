@@ -488,6 +488,7 @@ def _verify(applicants: list[Applicant]) -> tuple[int, int, int]:
 def _run(database_url: str, folder: Path) -> dict:
     from django.db import connection
 
+    from portal.settings.base import database_from_url
     from tests.factories.proposals import pdf_bytes
 
     applicants, call_id, draft = _make_data()
@@ -527,8 +528,6 @@ def _run(database_url: str, folder: Path) -> dict:
         _stop(process)
     server_log = log.read_text(errors="replace")
     lost, double, unsubmitted = _verify(applicants)
-    from portal.settings.base import database_from_url
-
     return {
         "kept": database_from_url(database_url)["CONN_MAX_AGE"],  # the server's setting, as it read it
         "seconds": seconds,
