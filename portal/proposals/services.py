@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import UpdateQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -361,6 +361,56 @@ def _write_submission(proposal: Proposal, updates: dict, year: int | None) -> No
         Proposal.objects.filter(pk=proposal.pk).update(**updates)
 
 
+def _insert_version(version: ProposalVersion, attachments: list[Attachment], requests: list[ComputeRequest]) -> None:
+    """Insert a new version with its links to ``attachments`` and its compute ``requests`` (their version is set
+    here). Nothing is read or compared first: the version is new (as ``.set()`` would read its links).
+
+    On PostgreSQL the three inserts are one statement (the version's row, then its links and requests from the id it
+    was given), sent in one round trip while the proposal's row is held for the submission; elsewhere, three."""
+    links = ProposalVersion.attachments.through
+    if connection.vendor != "postgresql":
+        version.save(force_insert=True)
+        links.objects.bulk_create(links(proposalversion=version, attachment=a) for a in attachments)
+        for request in requests:
+            request.version = version
+        ComputeRequest.objects.bulk_create(requests)
+        return
+    qn = connection.ops.quote_name
+    insert = InsertQuery(ProposalVersion)
+    insert.insert_values([f for f in ProposalVersion._meta.concrete_fields if not f.primary_key], [version])
+    compiler = insert.get_compiler(connection=connection)
+    compiler.returning_fields = [ProposalVersion._meta.pk]
+    [(version_sql, params)] = compiler.as_sql()
+
+    def columns(model, *names: str) -> str:
+        return ", ".join(qn(model._meta.get_field(name).column) for name in names)
+
+    # Names from the models, values bound; unnest() lays the arrays out as rows (two empty arrays: no rows).
+    sql = (
+        f"WITH version AS ({version_sql}), "  # noqa: S608
+        f"links AS (INSERT INTO {qn(links._meta.db_table)} ({columns(links, 'proposalversion', 'attachment')}) "
+        "SELECT version.id, link.attachment FROM version, unnest(%s::bigint[]) AS link(attachment)), "
+        f"requests AS (INSERT INTO {qn(ComputeRequest._meta.db_table)} "
+        f"({columns(ComputeRequest, 'version', 'pool', 'quarter', 'gpu_hours')}) "
+        "SELECT version.id, cell.pool, cell.quarter, cell.hours FROM version, "
+        "unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS cell(pool, quarter, hours)) "
+        "SELECT id FROM version"
+    )
+    params = [
+        *params,
+        [a.pk for a in attachments],
+        [r.pool_id for r in requests],
+        [r.quarter_id for r in requests],
+        [r.gpu_hours for r in requests],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (version.pk,) = cursor.fetchone()
+    version._state.adding, version._state.db = False, connection.alias
+    for request in requests:
+        request.version = version
+
+
 def proposal_submit(
     *,
     proposal: Proposal,
@@ -412,7 +462,7 @@ def proposal_submit(
             # Versions are made only by a submission, which the state change above serialises; a proposal never
             # submitted has none (its first submission is the one that sets its current version).
             number = 1 if proposal.current_version_id is None else proposal.versions.count() + 1
-            version = ProposalVersion.objects.create(
+            version = ProposalVersion(
                 proposal=proposal,
                 number=number,
                 content=content,
@@ -424,21 +474,16 @@ def proposal_submit(
                 cost=budget.cost,
                 subsidy=budget.subsidy,
             )
-            # The version is new: its links are inserted, with nothing to read or compare first (as .set() does).
-            ProposalVersion.attachments.through.objects.bulk_create(
-                ProposalVersion.attachments.through(proposalversion=version, attachment=a) for a in attachments
-            )
+            pools = {p.code: p for p in context.pools}
+            quarters = {q.code: q for q in context.quarters}
+            requests = [
+                ComputeRequest(pool=pools[r["pool"]], quarter=quarters[r["quarter"]], gpu_hours=r["gpu_hours"])
+                for r in content["compute"]["requests"]
+            ]
+            _insert_version(version, attachments, requests)
             co_organisations = [c["organisation_id"] for c in content["co_applicants"] if c["organisation_id"]]
             if co_organisations:
                 version.co_organisations.add(*co_organisations)
-            pools = {p.code: p for p in context.pools}
-            quarters = {q.code: q for q in context.quarters}
-            ComputeRequest.objects.bulk_create(
-                ComputeRequest(
-                    version=version, pool=pools[r["pool"]], quarter=quarters[r["quarter"]], gpu_hours=r["gpu_hours"]
-                )
-                for r in content["compute"]["requests"]
-            )
             if action == "resubmit":  # it answers the open clarification request (only that state has one)
                 proposal.clarifications.filter(answered_at__isnull=True).update(
                     answered_version=version, answered_at=now, answer=reply
@@ -509,6 +554,48 @@ def submission_notify(proposal_id: int, version_id: int) -> None:
 # ---- Transitions ------------------------------------------------------------------------------------------------
 
 
+def _move(proposal: Proposal, event: ProposalEvent) -> bool:
+    """Change the proposal's state from ``event.from_state`` to ``event.to_state`` if it is still the former, and
+    then record ``event`` on its timeline; whether it was changed (nothing is written when it was not).
+
+    On PostgreSQL the conditional UPDATE and the event's INSERT are one statement (the event is inserted for the row
+    the UPDATE changed, so for none when it changed none): one round trip fewer while the row is held; elsewhere,
+    two."""
+    moved = Proposal.objects.filter(pk=proposal.pk, state=event.from_state)
+    changes = {"state": event.to_state, "updated_at": event.created_at}
+    if connection.vendor != "postgresql":
+        if not moved.update(**changes):
+            return False
+        event.save(force_insert=True)
+        return True
+    qn = connection.ops.quote_name
+    update = moved.query.chain(UpdateQuery)
+    update.add_update_values(changes)
+    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+    fields = [f for f in ProposalEvent._meta.concrete_fields if not f.primary_key and f.name != "proposal"]
+    values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    # Each value typed as its column (an INSERT from a SELECT does not take the types from the columns); text as
+    # text, so that the column's own length is checked, never cut to it as a cast to varchar(n) would.
+    kinds = [f.cast_db_type(connection) for f in fields]
+    kinds = ["text" if kind.startswith("varchar") else kind for kind in kinds]
+    pk = qn(Proposal._meta.pk.column)
+    columns = ", ".join(qn(f.column) for f in [ProposalEvent._meta.get_field("proposal"), *fields])
+    sql = (
+        f"WITH moved AS ({update_sql} RETURNING {pk}) "  # noqa: S608 - names from the models, values bound
+        f"INSERT INTO {qn(ProposalEvent._meta.db_table)} ({columns}) "
+        f"SELECT moved.{pk}, {', '.join(f'%s::{kind}' for kind in kinds)} FROM moved "
+        f"RETURNING {qn(ProposalEvent._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*update_params, *values])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    event._state.adding, event._state.db = False, connection.alias
+    return True
+
+
 def proposal_transition(
     *,
     proposal: Proposal,
@@ -542,19 +629,19 @@ def proposal_transition(
     # No savepoint inside a caller's transaction (two statements fewer): nothing is written unless the conditional
     # UPDATE matched, and a conflict is raised outside the block, so that the caller's transaction stays usable.
     with transaction.atomic(savepoint=False):
-        updated = Proposal.objects.filter(pk=proposal.pk, state=from_state).update(state=target, updated_at=now)
+        event = ProposalEvent(
+            proposal=proposal,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=target,
+            reason=reason,
+            visible_to_applicant=transition.visible_to_applicant,
+            created_at=now,
+        )
+        updated = _move(proposal, event)
         if updated:
             proposal.state = target
-            event = ProposalEvent.objects.create(
-                proposal=proposal,
-                actor=actor,
-                action=action,
-                from_state=from_state,
-                to_state=target,
-                reason=reason,
-                visible_to_applicant=transition.visible_to_applicant,
-                created_at=now,
-            )
             audit_record(
                 actor=actor,
                 action=f"proposal.{action}",

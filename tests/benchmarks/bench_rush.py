@@ -20,11 +20,12 @@ applicants, phase by phase, each phase timed as a whole:
 4. save the draft 4 times, each time with a new text, as the page's Save draft button does with JavaScript (the
    ``X-Requested-With: fetch`` header; a redirect is followed, as ``fetch`` does);
 5. Check and submit, then the confirmation page (its digest);
-6. the final Submit, in two phases of half the applicants each, every answer the redirect to the one receipt:
-   - as a deadline brings it (the goal's figure): each applicant submits once, and one in ``DOUBLE_CLICK_EVERY``
-     sends the Submit twice at the same moment (a double click, two tabs);
-   - every applicant sends it twice at the same moment (a figure to watch: the second Submit waits for the first
-     one's row lock, then answers with the receipt, so each submission costs two requests and a wait);
+6. the final Submit, in two phases, every answer the redirect to the one receipt:
+   - as a deadline brings it (the goal's figure), all applicants but ``EVERYONE_TWICE``: each submits once, and
+     one in ``DOUBLE_CLICK_EVERY`` sends the Submit twice at the same moment (a double click, two tabs);
+   - the other ``EVERYONE_TWICE`` applicants each send it twice at the same moment (a figure to watch: the second
+     Submit waits for the first one's row lock, then answers with the receipt, so each submission costs two
+     requests and a wait);
 7. the receipt page.
 
 Tasks the requests queue (notifications and emails) go to an in-memory broker, as production hands them to its
@@ -70,6 +71,7 @@ REQUEST_TIMEOUT = 60  # seconds, each request
 PHASE_LIMIT = 600  # seconds, each phase
 GOAL = 0.25
 DOUBLE_CLICK_EVERY = 10  # in the goal's submit phase, one applicant in 10 sends the final Submit twice at once
+EVERYONE_TWICE = 100  # applicants kept for the phase where everyone sends the final Submit twice at once
 PASSWORD = "correct-horse-battery-staple"
 TRIVIAL = "/privacy/"
 ROOT = Path(__file__).resolve().parents[2]
@@ -523,7 +525,7 @@ def _run(database_url: str, folder: Path) -> dict:
             "check", [lambda n=n, a=a: _check(server, a, n, draft, problems) for n, a in enumerate(ready)], problems
         )
         confirmed = [a for a in ready if a.digest]
-        once, twice = confirmed[: len(confirmed) // 2], confirmed[len(confirmed) // 2 :]
+        once, twice = confirmed[:-EVERYONE_TWICE], confirmed[-EVERYONE_TWICE:]
         seconds["trivial, before the submissions"] = _phase("trivial", trivial, problems)
         # As a deadline brings them: one Submit each, and one applicant in DOUBLE_CLICK_EVERY clicks twice (the two
         # requests are queued one after the other, so they reach the server at the same moment).

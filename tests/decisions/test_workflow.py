@@ -139,6 +139,36 @@ def test_transition_changes_nothing_when_the_state_changed_under_it(submitted, u
 
 
 @pytest.mark.integration
+def test_transition_records_its_step_as_given_with_the_state_change_and_none_when_refused(submitted, users):
+    """The state change and the step on the timeline are written together (one statement on PostgreSQL): the step
+    keeps every value as given, and a transition that finds the state changed under it writes no step."""
+    from datetime import UTC, datetime
+
+    proposal = _put(submitted, S.SCREENING, users)
+    stale = Proposal.objects.get(pk=proposal.pk)
+    steps = ProposalEvent.objects.filter(proposal=proposal).count()
+    reason = 'Out of scope: «not AI» — it\'s "robotics"; 100% hardware\nSee §2.'
+    when = datetime(2026, 11, 29, 7, 30, 15, 123456, tzinfo=UTC)
+    secretariat = users[Role.SECRETARIAT]
+    proposal_transition(proposal=proposal, action="mark_ineligible", actor=secretariat, reason=reason, now=when)
+    step = proposal.last_event
+    assert ProposalEvent.objects.filter(proposal=proposal).count() == steps + 1
+    stored = ProposalEvent.objects.get(pk=step.pk)
+    assert (stored.proposal_id, stored.actor_id, stored.action) == (proposal.pk, secretariat.pk, "mark_ineligible")
+    assert (stored.from_state, stored.to_state, stored.reason) == (S.SCREENING, S.INELIGIBLE, reason)
+    assert (stored.created_at, stored.visible_to_applicant) == (
+        when,
+        TRANSITIONS["mark_ineligible"].visible_to_applicant,
+    )
+    proposal.refresh_from_db()
+    assert (proposal.state, proposal.updated_at) == (S.INELIGIBLE, when)
+    with pytest.raises(TransitionConflict):
+        proposal_transition(proposal=stale, action="pass_screening", actor=secretariat)
+    assert ProposalEvent.objects.filter(proposal=proposal).count() == steps + 1
+    assert not AuditEvent.objects.filter(action="proposal.pass_screening").exists()
+
+
+@pytest.mark.integration
 def test_transition_with_reason_required_refuses_an_empty_reason(submitted, users):
     from django.core.exceptions import ValidationError
 

@@ -96,6 +96,41 @@ def test_proposal_submit_freezes_version_with_reference_and_digest(ready_draft, 
     assert version.content["attachments"][0]["sha256"] == ready_draft.attachments.get().sha256
 
 
+def test_proposal_submit_writes_the_version_its_links_and_its_requests_as_built(ready_draft, applicant):
+    """The version, its links to the attachments (a removed one not among them) and its compute requests are written
+    together (one statement on PostgreSQL): what is read back is what was built, and nothing of another version."""
+    from tests.factories.proposals import AttachmentFactory
+
+    annex = AttachmentFactory(proposal=ready_draft, uploaded_by=applicant, kind="other", original_name="annex.pdf")
+    AttachmentFactory(proposal=ready_draft, uploaded_by=applicant, removed_at=timezone.now())
+    other = services.proposal_submit(proposal=ready_draft, user=applicant)  # a first version, then a second one
+    services.proposal_reopen(proposal=ready_draft, user=applicant)
+    ready_draft.refresh_from_db()
+    version = services.proposal_submit(proposal=ready_draft, user=applicant)
+    stored = ProposalVersion.objects.get(pk=version.pk)
+    assert (stored.number, stored.proposal_id, stored.submitted_by_id) == (2, ready_draft.pk, applicant.pk)
+    assert (stored.content, stored.sha256, stored.submitted_at) == (
+        version.content,
+        version.sha256,
+        version.submitted_at,
+    )
+    assert (stored.min_share, stored.total_hours, stored.cost, stored.subsidy) == (
+        version.min_share,
+        version.total_hours,
+        version.cost,
+        version.subsidy,
+    )
+    current = {a.pk for a in services.current_attachments(ready_draft)}
+    assert annex.pk in current
+    assert len(current) == 2
+    assert set(stored.attachments.values_list("pk", flat=True)) == current
+    assert [a["id"] for a in stored.content["attachments"]] == sorted(current)
+    cells = [(r.pool.code, r.quarter.code, r.gpu_hours) for r in stored.compute_requests.order_by("quarter__starts_on")]
+    assert cells == [(r["pool"], r["quarter"], r["gpu_hours"]) for r in stored.content["compute"]["requests"]]
+    assert other.compute_requests.count() == len(cells)
+    assert other.attachments.count() == 2
+
+
 def test_proposal_submit_sends_one_confirmation_email(ready_draft, applicant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.proposal_submit(proposal=ready_draft, user=applicant)
