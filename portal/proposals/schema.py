@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.accounts.models import Organisation
 from portal.accounts.selectors import organisations_by_names
 from portal.calls.models import Call, Quarter, ResourcePool
+from portal.calls.selectors import call_pools, call_quarters
 from portal.core.formatting import format_hkd
 
 from .budget import Budget, budget_compute
@@ -73,11 +74,11 @@ class CallContext:
 
     @cached_property
     def pools(self) -> list[ResourcePool]:
-        return list(self.call.pools.order_by("code"))
+        return call_pools(self.call.pk)
 
     @cached_property
     def quarters(self) -> list[Quarter]:
-        return list(self.call.quarters.order_by("starts_on"))
+        return call_quarters(self.call.pk)
 
     @cached_property
     def prices(self) -> dict[str, Decimal]:
