@@ -385,16 +385,17 @@ def _insert_version(version: ProposalVersion, attachments: list[Attachment], req
     def columns(model, *names: str) -> str:
         return ", ".join(qn(model._meta.get_field(name).column) for name in names)
 
-    # Names from the models, values bound; unnest() lays the arrays out as rows (two empty arrays: no rows).
+    pk = qn(ProposalVersion._meta.pk.column)  # the column the version's INSERT returns
+    # Names from the models, values bound; unnest() lays the arrays out as rows (an empty array: none).
     sql = (
         f"WITH version AS ({version_sql}), "  # noqa: S608
         f"links AS (INSERT INTO {qn(links._meta.db_table)} ({columns(links, 'proposalversion', 'attachment')}) "
-        "SELECT version.id, link.attachment FROM version, unnest(%s::bigint[]) AS link(attachment)), "
+        f"SELECT version.{pk}, link.attachment FROM version, unnest(%s::bigint[]) AS link(attachment)), "
         f"requests AS (INSERT INTO {qn(ComputeRequest._meta.db_table)} "
         f"({columns(ComputeRequest, 'version', 'pool', 'quarter', 'gpu_hours')}) "
-        "SELECT version.id, cell.pool, cell.quarter, cell.hours FROM version, "
+        f"SELECT version.{pk}, cell.pool, cell.quarter, cell.hours FROM version, "
         "unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS cell(pool, quarter, hours)) "
-        "SELECT id FROM version"
+        f"SELECT {pk} FROM version"
     )
     params = [
         *params,
