@@ -22,9 +22,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Model
-from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
+
+from portal.core.queries import insert_sql, update_sql
 
 from .models import AuditEvent, AuditHead
 
@@ -175,13 +176,11 @@ def _append(events: list[AuditEvent]) -> None:
     if connection.vendor == "postgresql":
         # The head stays locked until the commit, and every writer waits for it: the records and the head are
         # written in one round trip (two statements sent together), which keeps that hold short.
-        update = AuditHead.objects.filter(pk=HEAD).query.chain(UpdateQuery)
-        update.add_update_values(head_update)
-        inserts = InsertQuery(AuditEvent)
-        inserts.insert_values([f for f in AuditEvent._meta.concrete_fields if not f.primary_key], events)
-        insert = inserts.get_compiler(connection=connection)
-        insert.returning_fields = [AuditEvent._meta.pk]  # the records' ids, as bulk_create sets them
-        statements = [update.get_compiler(connection=connection).as_sql(), *insert.as_sql()]
+        # The records' ids are returned, as bulk_create sets them.
+        statements = [
+            update_sql(AuditHead.objects.filter(pk=HEAD), head_update, connection),
+            *insert_sql(events, connection),
+        ]
         with connection.cursor() as cursor:
             cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
             ids = [row[0] for row in cursor.fetchall()]

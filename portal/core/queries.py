@@ -3,11 +3,32 @@
 from collections.abc import Iterator
 from itertools import chain
 
-from django.db.models import Case, CharField, F, Func, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, F, Func, Model, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.models.sql.constants import MULTI
 
 from .exports import FORMULA_STARTS
+
+
+def update_sql(rows: QuerySet, values: dict, connection) -> tuple[str, list]:
+    """The SQL and parameters of ``rows.update(**values)``, not run: for a statement that sends it with others (in
+    a WITH, or in the same round trip), where a row every writer waits for is held until the commit."""
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+def insert_sql(objs: list[Model], connection) -> list[tuple[str, list]]:
+    """The SQL and parameters of inserting the new ``objs`` (one model) with every field as ``bulk_create`` writes
+    it, returning their ids in order, not run (see ``update_sql``)."""
+    meta = objs[0]._meta
+    query = InsertQuery(type(objs[0]))
+    query.insert_values([f for f in meta.concrete_fields if not f.primary_key], objs)
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    return [(sql, list(params)) for sql, params in compiler.as_sql()]
 
 
 def count_of(rows: QuerySet) -> Coalesce:

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery, UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +22,7 @@ from portal.accounts.selectors import applicants_of
 from portal.audit.services import audit_batch, audit_record
 from portal.calls.models import Call
 from portal.core.formatting import format_hkt
+from portal.core.queries import insert_sql, update_sql
 from portal.notifications.messages import Bilingual, Message
 from portal.notifications.services import email_queue, notify, users_notify
 
@@ -339,11 +339,11 @@ def _write_submission(proposal: Proposal, updates: dict, year: int | None) -> No
         # The number as f"{n:04d}" writes it (at least four digits); NULL, and so no reference, when the year's
         # counter is not made yet.
         number = f"CASE WHEN {last} < 10000 THEN lpad({last}::text, 4, '0') ELSE {last}::text END"
-        query = Proposal.objects.filter(pk=proposal.pk).query.chain(UpdateQuery)
-        query.add_update_values(
-            {**updates, "reference": RawSQL(f"%s || (SELECT {number} FROM counter)", [f"{prefix}-{year}-"])}  # noqa: S608, S611 - names from the model, values bound
+        sql, update_params = update_sql(
+            Proposal.objects.filter(pk=proposal.pk),
+            {**updates, "reference": RawSQL(f"%s || (SELECT {number} FROM counter)", [f"{prefix}-{year}-"])},  # noqa: S608, S611 - names from the model, values bound
+            connection,
         )
-        sql, update_params = query.get_compiler(connection=connection).as_sql()
         reference = qn(Proposal._meta.get_field("reference").column)
         step = f"WITH counter AS ({step}) {sql} RETURNING {reference}"
         params += update_params
@@ -376,11 +376,7 @@ def _insert_version(version: ProposalVersion, attachments: list[Attachment], req
         ComputeRequest.objects.bulk_create(requests)
         return
     qn = connection.ops.quote_name
-    insert = InsertQuery(ProposalVersion)
-    insert.insert_values([f for f in ProposalVersion._meta.concrete_fields if not f.primary_key], [version])
-    compiler = insert.get_compiler(connection=connection)
-    compiler.returning_fields = [ProposalVersion._meta.pk]
-    [(version_sql, params)] = compiler.as_sql()
+    [(version_sql, params)] = insert_sql([version], connection)
 
     def columns(model, *names: str) -> str:
         return ", ".join(qn(model._meta.get_field(name).column) for name in names)
@@ -570,9 +566,7 @@ def _move(proposal: Proposal, event: ProposalEvent) -> bool:
         event.save(force_insert=True)
         return True
     qn = connection.ops.quote_name
-    update = moved.query.chain(UpdateQuery)
-    update.add_update_values(changes)
-    update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+    moving, moving_params = update_sql(moved, changes, connection)
     fields = [f for f in ProposalEvent._meta.concrete_fields if not f.primary_key and f.name != "proposal"]
     values = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
     # Each value typed as its column (an INSERT from a SELECT does not take the types from the columns); text as
@@ -582,13 +576,13 @@ def _move(proposal: Proposal, event: ProposalEvent) -> bool:
     pk = qn(Proposal._meta.pk.column)
     columns = ", ".join(qn(f.column) for f in [ProposalEvent._meta.get_field("proposal"), *fields])
     sql = (
-        f"WITH moved AS ({update_sql} RETURNING {pk}) "  # noqa: S608 - names from the models, values bound
+        f"WITH moved AS ({moving} RETURNING {pk}) "  # noqa: S608 - names from the models, values bound
         f"INSERT INTO {qn(ProposalEvent._meta.db_table)} ({columns}) "
         f"SELECT moved.{pk}, {', '.join(f'%s::{kind}' for kind in kinds)} FROM moved "
         f"RETURNING {qn(ProposalEvent._meta.pk.column)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*update_params, *values])
+        cursor.execute(sql, [*moving_params, *values])
         row = cursor.fetchone()
     if row is None:
         return False
