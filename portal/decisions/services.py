@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -434,8 +435,15 @@ def decision_make(
         raise ValidationError(_("There is no recommendation to decide on."))
     if recommendation_id is not None and recommendation.pk != recommendation_id:
         raise TransitionConflict
-    # The lock serialises two deciders; whoever comes second finds the state changed and does nothing.
-    if Proposal.objects.filter(pk=proposal.pk).values_list("state", flat=True).get() != proposal.state:
+    # The lock serialises two deciders; whoever comes second finds the state changed, or the recommendation decided
+    # (when it read the proposal only after the first had finished), and does nothing.
+    state, decided = (
+        Proposal.objects.filter(pk=proposal.pk)
+        .annotate(decided=Exists(Decision.objects.filter(recommendation=recommendation)))
+        .values_list("state", "decided")
+        .get()
+    )
+    if state != proposal.state or decided:
         raise TransitionConflict
     if recommendation.recommended_by_id == actor.pk:
         raise PermissionDenied(_("You made the recommendation, so someone else must decide (four-eyes rule)."))

@@ -74,3 +74,18 @@ def test_two_deciders_at_once_exactly_one_decision(call, organisation, applicant
     assert Decision.objects.filter(proposal=proposal).count() == 1
     proposal.refresh_from_db()
     assert proposal.state == (S.APPROVED if Decision.objects.get().approved else S.REJECTED)
+
+
+def test_a_decider_who_read_the_proposal_after_the_first_decision_is_told_it_changed(
+    call, organisation, applicant, secretariat, member, chair
+):
+    """The slower of two deciders may read the proposal only once the first has finished (a busy machine): its
+    proposal then shows the new state, and it is the decision already made that tells it nothing is to be done."""
+    proposal = advance(
+        make_submitted(call, organisation, applicant), S.RECOMMENDED, secretariat=secretariat, member=member
+    )
+    officer = UserFactory(role=Role.APPROVING_OFFICER)
+    services.decision_make(proposal=Proposal.objects.get(pk=proposal.pk), actor=chair, approved=True)
+    with pytest.raises(TransitionConflict):
+        services.decision_make(proposal=Proposal.objects.get(pk=proposal.pk), actor=officer, approved=False)
+    assert Decision.objects.filter(proposal=proposal).count() == 1
