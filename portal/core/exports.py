@@ -266,25 +266,34 @@ def csv_response(*, filename: str, header: Iterable, rows: Iterable[Iterable[Any
     )
 
 
+def xlsx_download(pieces: Iterable[bytes], *, filename: str) -> StreamingHttpResponse:
+    """An XLSX download of the workbook's pieces."""
+    return _download(pieces, filename=filename, content_type=XLSX_CONTENT_TYPE)
+
+
 def xlsx_response(*, filename: str, sheets: Iterable[Sheet]) -> StreamingHttpResponse:
     """An XLSX download (a ZIP file, so built whole, then sent in pieces)."""
     content = xlsx_bytes(sheets)
     chunk = 64 * 1024
-    return _download(
-        (content[i : i + chunk] for i in range(0, len(content), chunk)),
-        filename=filename,
-        content_type=XLSX_CONTENT_TYPE,
-    )
+    return xlsx_download((content[i : i + chunk] for i in range(0, len(content), chunk)), filename=filename)
+
+
+def csv_pieces(sheet: Sheet) -> Iterator[bytes]:
+    """One table's CSV document as UTF-8 pieces, written as its rows are read."""
+    if sheet.columns is not None:
+        return _typed_csv(sheet.header, sheet.rows, sheet.columns)
+    return (line.encode("utf-8") for line in csv_lines(sheet.header, sheet.rows))
+
+
+def csv_download(pieces: Iterable[bytes], *, filename: str) -> StreamingHttpResponse:
+    """A CSV download of the document's UTF-8 pieces, streamed."""
+    return _download(pieces, filename=filename, content_type=CSV_CONTENT_TYPE)
 
 
 def spreadsheet_response(*, fmt: str, filename: str, sheet: Sheet) -> StreamingHttpResponse:
     """One table as a CSV or XLSX download (``fmt`` is ``"csv"`` or ``"xlsx"``)."""
     if fmt == "csv":
-        if sheet.columns is not None:
-            return _download(
-                _typed_csv(sheet.header, sheet.rows, sheet.columns), filename=filename, content_type=CSV_CONTENT_TYPE
-            )
-        return csv_response(filename=filename, header=sheet.header, rows=sheet.rows)
+        return csv_download(csv_pieces(sheet), filename=filename)
     if fmt == "xlsx":
         return xlsx_response(filename=filename, sheets=[sheet])
     raise ValueError(f"unknown spreadsheet format {fmt!r}")

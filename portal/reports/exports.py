@@ -28,12 +28,22 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.allocations.models import Award
 from portal.calls.models import Call
-from portal.core.exports import Columns, Sheet, csv_bytes, csv_response, spreadsheet_response
+from portal.core.exports import (
+    Columns,
+    Sheet,
+    csv_bytes,
+    csv_download,
+    csv_pieces,
+    csv_response,
+    xlsx_bytes,
+    xlsx_download,
+)
 from portal.core.queries import FixedText, FormulaSafe, OncePerGroup, UtcMinute, rows_as_read, yes_no_text
 from portal.decisions.models import Recommendation
 from portal.proposals.models import Proposal
 from portal.reviews.figures import figures_fresh
 
+from . import snapshots
 from .enums import ExportTable, OpenDataFormat
 from .selectors import OpenDataRow
 
@@ -233,8 +243,13 @@ def call_sheet(call: Call, table: str) -> Sheet:
 
 
 def call_export_response(call: Call, table: str, fmt: str, *, filename: str) -> StreamingHttpResponse:
-    """One official table as a CSV (streamed as it is read) or XLSX download."""
-    return spreadsheet_response(fmt=fmt, filename=filename, sheet=call_sheet(call, table))
+    """One official table as a CSV (streamed as it is read) or XLSX download, kept and sent again as it was while
+    nothing it shows changes (:mod:`portal.reports.snapshots`)."""
+    figures_fresh(call=call)  # before the generation is read: making the figures current is a change
+    key = snapshots.snapshot_key("call export", call.pk, table, fmt)
+    if fmt == "csv":
+        return csv_download(snapshots.cached(key, lambda: csv_pieces(call_sheet(call, table))), filename=filename)
+    return xlsx_download(snapshots.cached(key, lambda: [xlsx_bytes([call_sheet(call, table)])]), filename=filename)
 
 
 # ---- Open data -----------------------------------------------------------------------------------------------------

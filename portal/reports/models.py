@@ -62,3 +62,26 @@ class GeneratedDocument(models.Model):
     @property
     def download_name(self) -> str:
         return f"{self.reference}-v{self.version}-{self.language}.pdf"
+
+
+class ExportChange(models.Model):
+    """A change to data an official CSV export shows, written by the database's own triggers (never by Python):
+    the sum of the weights is the exports' generation (see :mod:`portal.reports.snapshots`)."""
+
+    weight = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"change {self.pk} ({self.weight})"
+
+
+class ExportSnapshot(models.Model):
+    """A CSV export as it was sent, kept for the exports' generation it was read at and served again until
+    anything it shows changes (see :mod:`portal.reports.snapshots`)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    generation = models.BigIntegerField()
+    body = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"export {self.key[:12]} at {self.generation}"

@@ -345,6 +345,7 @@ class Ranking:
     counted: QuerySet[Proposal]
     conflicted: QuerySet[Proposal]
     rank_by_position: bool = False  # no filter on figures: a row's rank is its position
+    hidden: frozenset[int] = frozenset()  # the proposals the viewer is conflicted on (``conflicted``'s pks)
     _pairs: list[tuple[int, int]] | None = field(default=None, repr=False)
 
     def count(self) -> int:
@@ -471,6 +472,7 @@ def call_ranking_query(
         counted=allowed if by_position else ranked,
         conflicted=conflicted,
         rank_by_position=by_position,
+        hidden=frozenset(hidden),
     )
 
 

@@ -14,12 +14,13 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from portal.calls.models import Call
-from portal.core.exports import Columns, Sheet, spreadsheet_response
+from portal.core.exports import Columns, Sheet, csv_download, csv_pieces
 from portal.core.formatting import format_hk_clock
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
 from portal.proposals.downloads import attachment_response
 from portal.proposals.models import Proposal
+from portal.reports.snapshots import cached, snapshot_key
 
 from . import selectors, services
 from .conflicts import WITHHELD, conflicted_in_call_ids
@@ -516,14 +517,31 @@ RANKING_CSV_HEADER = [
 
 class RankingCsvView(RankingMixin, View):
     def get(self, request, call_pk):
-        rows = self.ranking().values()  # read as the response is sent
-        sheet = Sheet(
-            title="ranking",
-            header=RANKING_CSV_HEADER,
-            rows=rows,
-            columns=Columns(numbers=tuple(range(6, 13))),
+        ranking = self.ranking()  # the figures made current and the viewer's conflicts found; no row read yet
+
+        def pieces():  # the rows are read only now, as the response is sent
+            return csv_pieces(
+                Sheet(
+                    title="ranking",
+                    header=RANKING_CSV_HEADER,
+                    rows=ranking.values(),
+                    columns=Columns(numbers=tuple(range(6, 13))),
+                )
+            )
+
+        filename = f"ranking-{self.call.reference}.csv"
+        if not self.filter.is_bound:
+            filters = {}
+        else:
+            filters = self.filter.form.cleaned_data if self.filter.form.is_valid() else None
+        if filters is None or filters.get("q"):
+            # Free text (or a filter refused) would keep a snapshot per search: read afresh.
+            return csv_download(pieces(), filename=filename)
+        # Kept per viewer's conflicts (their rows are left out, and the others ranked without them) and filters.
+        key = snapshot_key(
+            "committee ranking", self.call.pk, sorted(ranking.hidden), sorted((k, str(v)) for k, v in filters.items())
         )
-        return spreadsheet_response(fmt="csv", filename=f"ranking-{self.call.reference}.csv", sheet=sheet)
+        return csv_download(cached(key, pieces), filename=filename)
 
 
 class CommitteeProposalView(PermissionRequiredMixin, View):
