@@ -4,6 +4,7 @@ is seen by the next download, which is then exactly what reading afresh gives; w
 save, a log-in) keeps the snapshot; a missing trigger turns snapshots off; one viewer's kept ranking is never sent
 to another whose conflicts differ."""
 
+import io
 import threading
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from portal.accounts.enums import Role
 from portal.accounts.models import Organisation, User
@@ -108,6 +110,27 @@ def test_every_trigger_is_in_place_after_migrate(db):
     with connection.cursor() as cursor:
         cursor.execute(snapshots._state_sql(connection.vendor))
         assert cursor.fetchone()[0] == snapshots.expected_triggers(connection.vendor) > 0
+        if connection.vendor == "postgresql":  # a kept body is not compressed (migration 0003)
+            cursor.execute(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'reports_exportsnapshot'::regclass "
+                "AND attname = 'body'"
+            )
+            assert cursor.fetchone()[0] == "e"
+
+
+def test_a_kept_workbook_shows_the_change_too(client, officer, rc):
+    client.force_login(officer)
+    url = reverse("reports:call_export", args=[rc.call.pk, "ranking", "xlsx"])
+
+    def titles() -> set:
+        sheet = load_workbook(io.BytesIO(b"".join(client.get(url).streaming_content)), read_only=True).active
+        return {row[2] for row in sheet.iter_rows(min_row=2, values_only=True)}
+
+    before = titles()
+    assert titles() == before
+    assert ExportSnapshot.objects.count() == 1
+    Proposal.objects.filter(pk=_first(rc).pk).update(title="Renamed in the workbook")
+    assert "Renamed in the workbook" in titles() - before
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
