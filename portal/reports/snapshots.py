@@ -237,6 +237,17 @@ def _keep(key: str, at: int, body: bytes) -> None:
         compact()
 
 
+def tidy() -> int:
+    """Drop every snapshot older than the generation (all of them while a trigger is missing) and compact the
+    change log. Returns how many snapshots were dropped."""
+    at = generation()
+    stale = ExportSnapshot.objects.all() if at is None else ExportSnapshot.objects.filter(generation__lt=at)
+    dropped, _by_model = stale.delete()
+    if at is not None:
+        compact()
+    return dropped
+
+
 def _pieces(body: bytes) -> Iterator[bytes]:
     for start in range(0, len(body), CHUNK):
         yield body[start : start + CHUNK]

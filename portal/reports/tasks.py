@@ -32,3 +32,12 @@ def approval_report_task(self, document_id: int) -> str:
     except SoftTimeLimitExceeded:
         seconds = self.request.timelimit[1] if self.request.timelimit and self.request.timelimit[1] else None
         return approval_report_stopped(document_id=document_id, seconds=seconds or self.soft_time_limit).status
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=30, retry_backoff_max=600, max_retries=5)
+def export_snapshots_tidy() -> int:
+    """Every quarter of an hour (Celery beat): drop the kept exports that can no longer be sent (their data has
+    changed) and fold the change log into one row. Safe to run twice. Returns how many exports were dropped."""
+    from .snapshots import tidy
+
+    return tidy()

@@ -26,10 +26,10 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import CharField, F, Func, OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from portal.calls.models import Call, RubricCriterion
@@ -171,7 +171,17 @@ def _stored(call_id: int, proposal_id: int, figures: Figures) -> ProposalFigures
             "spread": _text(figures.spread),
             "reviews": [[r, u, str(w), str(c)] for r, u, w, c in figures.reviews],
         },
+        weighted_scores=weighted_scores_text(figures),
     )
+
+
+CENTS = Decimal("0.01")
+
+
+def weighted_scores_text(figures: Figures) -> str:
+    """The weighted scores of the counted reviews (by submission time), each to two decimals rounded half up,
+    joined by spaces: ``"4.00 5.00"`` (stored with the figures for the committee's ranking export)."""
+    return " ".join(str(Decimal(w).quantize(CENTS, rounding=ROUND_HALF_UP)) for _r, _u, w, _c in figures.reviews)
 
 
 def stored_figures(row: ProposalFigures | None) -> Figures:
@@ -271,28 +281,3 @@ def figures_invalidate_for_reviews(reviews) -> None:
         .values_list("assignment__proposal__call_id", flat=True)
         .distinct()
     )
-
-
-class WeightedScoresText(Func):
-    """The weighted scores of a proposal's counted reviews, from its stored figures' ``exact`` (by submission time),
-    each to two decimals rounded half up, joined by spaces: ``"4.00 5.00"`` (for the committee's ranking export,
-    read as values; NULL when there are no figures)."""
-
-    output_field = CharField()
-
-    # The SQL around a compiled column (no text from anyone): S608 is a false alarm.
-    def as_sql(self, compiler, connection, **extra):  # PostgreSQL (jsonb)
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            "(SELECT string_agg(CAST(ROUND(CAST(r.value ->> 2 AS numeric), 2) AS text), ' ' ORDER BY r.n) "  # noqa: S608
-            f"FROM jsonb_array_elements(({sql}) -> 'reviews') WITH ORDINALITY AS r(value, n))",
-            params,
-        )
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            "(SELECT group_concat(printf('%%.2f', json_extract(r.value, '$[2]')), ' ') "  # noqa: S608
-            f"FROM json_each(({sql}), '$.reviews') AS r)",
-            params,
-        )

@@ -347,6 +347,8 @@ class ProposalFigures(models.Model):
     disagreement = models.BooleanField(default=False)
     passes = models.BooleanField(null=True)
     exact = models.JSONField(default=dict)
+    # ``exact``'s weighted scores as the committee's ranking export writes them (figures.weighted_scores_text).
+    weighted_scores = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"{self.proposal_id}"

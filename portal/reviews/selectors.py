@@ -20,7 +20,7 @@ from portal.proposals.models import Proposal
 from . import scoring
 from .conflicts import conflict_reason, conflicted_in_call_ids
 from .enums import ACTIVE_ASSIGNMENT, ReviewState
-from .figures import WeightedScoresText, figures_fresh, figures_of
+from .figures import figures_fresh, figures_of
 from .models import Assignment, CallReviewSettings, Review, ReviewerProfile, Score, SuggestedReviewer
 
 
@@ -390,7 +390,7 @@ class Ranking:
             FormulaSafe("title"),
             FormulaSafe("organisation__name"),
             Coalesce("ranking_figures__review_count", 0),  # no figures' row: no review counted
-            WeightedScoresText("ranking_figures__exact"),
+            "ranking_figures__weighted_scores",
             FixedText("ranking_figures__raw_mean", 2),
             FixedText("ranking_figures__calibrated_mean", 2),
             FixedText("ranking_figures__spread", 2),

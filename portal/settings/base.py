@@ -209,6 +209,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.allocations.tasks.usage_imports_requeue_stuck",
         "schedule": crontab(minute="*/15"),
     },
+    # Kept exports whose data has changed are dropped, and the exports' change log folded into one row.
+    "reports-tidy-export-snapshots": {
+        "task": "portal.reports.tasks.export_snapshots_tidy",
+        "schedule": crontab(minute="*/15"),
+    },
     # Emails still unsent some minutes after they were queued are sent again.
     "notifications-resend-stuck-emails": {
         "task": "portal.notifications.tasks.resend_stuck_emails",

@@ -15,6 +15,7 @@ def test_every_beat_entry_names_a_registered_task():
         "allocations-requeue-stuck-usage-imports": True,
         "notifications-resend-stuck-emails": True,
         "projects-progress-report-reminders": True,
+        "reports-tidy-export-snapshots": True,
     }
 
 
@@ -27,6 +28,7 @@ def test_beat_runs_checkpoints_daily_and_stuck_work_every_few_minutes():
     )
     assert schedule["allocations-requeue-stuck-usage-imports"].minute == set(range(0, 60, 15))
     assert schedule["notifications-resend-stuck-emails"].minute == set(range(0, 60, 10))
+    assert schedule["reports-tidy-export-snapshots"].minute == set(range(0, 60, 15))
     reminders = schedule["projects-progress-report-reminders"]
     assert (reminders.hour, reminders.minute) == ({9}, {5})
     assert settings.CELERY_TIMEZONE == "Asia/Hong_Kong"

@@ -28,6 +28,7 @@ from portal.proposals.models import Proposal
 from portal.reports import snapshots
 from portal.reports.exports import call_sheet
 from portal.reports.models import ExportChange, ExportSnapshot
+from portal.reports.tasks import export_snapshots_tidy
 from portal.reviews.figures import figures_fresh
 from portal.reviews.models import ApplicantResponse, Consensus
 from tests.factories import UserFactory
@@ -279,3 +280,18 @@ def test_migrate_takes_the_triggers_away_then_drops_every_snapshot_and_puts_them
     assert not ExportSnapshot.objects.exists()
     assert snapshots.generation() is not None
     assert _download(client, rc.call, "awards") == _afresh(rc.call, "awards") != kept
+
+
+def test_tidying_drops_what_can_no_longer_be_sent_and_keeps_the_rest(client, officer, rc):
+    client.force_login(officer)
+    _download(client, rc.call, "ranking")
+    assert export_snapshots_tidy.delay().get() == 0  # the kept ranking is current: kept
+    ExportChange.objects.create()  # a change: the kept ranking can no longer be sent
+    assert export_snapshots_tidy.delay().get() == 1
+    assert not ExportSnapshot.objects.exists()
+    _download(client, rc.call, "decisions")  # kept at the new generation
+    at = snapshots.generation()
+    assert export_snapshots_tidy.delay().get() == 0
+    assert list(ExportSnapshot.objects.values_list("generation", flat=True)) == [at]
+    assert ExportChange.objects.count() == 1  # the log folded into one row, the generation unchanged
+    assert snapshots.generation() == at

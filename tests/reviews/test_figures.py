@@ -3,7 +3,7 @@ After every kind of change the stored figures are what the reference computation
 them in the database ranks, sorts and filters as the reference does, and a conflicted viewer still sees nothing of
 a proposal: no figure, no place, no rank."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.paginator import Paginator
@@ -15,7 +15,14 @@ from portal.proposals.models import Proposal
 from portal.reviews import selectors, services
 from portal.reviews.conflicts import conflicted_proposal_ids
 from portal.reviews.enums import AssignmentStatus
-from portal.reviews.figures import NO_FIGURES, compute_figures, figures_fresh, stored_figures
+from portal.reviews.figures import (
+    NO_FIGURES,
+    Figures,
+    compute_figures,
+    figures_fresh,
+    stored_figures,
+    weighted_scores_text,
+)
 from portal.reviews.models import Assignment, CallReviewSettings, Consensus, ProposalFigures, Score
 from tests.factories import MembershipFactory, OrganisationFactory
 from tests.factories.reviews import CollaborationFactory, ReviewerProfileFactory, submitted_proposal
@@ -35,6 +42,11 @@ def assert_current(call: Call) -> None:
     figures_fresh(call=call)
     reference = compute_figures(call=call)
     assert stored(call) == reference
+    # the weighted scores as the committee's export writes them, stored with the figures
+    assert dict(ProposalFigures.objects.filter(call=call).values_list("proposal_id", "weighted_scores")) == {
+        pk: " ".join(f"{Decimal(w).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}" for _r, _u, w, _c in f.reviews)
+        for pk, f in reference.items()
+    }
     rows = selectors.call_figures(call=call)
     for pk, row in rows.items():
         expected = reference.get(pk, NO_FIGURES)
@@ -50,6 +62,16 @@ def assert_current(call: Call) -> None:
             (r, w, c) for r, _u, w, c in expected.reviews
         ]
         assert row.consensus == Consensus.objects.filter(proposal_id=pk).values_list("score", flat=True).first()
+
+
+def test_weighted_scores_are_written_to_two_decimals_rounded_half_up():
+    reviews = (
+        (1, 7, Decimal("4.125"), Decimal(4)),
+        (2, 8, Decimal("2.0049"), Decimal(2)),
+        (3, 9, Decimal(5), Decimal(5)),
+    )
+    assert weighted_scores_text(Figures(review_count=3, reviews=reviews)) == "4.13 2.00 5.00"
+    assert weighted_scores_text(NO_FIGURES) == ""
 
 
 @pytest.fixture
