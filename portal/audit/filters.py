@@ -4,13 +4,13 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
+from .selectors import action_pairs
 
 
 def _choices() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The actions and the object types the log holds, in one query."""
-    pairs = AuditEvent.objects.order_by().values_list("action", "object_type").distinct()
+    """The actions and the object types the log holds, in one query (whatever the size of the log)."""
     actions, types = set(), set()
-    for action, object_type in pairs:
+    for action, object_type in action_pairs():
         actions.add(action)
         types.add(object_type)
     return [(a, a) for a in sorted(actions) if a], [(t, t) for t in sorted(types) if t]

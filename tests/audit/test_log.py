@@ -7,6 +7,8 @@ import pytest
 from django.urls import reverse
 
 from portal.accounts.enums import Role
+from portal.audit.models import AuditEvent
+from portal.audit.selectors import action_pairs
 from portal.audit.services import audit_record
 from portal.core.formatting import hk_today
 from tests.factories import UserFactory, open_call
@@ -65,3 +67,29 @@ def test_paginated_long_values_wrap_and_dossier_link(client, auditor):
     assert "長" * 300 in html
     second_page = client.get(url, {"action": "test.page", "page": 2})
     assert len(second_page.context["events"]) == 5
+
+
+def test_the_choice_lists_are_every_action_and_object_type_the_log_holds(client, auditor):
+    """The pairs are read by skipping through their index (a log of millions of records is not scanned whole): the
+    same pairs, in order, as a DISTINCT over every record."""
+    call = open_call(reference="aiss-log-2")
+    proposal = submitted_proposal(call)
+    for action, obj in [
+        ("b.two", call),
+        ("a.one", proposal),
+        ("b.two", proposal),
+        ("a.one", proposal),
+        ("a.one", None),  # no object: an empty object type
+        ("c.three", call),
+        ("b.two", call),
+        ("a.one", call),
+    ]:
+        audit_record(actor=None, action=action, obj=obj)
+    reference = sorted(AuditEvent.objects.order_by().values_list("action", "object_type").distinct())
+    assert ("a.one", "") in reference
+    assert action_pairs() == reference
+    response = client.get(reverse("audit:log"))
+    actions = [value for value, _label in response.context["filter"].form.fields["action"].choices if value]
+    types = [value for value, _label in response.context["filter"].form.fields["object_type"].choices if value]
+    assert actions == sorted({a for a, _t in reference})
+    assert types == sorted({t for _a, t in reference if t})
