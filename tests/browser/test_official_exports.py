@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from portal.accounts.enums import Role
+from portal.decisions.models import Decision, Recommendation
 from tests.factories import UserFactory
 from tests.factories.reports import report_call
 
@@ -48,3 +49,21 @@ def test_the_secretariat_downloads_the_calls_tables_and_the_ranking(page, live_s
     assert committee[0][:2] == ["rank", "reference"]
     shown = page.locator("main table tbody tr").first.inner_text()
     assert committee[1][1] in shown  # the first row downloaded is the first row on the page
+
+
+def test_a_table_downloaded_again_shows_a_change_made_since(page, live_server):
+    """The call's tables are kept as they were sent (portal/reports/snapshots.py): downloaded again they are the
+    same file, until something they show changes; the next download then shows it."""
+    rc = report_call(8, seed=4)
+    officer = UserFactory(role=Role.SECRETARIAT, full_name="Ms Lau Mei Ling")
+    login(page, live_server, officer)
+    page.goto(live_server.url + reverse("reports:call", args=[rc.call.pk]))
+    first = _download(page, "CSV Decisions")
+    assert _download(page, "CSV Decisions") == first
+    decided = Decision.objects.filter(proposal__call=rc.call).first()
+    Recommendation.objects.filter(pk=decided.recommendation_id).update(conditions="Report to the committee monthly")
+    page.reload()
+    page.shot("call-exports-after-a-change")
+    rows = list(csv.reader(io.StringIO(_download(page, "CSV Decisions").decode("utf-8-sig"))))
+    row = next(r for r in rows if r[0] == decided.proposal.reference)
+    assert row[5] == "Report to the committee monthly"
