@@ -65,7 +65,7 @@ class GeneratedDocument(models.Model):
 
 
 class ExportChange(models.Model):
-    """A change to data an official CSV export shows, written by the database's own triggers (never by Python):
+    """A change to data an official export shows, written by the database's own triggers (never by Python):
     the sum of the weights is the exports' generation (see :mod:`portal.reports.snapshots`)."""
 
     weight = models.PositiveBigIntegerField(default=1)
@@ -75,7 +75,7 @@ class ExportChange(models.Model):
 
 
 class ExportSnapshot(models.Model):
-    """A CSV export as it was sent, kept for the exports' generation it was read at and served again until
+    """An export as it was sent, kept for the exports' generation it was read at and served again until
     anything it shows changes (see :mod:`portal.reports.snapshots`)."""
 
     key = models.CharField(max_length=64, unique=True)

@@ -1,9 +1,10 @@
-"""Official CSV exports kept as they were sent, and sent again until anything they show changes (issue 14 goal 1).
+"""Official exports kept as they were sent, and sent again until anything they show changes (issue 14 goal 1).
 
 An export of a call's 10,000 proposals costs its database reading (joins, the ranking's order) more than writing
-it; downloaded again with nothing changed, it is the same bytes. So each CSV export is kept
-(:class:`~portal.reports.models.ExportSnapshot`) with the **exports' generation** it was read at, and served again
-while the generation is the same.
+it; downloaded again with nothing changed, it is the same bytes. So each export (the call's tables as CSV or XLSX,
+the committee's ranking as CSV) is kept (:class:`~portal.reports.models.ExportSnapshot`) with the **exports'
+generation** it was read at, and served again while the generation is the same. Kept exports that can no longer be
+sent are dropped every quarter of an hour (:func:`tidy`, Celery beat).
 
 **The generation is kept by the database itself.** A trigger on every table an export reads
 (:data:`WATCHED`) inserts a row into :class:`~portal.reports.models.ExportChange` whenever a row of it changes
