@@ -48,6 +48,8 @@ class Proposal(models.Model):
             # The officials' whole-call pages (assignments, ranking) list a call's proposals by reference, a page at
             # a time: read in that order from the index, not sorted whole.
             models.Index(fields=["call", "reference"], name="proposal_call_reference"),
+            # The secretariat's list of calls counts each call's submitted proposals: from this index alone.
+            models.Index(fields=["call"], condition=Q(submitted_at__isnull=False), name="proposal_submitted_in_call"),
         ]
 
     def __str__(self) -> str:
