@@ -322,16 +322,47 @@ class RunSummary:
             return None
         return self.cells.get(key, ZERO) / capacity
 
+    def totals(self) -> dict:
+        """What the run's awards add up to, as JSON (decimals as exact text), to be kept: see
+        :meth:`from_totals`."""
+        return {
+            "projects": self.projects,
+            "funded": self.funded,
+            "hours": str(self.hours),
+            "subsidy": str(self.subsidy),
+            "value": str(self.value),
+            "cells": [[pool, quarter, str(total)] for (pool, quarter), total in self.cells.items()],
+        }
+
+    @classmethod
+    def from_totals(cls, run: AllocationRun, totals: dict) -> RunSummary:
+        """The summary of ``run`` from its kept :meth:`totals` (the capacity from the run's own problem)."""
+        return cls(
+            run=run,
+            projects=totals["projects"],
+            funded=totals["funded"],
+            hours=Decimal(totals["hours"]),
+            subsidy=Decimal(totals["subsidy"]),
+            value=Decimal(totals["value"]),
+            cells={(pool, quarter): Decimal(total) for pool, quarter, total in totals["cells"]},
+            capacity=_run_capacity(run),
+        )
+
+
+def _run_capacity(run: AllocationRun) -> dict[tuple[str, str], Decimal]:
+    """The hours the run's problem could award, per (pool code, quarter code)."""
+    return {
+        (pool, quarter): Decimal(str(hours))
+        for pool, entry in (run.inputs.get("pools") or {}).items()
+        for quarter, hours in entry["capacity"].items()
+    }
+
 
 def run_summaries(*, runs: list[AllocationRun]) -> list[RunSummary]:
     """Projects funded, hours per pool and quarter, capacity used, subsidy committed and score-weighted value
     (Σ score x share) of each run, as its awards stand now (hand adjustments and claw-backs included).
     Two queries, whatever the number of runs."""
-    summaries = {run.pk: RunSummary(run=run) for run in runs}
-    for run in runs:
-        for pool, entry in (run.inputs.get("pools") or {}).items():
-            for quarter, hours in entry["capacity"].items():
-                summaries[run.pk].capacity[(pool, quarter)] = Decimal(str(hours))
+    summaries = {run.pk: RunSummary(run=run, capacity=_run_capacity(run)) for run in runs}
     value = ExpressionWrapper(F("score") * F("share"), output_field=DecimalField(max_digits=24, decimal_places=12))
     for row in (
         Award.objects.filter(run__in=summaries)

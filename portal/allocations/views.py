@@ -15,6 +15,7 @@ from portal.calls.models import Call, ResourcePool
 from portal.core.downloads import download_response
 from portal.core.forms import error_text, form_add_service_errors
 from portal.core.permissions import PermissionRequiredMixin
+from portal.reports.snapshots import kept_values, snapshot_key
 from portal.reviews.conflicts import WITHHELD, conflicted_in_call_ids
 
 from . import explain, selectors, services
@@ -215,7 +216,7 @@ class RunView(OfficialMixin, TemplateView):
             award.total_hours = sum((c.gpu_hours for c in award.hours.all()), 0)
             award.requested_hours = sum((c.requested for c in award.hours.all()), 0)
         awards = _withhold(awards, hidden=hidden)
-        summary = selectors.run_summaries(runs=[run])[0] if run.status == RunStatus.SUCCEEDED else None
+        summary = _run_summaries([run])[0] if run.status == RunStatus.SUCCEEDED else None
         user = self.request.user
         return {
             **super().get_context_data(**kwargs),
@@ -255,6 +256,20 @@ class RunView(OfficialMixin, TemplateView):
             # The score-weighted value sums the scores: with a withheld proposal in it, it is withheld too.
             "value_withheld": bool(hidden) and run.awards.filter(proposal_id__in=hidden).exists(),
         }
+
+
+def _run_summaries(runs: list[AllocationRun]) -> list[selectors.RunSummary]:
+    """``selectors.run_summaries``, kept while nothing they add up changes (awards, their hours, pool and quarter
+    codes: watched tables of :mod:`portal.reports.snapshots`): a run of 10,000 proposals is not summed again on
+    every view of its page."""
+    if not runs:
+        return []
+    by_pk = {run.pk: run for run in runs}
+    totals = kept_values(
+        {run.pk: snapshot_key("allocation run totals", run.pk) for run in runs},
+        lambda missing: {s.run.pk: s.totals() for s in selectors.run_summaries(runs=[by_pk[pk] for pk in missing])},
+    )
+    return [selectors.RunSummary.from_totals(run, totals[run.pk]) for run in runs]
 
 
 class RunStatusView(OfficialMixin, View):
@@ -422,7 +437,7 @@ class CompareView(OfficialMixin, TemplateView):
         form = CompareForm(self.request.GET or None, runs=runs_all)
         picked = [r for r in runs_all if form.is_valid() and r.pk in form.cleaned_data["runs"]]
         chosen = sorted((r for r in picked if r.status == RunStatus.SUCCEEDED), key=lambda r: r.pk)
-        summaries = selectors.run_summaries(runs=chosen)
+        summaries = _run_summaries(chosen)
         cells = sorted({key for s in summaries for key in s.capacity})
         pools = {p.code: p.name for p in call.pools.all()}
         rows = [

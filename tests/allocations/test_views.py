@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db.models import F
 from django.urls import reverse
 
-from portal.allocations import services
-from portal.allocations.models import AllocationRun
+from portal.allocations import selectors, services
+from portal.allocations.models import AllocationRun, AwardHours
 from portal.proposals.enums import ProposalState
 from portal.proposals.models import Proposal
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
@@ -208,8 +209,33 @@ def test_run_page_query_count_constant(
     # 10, one for the second factor's device, two for conflicts of interest (the proposals withheld from this
     # official, and whether they may propose the lock of this run's awards) and three for a page of awards (the
     # count of pages, the organisations that this page's reasons name, when one does, the awards past a soft limit).
+    # The first view sums the run's awards and keeps the totals (six more); later ones read them kept.
+    with django_assert_max_num_queries(22):
+        assert client.get(url).status_code == 200
     with django_assert_max_num_queries(16):
         assert client.get(url).status_code == 200
+
+
+def capacity_row(page: str, quarter: str) -> str:
+    return re.search(rf"<th scope=\"row\">AISC H800</th> <td>{quarter}</td> (.*?)</tr>", page).group(1)
+
+
+def test_run_page_totals_kept_until_an_award_changes(client, call, officer, django_capture_on_commit_callbacks):
+    """The run's totals are kept between views, and a change to its awards, however made, is in the next view."""
+    run = run_for(call, officer, django_capture_on_commit_callbacks, 2)
+    client.force_login(officer)
+    url = reverse("allocations:run", args=[run.pk])
+    first = text(client.get(url))
+    assert capacity_row(first, "2026Q1").startswith('<td class="num">600,000</td>')
+    assert capacity_row(text(client.get(url)), "2026Q1") == capacity_row(first, "2026Q1")
+
+    # No save(), no service: only the database's triggers can tell.
+    AwardHours.objects.filter(award__run=run).update(gpu_hours=F("gpu_hours") - 100_000)
+    again = text(client.get(url))
+    assert capacity_row(again, "2026Q1").startswith('<td class="num">400,000</td>')
+    fresh = selectors.run_summaries(runs=[run])[0]
+    assert fresh.cells == {("h800", "2026Q1"): Decimal(400_000)}
+    assert selectors.RunSummary.from_totals(run, fresh.totals()) == fresh
 
 
 def test_run_page_shows_a_page_of_awards_at_a_time(
@@ -245,8 +271,13 @@ def test_compare_page_query_count_constant(
 ):
     runs = [run_for(call, officer, django_capture_on_commit_callbacks, 1) for _ in range(size)]
     client.force_login(officer)
+    url, query = reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]}
+    # The first view sums the runs' awards and keeps their totals, all at once (seven more: the generation, the kept
+    # totals, and keeping them in a transaction, then whether the change log needs folding).
+    with django_assert_num_queries(18):
+        client.get(url, query)
     with django_assert_num_queries(11):  # 9, the second factor's device, the proposals withheld (conflicts)
-        response = client.get(reverse("allocations:compare", args=[call.pk]), {"runs": [r.pk for r in runs]})
+        response = client.get(url, query)
     assert text(response).count('<td class="num">4.00</td>') == size
 
 

@@ -194,6 +194,38 @@ def test_compacting_the_changes_keeps_the_generation(db):
     assert snapshots.generation() == at + 1
 
 
+def test_kept_values_are_worked_out_once_per_generation_and_only_those_missing(db):
+    built = []
+
+    def build(missing):
+        built.append(sorted(missing))
+        return {item: {"item": item, "at": snapshots.generation()} for item in missing}
+
+    keys = {item: snapshots.snapshot_key("test figures", item) for item in ("a", "b")}
+    first = snapshots.kept_values(keys, build)
+    assert snapshots.kept_values(keys, build) == first
+    assert snapshots.kept_values({"a": keys["a"], "c": snapshots.snapshot_key("test figures", "c")}, build)["c"]
+    assert built == [["a", "b"], ["c"]]
+    ExportChange.objects.create()  # a change to anything watched: every kept value is worked out again
+    again = snapshots.kept_values(keys, build)
+    assert built[-1] == ["a", "b"]
+    assert again["a"]["at"] == first["a"]["at"] + 1
+
+
+def test_kept_values_are_never_used_while_a_trigger_is_missing(db):
+    table = Consensus._meta.db_table
+    if connection.vendor == "postgresql":
+        _sql(f"DROP TRIGGER {snapshots.TRIGGER_PREFIX}_insert_delete ON {table}", [])
+    else:
+        _sql(f'DROP TRIGGER "{snapshots.TRIGGER_PREFIX}_{table}_insert"', [])
+    built = []
+    keys = {"a": snapshots.snapshot_key("test figures", "a")}
+    for _ in range(2):
+        snapshots.kept_values(keys, lambda missing: built.append(missing) or dict.fromkeys(missing, 1))
+    assert built == [["a"], ["a"]]
+    assert not ExportSnapshot.objects.exists()
+
+
 def test_a_snapshot_is_kept_per_language(client, officer, rc):
     client.force_login(officer)
     english = _download(client, rc.call, "ranking")
