@@ -240,7 +240,7 @@ def _keep(at: int, bodies: dict[str, bytes]) -> None:
                 ExportSnapshot(key=key, generation=at, body=body) for key, body in bodies.items()
             )
     except IntegrityError:
-        return  # another request kept the same at the same moment
+        return  # another request kept the same snapshot at the same moment
     if ExportChange.objects.count() > COMPACT_ABOVE:
         compact()
 
